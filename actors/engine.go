@@ -1,0 +1,284 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/armistice-go/armistice/model"
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+)
+
+// Engine is the Go API of Armistice: an actor system with one supervisor.
+// Its methods are safe for concurrent use. Every call waits at most
+// Config.AskTimeout (or the context's deadline, if sooner) for an answer.
+type Engine struct {
+	cfg    Config
+	system *actor.ActorSystem
+	sup    *actor.PID
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+}
+
+// New validates cfg, starts an actor system whose proto.actor logs go to
+// cfg.Logger, and spawns the supervisor.
+func New(cfg Config) (*Engine, error) {
+	props, err := SupervisorProps(cfg)
+	if err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(zerolog.NewSlogHandler(logger.With().Str("component", "protoactor").Logger()))
+	}))
+	pid, err := system.Root.SpawnNamed(props, "armistice")
+	if err != nil {
+		system.Shutdown()
+		return nil, fmt.Errorf("actors: spawn supervisor: %w", err)
+	}
+	return &Engine{cfg: cfg, system: system, sup: pid}, nil
+}
+
+// System returns the engine's actor system.
+func (e *Engine) System() *actor.ActorSystem { return e.system }
+
+// Supervisor returns the supervisor's PID, for callers that speak the
+// message protocol.
+func (e *Engine) Supervisor() *actor.PID { return e.sup }
+
+// Submit creates a request owned by owner. The snapshot is the request as
+// accepted (state pending, with its queue position when it has to wait).
+func (e *Engine) Submit(ctx context.Context, owner string, spec Spec) (Snapshot, error) {
+	if err := spec.validate(); err != nil {
+		return Snapshot{}, err
+	}
+	spec.Messages = append(spec.Messages[:0:0], spec.Messages...)
+	spec.Metadata = maps.Clone(spec.Metadata)
+	return e.snapshot(e.ask(ctx, &Submit{Owner: owner, Spec: spec}, 0))
+}
+
+// Status returns the request's current snapshot.
+func (e *Engine) Status(ctx context.Context, id, owner string) (Snapshot, error) {
+	return e.snapshot(e.ask(ctx, &GetStatus{ID: id, Owner: owner}, 0))
+}
+
+// Cancel cancels the request and returns its snapshot (state cancelled).
+// Cancelling again answers the same. A request that had already completed
+// or failed gives an error wrapping ErrAlreadyFinished, with the snapshot.
+func (e *Engine) Cancel(ctx context.Context, id, owner string) (Snapshot, error) {
+	return e.snapshot(e.ask(ctx, &Cancel{ID: id, Owner: owner}, 0))
+}
+
+// Stats returns the supervisor's counters.
+func (e *Engine) Stats(ctx context.Context) (Stats, error) {
+	res, err := e.ask(ctx, &GetStats{}, 0)
+	if err != nil {
+		return Stats{}, err
+	}
+	st, ok := res.(*Stats)
+	if !ok {
+		return Stats{}, fmt.Errorf("%w: unexpected answer %T", ErrNoAnswer, res)
+	}
+	return *st, nil
+}
+
+// Drain refuses new submits, ends pending requests as failed/shutdown,
+// gives running ones grace to finish, then ends the rest as
+// failed/shutdown. It returns once every request is terminal; attached
+// subscribers have then been handed their end record (or get it on their
+// next read). Finished requests stay readable until they expire.
+func (e *Engine) Drain(ctx context.Context, grace time.Duration) error {
+	_, err := e.ask(ctx, &Drain{Grace: grace}, grace)
+	return err
+}
+
+// Subscribe attaches to the request's log after the cursor after (0 for
+// the whole log). Read with Next; Close when done. A cursor at or past the
+// end record gives a subscription that is Exhausted.
+func (e *Engine) Subscribe(ctx context.Context, id, owner string, after uint64) (*Subscription, error) {
+	// Capacity 2: one answer to the single outstanding Pull, plus the
+	// final batch a stopping request leaves; the actor never blocks.
+	ch := make(chan Batch, 2)
+	res, err := e.ask(ctx, &Subscribe{ID: id, Owner: owner, After: after, ch: ch}, 0)
+	if err != nil {
+		return nil, err
+	}
+	sub, ok := res.(*Subscribed)
+	if !ok {
+		return nil, fmt.Errorf("%w: unexpected answer %T", ErrNoAnswer, res)
+	}
+	s := &Subscription{root: e.system.Root, req: sub.Request, id: sub.Sub, ch: ch, cursor: after, snapshot: sub.Snapshot, max: e.cfg.BatchSize}
+	if sub.Exhausted {
+		s.exhausted, s.done, s.detached = true, true, true
+	}
+	return s, nil
+}
+
+// Close stops every request (running ones end as failed/shutdown, and
+// their subscribers get the end) and the actor system. Call Drain first
+// for a graceful stop. Close is idempotent.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		e.closed.Store(true)
+		_ = e.system.Root.StopFuture(e.sup).Wait()
+		e.system.Shutdown()
+	})
+	return nil
+}
+
+func (e *Engine) ask(ctx context.Context, msg any, extra time.Duration) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if e.closed.Load() {
+		return nil, ErrClosed
+	}
+	timeout := e.cfg.AskTimeout + extra
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+		if timeout <= 0 {
+			return nil, context.DeadlineExceeded
+		}
+	}
+	res, err := e.system.Root.RequestFuture(e.sup, msg, timeout).Result()
+	switch {
+	case errors.Is(err, actor.ErrDeadLetter) && e.closed.Load():
+		return nil, ErrClosed
+	case errors.Is(err, actor.ErrDeadLetter):
+		// The request stopped while the command was on its way, before
+		// the supervisor learnt of it: for the caller it no longer exists.
+		return nil, fmt.Errorf("%w: it stopped", ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrNoAnswer, err)
+	}
+	if r, ok := res.(*Error); ok {
+		return nil, r
+	}
+	return res, nil
+}
+
+func (e *Engine) snapshot(res any, err error) (Snapshot, error) {
+	if err != nil {
+		var ae *Error
+		if errors.As(err, &ae) && ae.Snapshot != nil {
+			return *ae.Snapshot, err
+		}
+		return Snapshot{}, err
+	}
+	s, ok := res.(*Snapshot)
+	if !ok {
+		return Snapshot{}, fmt.Errorf("%w: unexpected answer %T", ErrNoAnswer, res)
+	}
+	return *s, nil
+}
+
+// Subscription reads one request's log from a cursor. It is used by one
+// goroutine at a time. It holds at most one outstanding Pull, so however
+// slowly it reads, it never blocks the request or other subscribers.
+type Subscription struct {
+	root     *actor.RootContext
+	req      *actor.PID
+	id       uint64
+	ch       chan Batch
+	cursor   uint64
+	max      int
+	snapshot Snapshot
+
+	pulling   bool
+	done      bool
+	detached  bool
+	exhausted bool
+}
+
+// Snapshot is the request as it was when the subscription attached.
+func (s *Subscription) Snapshot() Snapshot { return s.snapshot }
+
+// Cursor is the seq of the last record returned by Next.
+func (s *Subscription) Cursor() uint64 { return s.cursor }
+
+// Exhausted reports that the cursor given to Subscribe was already at or
+// past the end record: there is nothing to read.
+func (s *Subscription) Exhausted() bool { return s.exhausted }
+
+// Next returns the next records, in seq order, never one twice and never
+// with a gap. It blocks until records exist or ctx is done. After the batch
+// holding the end record it returns io.EOF. If the request stops before
+// the end reaches the subscriber it returns ErrRequestGone.
+func (s *Subscription) Next(ctx context.Context) ([]model.Record, error) {
+	if s.done {
+		return nil, io.EOF
+	}
+	if s.detached {
+		return nil, ErrClosed
+	}
+	for {
+		var b Batch
+		var ok bool
+		if !s.pulling {
+			select {
+			case b, ok = <-s.ch: // the final batch of a stopped request: no Pull needed
+			default:
+				s.root.Send(s.req, &Pull{Sub: s.id, Max: s.max})
+				s.pulling = true
+			}
+		}
+		if !s.pulling {
+			if recs, ret, err := s.accept(b, ok); ret {
+				return recs, err
+			}
+			continue
+		}
+		select {
+		case b, ok = <-s.ch:
+			if recs, ret, err := s.accept(b, ok); ret {
+				return recs, err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// accept takes one delivery; ret is false when it held nothing new.
+func (s *Subscription) accept(b Batch, ok bool) (recs []model.Record, ret bool, err error) {
+	if !ok {
+		s.done, s.detached = true, true
+		return nil, true, ErrRequestGone
+	}
+	if !b.Closed {
+		s.pulling = false
+	}
+	recs = b.Records
+	for len(recs) > 0 && recs[0].Seq <= s.cursor {
+		recs = recs[1:] // the final batch may repeat what we have
+	}
+	if len(recs) == 0 {
+		return nil, false, nil
+	}
+	s.cursor = recs[len(recs)-1].Seq
+	if recs[len(recs)-1].Kind == model.KindEnd {
+		s.done = true
+		s.detach()
+	}
+	return recs, true, nil
+}
+
+// Close detaches the subscriber. For an on_disconnect=cancel request,
+// the last detach starts the DetachGrace countdown. Close is idempotent.
+func (s *Subscription) Close() { s.detach() }
+
+func (s *Subscription) detach() {
+	if s.detached {
+		return
+	}
+	s.detached = true
+	s.root.Send(s.req, &Unsubscribe{Sub: s.id})
+}

@@ -1,0 +1,413 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/armistice-go/armistice/llm"
+	"github.com/armistice-go/armistice/model"
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"github.com/rs/zerolog"
+)
+
+// requestActor owns one request: its lifecycle, its log, its subscribers.
+// Everything here is touched only inside Receive (rule 1). It decides
+// nothing itself: each message becomes a model event, model.Step decides,
+// and run executes the effects (rule 2).
+type requestActor struct {
+	cfg    *Config
+	id     string
+	owner  string
+	spec   Spec
+	logger zerolog.Logger
+
+	life model.Lifecycle
+	log  []model.Record
+	subs []*subscriber
+	// lastSub numbers subscribers within this request.
+	lastSub uint64
+
+	// queue holds events raised while effects run (a delivery of the end
+	// record), applied after the current step, so steps never nest.
+	queue    []model.Event
+	stepping bool
+
+	timers         [model.NumTimers]scheduler.CancelFunc
+	sched          *scheduler.TimerScheduler
+	cancelProducer context.CancelFunc
+	inbox          *inbox
+	spare          []string
+
+	// crashed is set when Receive panicked; stopping once Stopping arrived.
+	crashed  any
+	stopping bool
+}
+
+type subscriber struct {
+	id     uint64
+	cursor uint64 // the highest seq handed over
+	want   int    // records asked for by a waiting Pull; 0 when none waits
+	gotEnd bool
+	pid    *actor.PID
+	ch     chan Batch
+}
+
+func newRequestActor(cfg *Config, id, owner string, spec Spec) *requestActor {
+	return &requestActor{
+		cfg:    cfg,
+		id:     id,
+		owner:  owner,
+		spec:   spec,
+		logger: cfg.Logger.With().Str("request_id", id).Logger(),
+	}
+}
+
+// now is the shell's only clock read; the model gets it as an input.
+func now() time.Time { return time.Now() }
+
+func (r *requestActor) Receive(c actor.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.crashed = v
+			panic(v) // the supervisor stops us; Stopping records the failure
+		}
+	}()
+	switch m := c.Message().(type) {
+	case *actor.Started:
+		r.sched = scheduler.NewTimerScheduler(c.ActorSystem().Root)
+		life, effects := model.New(r.cfg.limits(r.spec.OnDisconnect), now())
+		r.life = life
+		r.run(c, effects)
+	case *admit:
+		r.step(c, model.Admit{At: now()})
+	case *produced:
+		r.drainInbox(c)
+	case *timerFired:
+		r.step(c, model.TimerFired{Timer: m.timer, Gen: m.gen, At: now()})
+	case *statusQuery:
+		c.Respond(r.snapshot(m.position))
+	case *GetStatus:
+		c.Respond(r.snapshot(0))
+	case *Cancel:
+		r.step(c, model.Cancel{At: now()})
+	case *Subscribe:
+		r.subscribe(c, m)
+	case *Pull:
+		if s := r.findSub(m.Sub); s != nil {
+			s.want = m.Max
+			if s.want <= 0 || s.want > r.cfg.BatchSize {
+				s.want = r.cfg.BatchSize
+			}
+			r.deliver(c, s)
+			r.flush(c)
+		}
+	case *Unsubscribe:
+		r.detach(c, m.Sub)
+	case *actor.Terminated:
+		for _, s := range r.subs {
+			if s.pid != nil && s.pid.Equal(m.Who) {
+				r.detach(c, s.id)
+				break
+			}
+		}
+	case *shutdownNow:
+		r.step(c, model.Fail{Reason: model.ReasonShutdown, Message: "the engine is shutting down", At: now()})
+	case *panicNow:
+		panic(m.value)
+	case *actor.Stopping:
+		r.stopping = true
+		if !r.life.State.Terminal() {
+			ev := model.Fail{Reason: model.ReasonShutdown, Message: "the engine stopped", At: now()}
+			if r.crashed != nil {
+				ev = model.Fail{Reason: model.ReasonInternalError, Message: fmt.Sprintf("request actor crashed: %v", r.crashed), At: now()}
+			}
+			r.step(c, ev)
+		}
+	case *actor.Stopped:
+		r.stopped(c)
+	}
+}
+
+// step applies one event, then any events its effects raised.
+func (r *requestActor) step(c actor.Context, ev model.Event) {
+	r.queue = append(r.queue, ev)
+	r.flush(c)
+}
+
+func (r *requestActor) flush(c actor.Context) {
+	if r.stepping {
+		return
+	}
+	r.stepping = true
+	for len(r.queue) > 0 {
+		ev := r.queue[0]
+		r.queue = r.queue[1:]
+		prev := r.life.State
+		var effects []model.Effect
+		r.life, effects = model.Step(r.life, ev)
+		if r.life.State != prev && r.logger.GetLevel() <= zerolog.DebugLevel {
+			r.logger.Debug().Stringer("from", prev).Stringer("to", r.life.State).Msg("transition")
+		}
+		r.run(c, effects)
+	}
+	r.queue = r.queue[:0]
+	r.stepping = false
+}
+
+func (r *requestActor) run(c actor.Context, effects []model.Effect) {
+	for _, e := range effects {
+		switch e := e.(type) {
+		case model.Append:
+			r.log = append(r.log, e.Records...)
+			r.wake(c)
+		case model.StartProducer:
+			r.startProducer(c)
+		case model.StopProducer:
+			r.stopProducer()
+		case model.ArmTimer:
+			r.arm(c, e)
+		case model.Finished:
+			var ran time.Duration
+			if !r.life.StartedAt.IsZero() {
+				ran = r.life.FinishedAt.Sub(r.life.StartedAt)
+			}
+			c.Send(c.Parent(), &finished{id: r.id, ran: ran})
+			ev := r.logger.Info()
+			if e.End.Status == model.StatusFailed {
+				ev = r.logger.Warn()
+			}
+			ev.Stringer("status", e.End.Status).Stringer("reason", e.End.Reason).
+				Int("tokens", e.End.Tokens).Dur("ran", ran).Str("detail", e.End.Message).Msg("request finished")
+		case model.CancelReply:
+			snap := r.snapshot(0)
+			if e.AlreadyFinished {
+				c.Respond(&Error{Err: fmt.Errorf("%w: it ended as %s (%s)", ErrAlreadyFinished, snap.Status, snap.Reason), Snapshot: snap})
+			} else {
+				c.Respond(snap)
+			}
+		case model.StopSelf:
+			if !r.stopping {
+				c.Stop(c.Self())
+			}
+		}
+	}
+}
+
+func (r *requestActor) arm(c actor.Context, t model.ArmTimer) {
+	if r.stopping {
+		return
+	}
+	if cancel := r.timers[t.Timer]; cancel != nil {
+		cancel()
+		r.timers[t.Timer] = nil
+	}
+	msg := &timerFired{timer: t.Timer, gen: t.Gen}
+	if t.After <= 0 {
+		c.Send(c.Self(), msg) // still a message, so it is ordered with the rest
+		return
+	}
+	r.timers[t.Timer] = r.sched.SendOnce(t.After, c.Self(), msg)
+}
+
+func (r *requestActor) startProducer(c actor.Context) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancelProducer = cancel
+	r.inbox = &inbox{}
+	req := llm.Request{Model: r.spec.Model, Messages: r.spec.Messages, MaxTokens: r.spec.MaxTokens}
+	go runProducer(ctx, r.cfg.Provider, req, r.inbox, c.ActorSystem().Root, c.Self())
+}
+
+func (r *requestActor) stopProducer() {
+	if r.cancelProducer != nil {
+		r.cancelProducer()
+	}
+}
+
+func (r *requestActor) drainInbox(c actor.Context) {
+	if r.inbox == nil {
+		return
+	}
+	texts, result := r.inbox.take(r.spare)
+	at := now()
+	if len(texts) > 0 {
+		r.step(c, model.Tokens{Texts: texts, At: at})
+	}
+	clear(texts) // drop references; the records keep the strings they need
+	r.spare = texts[:0]
+	if result == nil {
+		return
+	}
+	var usage *model.Usage
+	if result.usage != nil {
+		usage = &model.Usage{PromptTokens: result.usage.PromptTokens, CompletionTokens: result.usage.CompletionTokens}
+	}
+	switch {
+	case result.panic != nil:
+		r.logger.Error().Interface("panic", result.panic).Msg("provider panicked")
+		r.step(c, model.Fail{Reason: model.ReasonInternalError, Message: fmt.Sprintf("provider panicked: %v", result.panic), Usage: usage, At: at})
+	case result.err != nil:
+		r.step(c, model.Fail{Reason: model.ReasonUpstreamError, Message: result.err.Error(), Usage: usage, At: at})
+	default:
+		r.step(c, model.Finish{Reason: finishReason(result.finish), Usage: usage, At: at})
+	}
+}
+
+func finishReason(f llm.FinishReason) model.Reason {
+	switch f {
+	case llm.FinishLength:
+		return model.ReasonLength
+	case llm.FinishContentFilter:
+		return model.ReasonContentFilter
+	}
+	return model.ReasonStop
+}
+
+func (r *requestActor) subscribe(c actor.Context, m *Subscribe) {
+	switch {
+	case m.After > r.life.LastSeq:
+		c.Respond(&Error{Err: fmt.Errorf("%w: cursor %d, last seq %d", ErrInvalidCursor, m.After, r.life.LastSeq)})
+		return
+	case r.life.State.Terminal() && m.After >= r.life.LastSeq:
+		c.Respond(&Subscribed{Request: c.Self(), Snapshot: *r.snapshot(0), Exhausted: true})
+		return
+	case len(r.subs) >= r.cfg.MaxSubscribers:
+		c.Respond(&Error{Err: fmt.Errorf("%w: %d attached", ErrTooManySubscribers, len(r.subs))})
+		return
+	case m.Sink == nil && m.ch == nil:
+		c.Respond(&Error{Err: fmt.Errorf("%w: subscribe without a sink", ErrInvalidRequest)})
+		return
+	}
+	r.lastSub++
+	s := &subscriber{id: r.lastSub, cursor: m.After, pid: m.Sink, ch: m.ch}
+	if s.pid != nil {
+		c.Watch(s.pid)
+	}
+	r.subs = append(r.subs, s)
+	r.step(c, model.Attach{At: now()})
+	c.Respond(&Subscribed{Sub: s.id, Request: c.Self(), Snapshot: *r.snapshot(0)})
+}
+
+func (r *requestActor) findSub(id uint64) *subscriber {
+	for _, s := range r.subs {
+		if s.id == id {
+			return s
+		}
+	}
+	return nil
+}
+
+func (r *requestActor) detach(c actor.Context, id uint64) {
+	for i, s := range r.subs {
+		if s.id != id {
+			continue
+		}
+		r.subs = append(r.subs[:i], r.subs[i+1:]...)
+		if s.pid != nil {
+			c.Unwatch(s.pid)
+		}
+		r.step(c, model.Detach{GotEnd: s.gotEnd, At: now()})
+		return
+	}
+}
+
+// wake answers every waiting Pull that new records can satisfy.
+func (r *requestActor) wake(c actor.Context) {
+	for _, s := range r.subs {
+		if s.want > 0 {
+			r.deliver(c, s)
+		}
+	}
+}
+
+// deliver hands s the records after its cursor, at most s.want, without
+// copying: the log is append-only, so a capped sub-slice stays valid.
+func (r *requestActor) deliver(c actor.Context, s *subscriber) {
+	from := int(s.cursor)
+	to := min(len(r.log), from+s.want)
+	if to <= from {
+		return
+	}
+	batch := r.log[from:to:to]
+	s.cursor = uint64(to)
+	s.want = 0
+	b := Batch{Sub: s.id, Records: batch}
+	if s.ch != nil {
+		select {
+		case s.ch <- b:
+		default:
+			// Cannot happen while the subscriber keeps to one Pull at a
+			// time; never block on a reader that may be gone (rule 4).
+			r.logger.Error().Uint64("sub", s.id).Msg("subscriber channel full; delivery dropped")
+		}
+	} else {
+		c.Send(s.pid, &b)
+	}
+	if batch[len(batch)-1].Kind == model.KindEnd && !s.gotEnd {
+		s.gotEnd = true
+		r.queue = append(r.queue, model.EndDelivered{At: now()})
+	}
+}
+
+// stopped runs last: timers and producer go, and every subscriber still
+// attached gets what it has not received yet (the end included), so
+// nobody waits on a request that no longer exists.
+func (r *requestActor) stopped(c actor.Context) {
+	for i, cancel := range r.timers {
+		if cancel != nil {
+			cancel()
+			r.timers[i] = nil
+		}
+	}
+	r.stopProducer()
+	for _, s := range r.subs {
+		var rest []model.Record
+		if !s.gotEnd && int(s.cursor) < len(r.log) {
+			rest = r.log[s.cursor:len(r.log):len(r.log)]
+		}
+		b := Batch{Sub: s.id, Records: rest, Closed: true}
+		if s.ch != nil {
+			select {
+			case s.ch <- b:
+			default:
+				r.logger.Error().Uint64("sub", s.id).Msg("subscriber channel full at stop")
+			}
+			close(s.ch)
+		}
+		// Actor sinks learn of the stop through their watch (Terminated);
+		// a final batch tells them what they missed.
+		if s.pid != nil {
+			c.Send(s.pid, &b)
+		}
+	}
+	r.subs = nil
+	r.logger.Debug().Msg("request stopped")
+}
+
+func (r *requestActor) snapshot(position int) *Snapshot {
+	l := &r.life
+	s := &Snapshot{
+		ID:            r.id,
+		Owner:         r.owner,
+		Model:         r.spec.Model,
+		State:         l.State,
+		Status:        l.Status,
+		Reason:        l.Reason,
+		Message:       l.Message,
+		CreatedAt:     l.CreatedAt,
+		StartedAt:     l.StartedAt,
+		FinishedAt:    l.FinishedAt,
+		Tokens:        l.Tokens,
+		LastSeq:       l.LastSeq,
+		Subscribers:   len(r.subs),
+		OnDisconnect:  r.spec.OnDisconnect,
+		Usage:         l.Usage,
+		Metadata:      r.spec.Metadata,
+		QueuePosition: position,
+	}
+	if l.State != model.StatePending {
+		s.QueuePosition = 0
+	}
+	return s
+}

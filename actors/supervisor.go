@@ -1,0 +1,301 @@
+package actors
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+)
+
+// stopOnPanic is the supervisor's strategy: a crashed request is stopped,
+// never restarted, because a restart would replay the LLM call (rule 9).
+var stopOnPanic = actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { return actor.StopDirective })
+
+// SupervisorProps returns the props of a supervisor, for embedding
+// Armistice in an existing actor system: spawn it (as a child of your own
+// actor, or from the root) and talk to it with the messages of this
+// package. The config is validated here.
+func SupervisorProps(cfg Config) (*actor.Props, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = uuid.NewString
+	}
+	return actor.PropsFromProducer(func() actor.Actor { return newSupervisor(&cfg) }, actor.WithSupervisor(stopOnPanic)), nil
+}
+
+type phase uint8
+
+const (
+	phaseQueued phase = iota
+	phaseActive
+	phaseFinished
+)
+
+type entry struct {
+	id    string
+	owner string
+	pid   *actor.PID
+	phase phase
+}
+
+// supervisor is the only owner of the id→PID table and of admission
+// (rule 1): no mutex, no janitor. It learns that a request ended through
+// finished, and that its actor is gone through Terminated.
+type supervisor struct {
+	cfg    *Config
+	logger zerolog.Logger
+
+	byID  map[string]*entry
+	byPID map[string]*entry
+
+	// queue is FIFO; entries that left it (cancelled, timed out) stay as
+	// tombstones until promotion or compaction skips them.
+	queue      []*entry
+	tombstones int
+	active     int
+	queued     int
+
+	// avgRun is a moving average of streaming time, for retry-after hints.
+	avgRun time.Duration
+
+	draining     bool
+	drainWaiters []*actor.PID
+	drainTimer   scheduler.CancelFunc
+}
+
+func newSupervisor(cfg *Config) *supervisor {
+	return &supervisor{
+		cfg:    cfg,
+		logger: cfg.Logger.With().Str("component", "supervisor").Logger(),
+		byID:   make(map[string]*entry),
+		byPID:  make(map[string]*entry),
+	}
+}
+
+func (s *supervisor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *Submit:
+		s.submit(c, m)
+	case *GetStatus:
+		if e := s.lookup(c, m.ID, m.Owner); e != nil {
+			c.RequestWithCustomSender(e.pid, &statusQuery{position: s.position(e)}, c.Sender())
+		}
+	case *Cancel:
+		if e := s.lookup(c, m.ID, m.Owner); e != nil {
+			c.Forward(e.pid)
+		}
+	case *Subscribe:
+		if e := s.lookup(c, m.ID, m.Owner); e != nil {
+			c.Forward(e.pid)
+		}
+	case *finished:
+		if e := s.byID[m.id]; e != nil {
+			s.release(c, e, m.ran)
+		}
+	case *actor.Terminated:
+		if e := s.byPID[m.Who.Id]; e != nil {
+			if e.phase != phaseFinished {
+				s.release(c, e, 0) // it stopped without telling us; free its place anyway
+			}
+			delete(s.byPID, m.Who.Id)
+			delete(s.byID, e.id)
+		}
+	case *Drain:
+		s.drain(c, m)
+	case *drainDeadline:
+		s.drainTimer = nil
+		for _, e := range s.byID {
+			if e.phase == phaseActive {
+				c.Send(e.pid, &shutdownNow{})
+			}
+		}
+	case *GetStats:
+		c.Respond(&Stats{Registered: len(s.byID), Active: s.active, Queued: s.queued, Draining: s.draining})
+	case *actor.Stopped:
+		if s.drainTimer != nil {
+			s.drainTimer()
+		}
+	}
+}
+
+func (s *supervisor) submit(c actor.Context, m *Submit) {
+	if s.draining {
+		c.Respond(&Error{Err: ErrShuttingDown})
+		return
+	}
+	if err := m.Spec.validate(); err != nil {
+		c.Respond(&Error{Err: err})
+		return
+	}
+	admitNow := s.active < s.cfg.MaxActive
+	if !admitNow && s.queued >= s.cfg.MaxQueued {
+		c.Respond(&Error{Err: &QueueFullError{RetryAfter: s.retryAfter()}})
+		return
+	}
+	id := s.cfg.NewID()
+	if _, taken := s.byID[id]; taken {
+		c.Respond(&Error{Err: fmt.Errorf("%w: id %q already in use", ErrInvalidRequest, id)})
+		return
+	}
+	props := actor.PropsFromProducer(func() actor.Actor { return newRequestActor(s.cfg, id, m.Owner, m.Spec) })
+	pid, err := c.SpawnNamed(props, id)
+	if err != nil {
+		c.Respond(&Error{Err: fmt.Errorf("%w: spawn: %w", ErrInvalidRequest, err)})
+		return
+	}
+	e := &entry{id: id, owner: m.Owner, pid: pid, phase: phaseQueued}
+	s.byID[id] = e
+	s.byPID[pid.Id] = e
+	if admitNow {
+		e.phase = phaseActive
+		s.active++
+	} else {
+		s.queue = append(s.queue, e)
+		s.queued++
+	}
+	// The answer comes from the request itself (its snapshot as
+	// accepted, state pending), and only after the id is registered,
+	// so a status right after submit never says not found.
+	c.RequestWithCustomSender(pid, &statusQuery{position: s.position(e)}, c.Sender())
+	if admitNow {
+		c.Send(pid, &admit{})
+	}
+}
+
+// lookup finds a request visible to owner, or answers not found. Another
+// owner's request gets the same answer as an unknown id.
+func (s *supervisor) lookup(c actor.Context, id, owner string) *entry {
+	e := s.byID[id]
+	if e == nil || e.owner != owner {
+		c.Respond(&Error{Err: fmt.Errorf("%w: %q", ErrNotFound, id)})
+		return nil
+	}
+	return e
+}
+
+// release frees the slot or queue place of a request that ended, then
+// promotes from the queue.
+func (s *supervisor) release(c actor.Context, e *entry, ran time.Duration) {
+	switch e.phase {
+	case phaseActive:
+		s.active--
+		if ran > 0 {
+			if s.avgRun == 0 {
+				s.avgRun = ran
+			} else {
+				s.avgRun += (ran - s.avgRun) / 8
+			}
+		}
+	case phaseQueued:
+		s.queued--
+		s.tombstones++
+	}
+	e.phase = phaseFinished
+	s.promote(c)
+	s.compact()
+	s.checkDrained(c)
+}
+
+func (s *supervisor) promote(c actor.Context) {
+	for s.active < s.cfg.MaxActive && len(s.queue) > 0 {
+		e := s.queue[0]
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		if e.phase != phaseQueued {
+			s.tombstones--
+			continue
+		}
+		e.phase = phaseActive
+		s.queued--
+		s.active++
+		c.Send(e.pid, &admit{})
+	}
+}
+
+// compact drops tombstones once they outnumber live entries, so a queue
+// that is cancelled from but never promoted from does not grow.
+func (s *supervisor) compact() {
+	if s.tombstones < 64 || s.tombstones <= s.queued {
+		return
+	}
+	live := make([]*entry, 0, s.queued)
+	for _, e := range s.queue {
+		if e.phase == phaseQueued {
+			live = append(live, e)
+		}
+	}
+	s.queue, s.tombstones = live, 0
+}
+
+// position is the 1-based place of e in the queue, 0 when not queued.
+func (s *supervisor) position(e *entry) int {
+	if e.phase != phaseQueued {
+		return 0
+	}
+	n := 0
+	for _, q := range s.queue {
+		if q.phase == phaseQueued {
+			n++
+		}
+		if q == e {
+			return n
+		}
+	}
+	return 0
+}
+
+// retryAfter estimates when a queue place frees up: the average streaming
+// time per wave of MaxActive requests ahead, between 1 s and 5 min.
+func (s *supervisor) retryAfter() time.Duration {
+	avg := s.avgRun
+	if avg <= 0 {
+		avg = time.Second
+	}
+	waves := s.queued/s.cfg.MaxActive + 1
+	d := min(max(avg*time.Duration(waves), time.Second), 5*time.Minute)
+	return d.Round(time.Second)
+}
+
+func (s *supervisor) drain(c actor.Context, m *Drain) {
+	if c.Sender() != nil {
+		s.drainWaiters = append(s.drainWaiters, c.Sender())
+	}
+	if !s.draining {
+		s.draining = true
+		s.logger.Info().Int("active", s.active).Int("queued", s.queued).Dur("grace", m.Grace).Msg("draining")
+		// Queued requests have not started: end them now so their
+		// clients can go elsewhere, instead of starting work that the
+		// grace would cut.
+		for _, e := range s.queue {
+			if e.phase == phaseQueued {
+				c.Send(e.pid, &shutdownNow{})
+			}
+		}
+		if m.Grace > 0 && s.active > 0 {
+			s.drainTimer = scheduler.NewTimerScheduler(c.ActorSystem().Root).SendOnce(m.Grace, c.Self(), &drainDeadline{})
+		} else {
+			c.Send(c.Self(), &drainDeadline{})
+		}
+	}
+	s.checkDrained(c)
+}
+
+func (s *supervisor) checkDrained(c actor.Context) {
+	if !s.draining || s.active > 0 || s.queued > 0 || len(s.drainWaiters) == 0 {
+		return
+	}
+	if s.drainTimer != nil {
+		s.drainTimer()
+		s.drainTimer = nil
+	}
+	for _, w := range s.drainWaiters {
+		c.Send(w, &Drained{})
+	}
+	s.drainWaiters = nil
+	s.logger.Info().Msg("drained")
+}

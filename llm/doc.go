@@ -1,0 +1,28 @@
+// Package llm defines what Armistice asks of a language model: a Provider
+// that opens a context-aware Stream of Chunks (text deltas, a finish reason,
+// token usage).
+//
+// # Contract
+//
+// A Provider opens one Stream per request. Stream.Recv blocks until the next
+// chunk, the end of the stream (io.EOF) or an error. When the context passed
+// to Provider.Stream is cancelled, Recv must return promptly with an error
+// wrapping the context's error, and the provider must release its resources
+// (for a network provider: abort the upstream HTTP request).
+//
+// A well-formed stream ends with a chunk whose FinishReason is set, followed
+// by io.EOF. A stream that reaches io.EOF without a finish reason was cut
+// short; the engine records it as a failed request (upstream_error) and keeps
+// the text already delivered.
+//
+// Errors returned by Provider.Stream happen before the first token (the
+// request may be retried elsewhere); errors returned by Recv after text was
+// delivered are mid-stream failures. Providers wrap their errors with the
+// sentinels in errors.go so callers can tell them apart with errors.Is.
+//
+// # Implementations
+//
+//   - llm/embedded: the default model, deterministic and offline.
+//   - llm/scripted: a provider whose every token, stall, error and end is
+//     decided by a test.
+package llm

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/armistice-go/armistice/actors"
+	"github.com/armistice-go/armistice/llm"
+	"github.com/armistice-go/armistice/llm/embedded"
+	"github.com/armistice-go/armistice/model"
+	"github.com/rs/zerolog"
+)
+
+const usage = `usage: armistice demo [flags] "prompt"
+
+Streams an answer from the embedded model through the engine.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "demo" {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rate := fs.Float64("rate", 50, "tokens per second (0: unpaced)")
+	tokens := fs.Int("tokens", 64, "answer length in tokens")
+	maxTokens := fs.Int("max-tokens", 0, "the request's max_tokens (0: none)")
+	cancelAfter := fs.Duration("cancel-after", 0, "cancel the request after this long (0: never)")
+	verbose := fs.Bool("v", false, "log the engine's events to stderr")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	prompt := strings.Join(fs.Args(), " ")
+	if strings.TrimSpace(prompt) == "" {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	provider, err := embedded.New(embedded.Config{TokensPerSecond: *rate, Tokens: *tokens})
+	if err != nil {
+		fmt.Fprintln(stderr, "armistice:", err)
+		return 2
+	}
+	cfg := actors.DefaultConfig(provider)
+	if *verbose {
+		cfg.Logger = zerolog.New(zerolog.ConsoleWriter{Out: stderr}).With().Timestamp().Logger()
+	}
+	eng, err := actors.New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "armistice:", err)
+		return 2
+	}
+	defer eng.Close()
+
+	ctx := context.Background()
+	snap, err := eng.Submit(ctx, "demo", actors.Spec{
+		Messages:  []llm.Message{{Role: llm.RoleUser, Content: prompt}},
+		MaxTokens: *maxTokens,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "armistice: submit:", err)
+		return 1
+	}
+	sub, err := eng.Subscribe(ctx, snap.ID, "demo", 0)
+	if err != nil {
+		fmt.Fprintln(stderr, "armistice: subscribe:", err)
+		return 1
+	}
+	defer sub.Close()
+
+	// Ctrl-C (or --cancel-after) cancels; the stream still runs to its end
+	// record, which then says cancelled.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	var timer <-chan time.Time
+	if *cancelAfter > 0 {
+		timer = time.After(*cancelAfter)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-signals:
+		case <-timer:
+		case <-done:
+			return
+		}
+		eng.Cancel(ctx, snap.ID, "demo")
+	}()
+
+	for {
+		records, err := sub.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return 1 // unreachable: the end record returns first
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "\narmistice:", err)
+			return 1
+		}
+		for _, r := range records {
+			switch r.Kind {
+			case model.KindToken:
+				fmt.Fprint(stdout, r.Text)
+			case model.KindEnd:
+				fmt.Fprintln(stdout)
+				fmt.Fprintf(stderr, "[%s: %s/%s, %d tokens]\n", snap.ID, r.End.Status, r.End.Reason, r.End.Tokens)
+				if r.End.Status == model.StatusCompleted {
+					return 0
+				}
+				return 1
+			}
+		}
+	}
+}

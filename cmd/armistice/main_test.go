@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestDemoStreamsAnAnswer(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"demo", "--rate", "0", "--tokens", "9", "Tell me a story"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+	if words := strings.Fields(out.String()); len(words) != 9 {
+		t.Fatalf("stdout = %q, want 9 words", out.String())
+	}
+	if !strings.Contains(errOut.String(), "completed/stop, 9 tokens") {
+		t.Fatalf("stderr = %q", errOut.String())
+	}
+}
+
+func TestDemoMaxTokensEndsWithLength(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"demo", "--rate", "0", "--max-tokens", "3", "p"}, &out, &errOut)
+	if code != 0 || !strings.Contains(errOut.String(), "completed/length, 3 tokens") {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{nil, {"serve"}, {"demo"}, {"demo", "  "}, {"demo", "--rate", "-1", "p"}, {"demo", "--nope"}} {
+		var out, errOut bytes.Buffer
+		if code := run(args, &out, &errOut); code != 2 {
+			t.Errorf("run(%q) = %d, want 2 (stderr %q)", args, code, errOut.String())
+		}
+	}
+}

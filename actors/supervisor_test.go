@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -305,12 +306,19 @@ func TestChurnLeavesNothingBehind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, scripted.New(), func(c *Config) { c.MaxActive = 8 })
 		defer h.close()
+		synctest.Wait()
+		goroutinesBefore := runtime.NumGoroutine()
+		var ids []string
 		for i := range 1000 {
 			spec := prompt("p")
 			if i%4 == 0 {
 				spec.OnDisconnect = model.OnDisconnectCancel
 			}
 			snap := h.submit(spec)
+			ids = append(ids, snap.ID)
+			if _, alive := h.eng.system.ProcessRegistry.GetLocal("armistice/" + snap.ID); !alive {
+				t.Fatalf("request actor %s not found under its expected name", snap.ID)
+			}
 			sub := h.subscribe(snap.ID, 0)
 			s := h.script()
 			s.Token("a")
@@ -333,6 +341,16 @@ func TestChurnLeavesNothingBehind(t *testing.T) {
 		st, err := h.eng.Stats(h.ctx)
 		if err != nil || st.Registered != 0 || st.Active != 0 || st.Queued != 0 {
 			t.Fatalf("after churn: %+v, %v", st, err)
+		}
+		for _, id := range ids[:10] {
+			if _, alive := h.eng.system.ProcessRegistry.GetLocal("armistice/" + id); alive {
+				t.Fatalf("request actor %s still registered with proto.actor", id)
+			}
+		}
+		synctest.Wait()
+		if after := runtime.NumGoroutine(); after > goroutinesBefore {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after churn, %d before:\n%s", after, goroutinesBefore, buf[:runtime.Stack(buf, true)])
 		}
 	})
 }

@@ -60,6 +60,10 @@ func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (s *Status) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*s = StatusNone
+		return nil
+	}
 	v, err := parse(statusNames[:], string(b))
 	*s = Status(v)
 	return err
@@ -106,6 +110,10 @@ func (r Reason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (r *Reason) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*r = ReasonNone
+		return nil
+	}
 	v, err := parse(reasonNames[:], string(b))
 	*r = Reason(v)
 	return err

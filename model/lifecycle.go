@@ -89,8 +89,11 @@ type Lifecycle struct {
 	EndPending int
 	PickedUp   bool
 
-	// Gens holds each timer's current generation.
-	Gens [NumTimers]uint32
+	// Gens holds each timer's current generation; Armed says which timers
+	// are running. A firing counts only if its timer is armed and its
+	// generation current.
+	Gens  [NumTimers]uint32
+	Armed [NumTimers]bool
 }
 
 // New starts a request's lifecycle at the time at: the log opens with
@@ -135,8 +138,8 @@ func Step(l Lifecycle, ev Event) (Lifecycle, []Effect) {
 			l.Usage = &u
 		}
 		reason := ev.Reason
-		if reason == ReasonNone {
-			reason = ReasonInternalError
+		if reason < ReasonUpstreamError || reason > ReasonInternalError {
+			reason = ReasonInternalError // only failure reasons go with a failed status
 		}
 		return l.end(StateDone, StatusFailed, reason, ev.Message, ev.At, nil)
 	case Cancel:
@@ -157,7 +160,7 @@ func Step(l Lifecycle, ev Event) (Lifecycle, []Effect) {
 		}
 		l.EndPending--
 		l.PickedUp = true
-		return l.maybeLinger()
+		return l.maybeLinger(1)
 	case TimerFired:
 		return l.timer(ev)
 	}
@@ -230,10 +233,14 @@ func (l Lifecycle) detach(ev Detach) (Lifecycle, []Effect) {
 	}
 	l.Attached--
 	if l.State.Terminal() {
-		if !ev.GotEnd && l.EndPending > 0 {
+		before := l.EndPending
+		if ev.GotEnd {
+			l.PickedUp = true // even if its delivery report has not been applied yet
+		} else if l.EndPending > 0 {
 			l.EndPending--
 		}
-		return l.maybeLinger()
+		l.EndPending = min(l.EndPending, l.Attached) // whatever order the shell reports in
+		return l.maybeLinger(before)
 	}
 	if l.Attached == 0 && l.Limits.OnDisconnect == OnDisconnectCancel {
 		return l, []Effect{l.arm(TimerDetachGrace, l.Limits.DetachGrace)}
@@ -241,19 +248,21 @@ func (l Lifecycle) detach(ev Detach) (Lifecycle, []Effect) {
 	return l, nil
 }
 
-// maybeLinger arms the linger timer once the end has reached everyone
-// attached and somebody has picked it up.
-func (l Lifecycle) maybeLinger() (Lifecycle, []Effect) {
-	if l.EndPending > 0 || !l.PickedUp {
+// maybeLinger arms the linger timer when the end has just reached everyone
+// attached (EndPending went from before > 0 to 0) and somebody has picked
+// it up. A detach after that does not extend the retention.
+func (l Lifecycle) maybeLinger(before int) (Lifecycle, []Effect) {
+	if before == 0 || l.EndPending > 0 || !l.PickedUp {
 		return l, nil
 	}
 	return l, []Effect{l.arm(TimerLinger, l.Limits.Linger)}
 }
 
 func (l Lifecycle) timer(ev TimerFired) (Lifecycle, []Effect) {
-	if ev.Timer >= numTimers || ev.Gen != l.Gens[ev.Timer] {
-		return l, nil // superseded
+	if ev.Timer >= numTimers || !l.Armed[ev.Timer] || ev.Gen != l.Gens[ev.Timer] {
+		return l, nil // superseded, disarmed or never armed
 	}
+	l.Armed[ev.Timer] = false
 	switch ev.Timer {
 	case TimerQueue:
 		if l.State == StatePending {
@@ -329,7 +338,13 @@ func (l *Lifecycle) stateRecord(s State) Record {
 // their own copy.
 func (l *Lifecycle) arm(t Timer, after time.Duration) ArmTimer {
 	l.Gens[t]++
+	l.Armed[t] = true
 	return ArmTimer{Timer: t, Gen: l.Gens[t], After: after}
 }
 
-func (l *Lifecycle) disarm(t Timer) { l.Gens[t]++ }
+func (l *Lifecycle) disarm(t Timer) {
+	if l.Armed[t] {
+		l.Gens[t]++
+		l.Armed[t] = false
+	}
+}

@@ -69,7 +69,7 @@ func runProducer(ctx context.Context, p llm.Provider, req llm.Request, in *inbox
 	result := func(r *producerResult) {
 		// After a cancel the actor has already recorded its end; a late
 		// result would only be ignored, so do not send it.
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && !mutant("cancel-not-recorded-first") {
 			return
 		}
 		if in.close(r) {

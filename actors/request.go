@@ -161,7 +161,9 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 		switch e := e.(type) {
 		case model.Append:
 			r.log = append(r.log, e.Records...)
-			r.wake(c)
+			if !mutant("lost-wakeup") {
+				r.wake(c)
+			}
 		case model.StartProducer:
 			r.startProducer(c)
 		case model.StopProducer:
@@ -325,12 +327,17 @@ func (r *requestActor) wake(c actor.Context) {
 // copying: the log is append-only, so a capped sub-slice stays valid.
 func (r *requestActor) deliver(c actor.Context, s *subscriber) {
 	from := int(s.cursor)
+	if mutant("cursor-off-by-one") {
+		from++
+	}
 	to := min(len(r.log), from+s.want)
 	if to <= from {
 		return
 	}
 	batch := r.log[from:to:to]
-	s.cursor = uint64(to)
+	if !mutant("duplicate-delivery") {
+		s.cursor = uint64(to)
+	}
 	s.want = 0
 	b := Batch{Sub: s.id, Records: batch}
 	if s.ch != nil {
@@ -367,6 +374,9 @@ func (r *requestActor) stopped(c actor.Context) {
 			rest = r.log[s.cursor:len(r.log):len(r.log)]
 		}
 		b := Batch{Sub: s.id, Records: rest, Closed: true}
+		if mutant("no-farewell") {
+			continue
+		}
 		if s.ch != nil {
 			select {
 			case s.ch <- b:

@@ -2,6 +2,8 @@ package actors
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -109,8 +111,9 @@ func (s *supervisor) Receive(c actor.Context) {
 		s.drain(c, m)
 	case *drainDeadline:
 		s.drainTimer = nil
-		for _, e := range s.byID {
-			if e.phase == phaseActive {
+		// In id order, not map order, so a schedule replays exactly.
+		for _, id := range slices.Sorted(maps.Keys(s.byID)) {
+			if e := s.byID[id]; e.phase == phaseActive && !mutant("drain-no-shutdown") {
 				c.Send(e.pid, &shutdownNow{})
 			}
 		}
@@ -183,7 +186,9 @@ func (s *supervisor) lookup(c actor.Context, id, owner string) *entry {
 func (s *supervisor) release(c actor.Context, e *entry, ran time.Duration) {
 	switch e.phase {
 	case phaseActive:
-		s.active--
+		if !mutant("slot-not-released") {
+			s.active--
+		}
 		if ran > 0 {
 			if s.avgRun == 0 {
 				s.avgRun = ran

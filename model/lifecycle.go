@@ -117,7 +117,7 @@ func Step(l Lifecycle, ev Event) (Lifecycle, []Effect) {
 	case Tokens:
 		return l.tokens(ev)
 	case Finish:
-		if l.State != StateStreaming {
+		if l.State != StateStreaming && !(mutant("second-end") && l.State.Terminal()) {
 			return l, nil
 		}
 		reason := ev.Reason
@@ -130,7 +130,7 @@ func Step(l Lifecycle, ev Event) (Lifecycle, []Effect) {
 		}
 		return l.end(StateDone, StatusCompleted, reason, "", ev.At, nil)
 	case Fail:
-		if l.State.Terminal() {
+		if l.State.Terminal() && !mutant("fail-overrides-cancel") {
 			return l, nil
 		}
 		if ev.Usage != nil {
@@ -145,9 +145,13 @@ func Step(l Lifecycle, ev Event) (Lifecycle, []Effect) {
 	case Cancel:
 		switch l.State {
 		case StateCancelled:
-			return l, []Effect{CancelReply{}}
+			return l, []Effect{CancelReply{AlreadyFinished: mutant("cancel-not-idempotent")}}
 		case StateDone:
 			return l, []Effect{CancelReply{AlreadyFinished: true}}
+		case StateStreaming:
+			if mutant("cancel-not-recorded-first") {
+				return l, []Effect{StopProducer{}, CancelReply{}} // the end is left to the producer's error
+			}
 		}
 		return l.end(StateCancelled, StatusCancelled, ReasonClientCancel, "", ev.At, CancelReply{})
 	case Attach:
@@ -168,7 +172,7 @@ func Step(l Lifecycle, ev Event) (Lifecycle, []Effect) {
 }
 
 func (l Lifecycle) admit(ev Admit) (Lifecycle, []Effect) {
-	if l.State != StatePending {
+	if l.State != StatePending && !(mutant("admit-after-cancel") && l.State.Terminal()) {
 		return l, nil
 	}
 	l.State = StateStreaming
@@ -185,7 +189,7 @@ func (l Lifecycle) admit(ev Admit) (Lifecycle, []Effect) {
 }
 
 func (l Lifecycle) tokens(ev Tokens) (Lifecycle, []Effect) {
-	if l.State != StateStreaming {
+	if l.State != StateStreaming && !(mutant("token-after-end") && l.State.Terminal()) {
 		return l, nil // late tokens after the end are normal; tokens before admission are not possible
 	}
 	records := make([]Record, 0, len(ev.Texts))
@@ -241,6 +245,9 @@ func (l Lifecycle) detach(ev Detach) (Lifecycle, []Effect) {
 		}
 		l.EndPending = min(l.EndPending, l.Attached) // whatever order the shell reports in
 		return l.maybeLinger(before)
+	}
+	if l.Attached == 0 && mutant("detach-is-cancel") {
+		return l.end(StateCancelled, StatusCancelled, ReasonClientDisconnected, "", ev.At, nil)
 	}
 	if l.Attached == 0 && l.Limits.OnDisconnect == OnDisconnectCancel {
 		return l, []Effect{l.arm(TimerDetachGrace, l.Limits.DetachGrace)}
@@ -326,6 +333,9 @@ func (l Lifecycle) end(state State, status Status, reason Reason, msg string, at
 	}
 	l.EndPending = l.Attached
 	effects = append(effects, l.arm(TimerPickup, l.Limits.PickupTimeout))
+	if mutant("cleanup-before-delivery") {
+		effects = append(effects, StopSelf{})
+	}
 	return l, effects
 }
 

@@ -1,0 +1,111 @@
+package actortest
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// EffectKind names what an actor did besides receiving.
+type EffectKind string
+
+// The recorded effects.
+const (
+	EffectSpawn          EffectKind = "spawn"
+	EffectWatch          EffectKind = "watch"
+	EffectUnwatch        EffectKind = "unwatch"
+	EffectStop           EffectKind = "stop"
+	EffectPoison         EffectKind = "poison"
+	EffectRespond        EffectKind = "respond"
+	EffectReceiveTimeout EffectKind = "receive_timeout"
+)
+
+// Effect is one recorded action of a stepped actor. Timers started with
+// proto.actor's scheduler are not effects (they are not made through the
+// context); their messages appear in the trace when they fire.
+type Effect struct {
+	Kind    EffectKind
+	Actor   string // who did it ("root" for the root context)
+	Target  string // the PID acted on, if any
+	Message any    // the response, for respond
+	Timeout time.Duration
+}
+
+func (e Effect) String() string {
+	switch e.Kind {
+	case EffectRespond:
+		return fmt.Sprintf("%s respond %T", e.Actor, e.Message)
+	case EffectReceiveTimeout:
+		return fmt.Sprintf("%s receive_timeout %s", e.Actor, e.Timeout)
+	}
+	return fmt.Sprintf("%s %s %s", e.Actor, e.Kind, e.Target)
+}
+
+func (w *World) record(e Effect) {
+	w.mu.Lock()
+	w.effects = append(w.effects, e)
+	w.mu.Unlock()
+}
+
+// Effects returns every effect recorded so far, in order.
+func (w *World) Effects() []Effect {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Effect(nil), w.effects...)
+}
+
+// EffectsOf returns the effects of one kind.
+func (w *World) EffectsOf(kind EffectKind) []Effect {
+	var out []Effect
+	for _, e := range w.Effects() {
+		if e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// recordingContext wraps a stepped actor's context to record its effects.
+type recordingContext struct {
+	actor.Context
+	w *World
+}
+
+func (w *World) decorate(next actor.ContextDecoratorFunc) actor.ContextDecoratorFunc {
+	return func(ctx actor.Context) actor.Context {
+		return &recordingContext{Context: next(ctx), w: w}
+	}
+}
+
+func (c *recordingContext) self() string { return c.Context.Self().Id }
+
+func (c *recordingContext) Watch(pid *actor.PID) {
+	c.w.record(Effect{Kind: EffectWatch, Actor: c.self(), Target: pid.Id})
+	c.Context.Watch(pid)
+}
+
+func (c *recordingContext) Unwatch(pid *actor.PID) {
+	c.w.record(Effect{Kind: EffectUnwatch, Actor: c.self(), Target: pid.Id})
+	c.Context.Unwatch(pid)
+}
+
+func (c *recordingContext) Stop(pid *actor.PID) {
+	c.w.record(Effect{Kind: EffectStop, Actor: c.self(), Target: pid.Id})
+	c.Context.Stop(pid)
+}
+
+func (c *recordingContext) Poison(pid *actor.PID) {
+	c.w.record(Effect{Kind: EffectPoison, Actor: c.self(), Target: pid.Id})
+	c.Context.Poison(pid)
+}
+
+func (c *recordingContext) Respond(response any) {
+	c.w.record(Effect{Kind: EffectRespond, Actor: c.self(), Message: response})
+	c.Context.Respond(response)
+}
+
+func (c *recordingContext) SetReceiveTimeout(d time.Duration) {
+	c.w.record(Effect{Kind: EffectReceiveTimeout, Actor: c.self(), Timeout: d})
+	c.Context.SetReceiveTimeout(d)
+}

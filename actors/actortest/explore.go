@@ -1,0 +1,463 @@
+package actortest
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// Scenario sets up a world: it spawns the actors under test, the edges
+// that drive them (Upstream, Client), faults, invariants and liveness
+// checks. It runs once per schedule, in a fresh world, and must depend on
+// nothing but the world (use World.Rand for variation).
+type Scenario func(w *World)
+
+// Faults says which faults exploration may inject. Faults only ever hit
+// user messages that Match accepts, so proto.actor's own protocol stays
+// intact.
+type Faults struct {
+	// Match selects the messages that may be hit; nil disables faults.
+	Match func(msg any) bool
+	// Drop loses the message; Duplicate delivers it twice; Delay moves it
+	// behind everything queued for the same actor; Panic makes its Receive
+	// panic (the actor's supervisor then decides).
+	Drop, Duplicate, Delay, Panic bool
+	// Budget is the most faults in one schedule (default 1).
+	Budget int
+	// Rate is the chance that a step injects a fault when one is possible
+	// (default 0.05).
+	Rate float64
+}
+
+// InjectFaults enables fault injection for this world.
+func (w *World) InjectFaults(f Faults) {
+	if f.Budget <= 0 {
+		f.Budget = 1
+	}
+	if f.Rate <= 0 {
+		f.Rate = 0.05
+	}
+	w.faults = f
+}
+
+// Move is one step a participant can take now.
+type Move struct {
+	Name string
+	Do   func()
+}
+
+type participant struct {
+	name  string
+	moves func() []Move
+}
+
+// Participant registers a source of schedulable moves (an edge: the
+// upstream model, a client). moves is asked after every step for what the
+// participant can do now; the strategy decides when each happens.
+func (w *World) Participant(name string, moves func() []Move) {
+	w.participants = append(w.participants, participant{name: name, moves: moves})
+}
+
+// Action registers a one-shot move, available once enabled (nil: at once).
+func (w *World) Action(name string, enabled func() bool, do func()) {
+	done := false
+	w.Participant(name, func() []Move {
+		if done || (enabled != nil && !enabled()) {
+			return nil
+		}
+		return []Move{{Name: name, Do: func() { done = true; do() }}}
+	})
+}
+
+type choiceKind uint8
+
+const (
+	choiceDeliver choiceKind = iota
+	choiceMove
+	choiceFault
+	choiceAdvance
+)
+
+type choice struct {
+	kind  choiceKind
+	label string
+	owner string
+	seq   uint64
+	rate  float64 // for faults: the chance to pick one
+	run   func()
+}
+
+// choices lists what may happen next. Time may pass only when no message
+// is deliverable: a queued message is handled long before a timer.
+func (w *World) choices() []choice {
+	var cs []choice
+	w.mu.Lock()
+	boxes := slices.Clone(w.boxes)
+	w.mu.Unlock()
+	delivering := false
+	for _, m := range boxes {
+		w.mu.Lock()
+		ok := m.deliverable()
+		var label string
+		var seq uint64
+		var head any
+		if ok {
+			label, seq = m.headLabel(), m.headSeq()
+			if len(m.sys) == 0 {
+				head = unwrap(m.user[0].msg)
+			}
+		}
+		w.mu.Unlock()
+		if !ok {
+			continue
+		}
+		delivering = true
+		box := m
+		cs = append(cs, choice{kind: choiceDeliver, label: "deliver " + label, owner: "actor " + m.Name(), seq: seq, run: func() { w.deliver(box, -1) }})
+		if head != nil && w.faults.Match != nil && w.faultsUsed < w.faults.Budget && w.faults.Match(head) {
+			cs = append(cs, w.faultChoices(box, label, seq)...)
+		}
+	}
+	for i, p := range w.participants {
+		for j, mv := range p.moves() {
+			mv := mv
+			cs = append(cs, choice{kind: choiceMove, label: "move " + mv.Name, owner: "participant " + p.name,
+				seq: math.MaxUint64/2 + uint64(i)<<16 + uint64(j), run: mv.Do})
+		}
+	}
+	if !delivering {
+		cs = append(cs, choice{kind: choiceAdvance, label: "advance", owner: "time", seq: math.MaxUint64})
+	}
+	return cs
+}
+
+func (w *World) faultChoices(m *mailbox, label string, seq uint64) []choice {
+	var cs []choice
+	add := func(kind string, on bool, f func()) {
+		if on {
+			cs = append(cs, choice{kind: choiceFault, label: "fault " + kind + " " + label, owner: "actor " + m.Name(), seq: seq,
+				rate: w.faults.Rate, run: func() { w.faultsUsed++; f() }})
+		}
+	}
+	pop := func() envelope {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		e := m.user[0]
+		m.user = m.user[1:]
+		return e
+	}
+	add("drop", w.faults.Drop, func() { pop() })
+	add("duplicate", w.faults.Duplicate, func() {
+		w.mu.Lock()
+		m.user = slices.Insert(m.user, 1, m.user[0])
+		w.mu.Unlock()
+		w.deliver(m, 0)
+	})
+	add("delay", w.faults.Delay, func() {
+		e := pop()
+		w.mu.Lock()
+		w.postSeq++
+		e.seq = w.postSeq
+		m.user = append(m.user, e)
+		w.mu.Unlock()
+	})
+	add("panic", w.faults.Panic, func() {
+		e := pop()
+		m.invoker.EscalateFailure(fmt.Errorf("actortest: injected panic on %s", typeName(e.msg)), e.msg)
+		w.settle()
+	})
+	return cs
+}
+
+// Strategy decides, step by step, which of the possible steps happens.
+type Strategy interface {
+	String() string
+	picker(seed uint64, expectedSteps int) picker
+}
+
+type picker func(step int, cs []choice) int
+
+// FIFO is the single fixed schedule: the oldest queued message first, then
+// moves in registration order, then time. It never injects faults.
+func FIFO() Strategy { return fifo{} }
+
+type fifo struct{}
+
+func (fifo) String() string { return "fifo" }
+func (fifo) picker(uint64, int) picker {
+	return func(_ int, cs []choice) int {
+		best := -1
+		for i, c := range cs {
+			if c.kind == choiceFault {
+				continue
+			}
+			if best < 0 || c.seq < cs[best].seq {
+				best = i
+			}
+		}
+		return best
+	}
+}
+
+// Random picks uniformly among the possible steps, with faults at their
+// rate.
+func Random() Strategy { return random{} }
+
+type random struct{}
+
+func (random) String() string { return "random" }
+func (random) picker(seed uint64, _ int) picker {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	return func(_ int, cs []choice) int {
+		if i, ok := maybeFault(rng, cs); ok {
+			return i
+		}
+		var normal []int
+		for i, c := range cs {
+			if c.kind != choiceFault {
+				normal = append(normal, i)
+			}
+		}
+		return normal[rng.IntN(len(normal))]
+	}
+}
+
+// maybeFault picks a fault at the world's fault rate, when one is possible.
+func maybeFault(rng *rand.Rand, cs []choice) (int, bool) {
+	var faults []int
+	for i, c := range cs {
+		if c.kind == choiceFault {
+			faults = append(faults, i)
+		}
+	}
+	if len(faults) == 0 || rng.Float64() >= cs[faults[0]].rate {
+		return 0, false
+	}
+	return faults[rng.IntN(len(faults))], true
+}
+
+// PCT is probabilistic concurrency testing (Burckhardt et al., ASPLOS
+// 2010): every participant (an actor's mailbox, an edge, time) gets a
+// random priority, the highest-priority possible step always runs, and at
+// depth-1 random steps the running participant drops to the lowest
+// priorities. A bug needing d ordering constraints is found with
+// probability at least 1/(n·k^(d-1)) per schedule.
+func PCT(depth int) Strategy {
+	if depth < 1 {
+		depth = 1
+	}
+	return pct{depth: depth}
+}
+
+type pct struct{ depth int }
+
+func (p pct) String() string { return fmt.Sprintf("pct(%d)", p.depth) }
+func (p pct) picker(seed uint64, k int) picker {
+	rng := rand.New(rand.NewPCG(seed, 0x9c7))
+	prio := map[string]int{}
+	change := map[int]int{}
+	for i := 1; i < p.depth; i++ {
+		change[rng.IntN(max(k, 1))] = i
+	}
+	return func(step int, cs []choice) int {
+		if i, ok := maybeFault(rng, cs); ok {
+			return i
+		}
+		best := -1
+		for i, c := range cs {
+			if c.kind == choiceFault {
+				continue
+			}
+			pr, seen := prio[c.owner]
+			if !seen {
+				pr = p.depth + rng.IntN(1<<30)
+				if c.kind == choiceAdvance {
+					pr = 0 // time goes last
+				}
+				prio[c.owner] = pr
+			}
+			if best < 0 || pr > prio[cs[best].owner] || (pr == prio[cs[best].owner] && c.seq < cs[best].seq) {
+				best = i
+			}
+		}
+		if low, ok := change[step]; ok && cs[best].kind != choiceAdvance {
+			prio[cs[best].owner] = low
+		}
+		return best
+	}
+}
+
+// Failure is a schedule that broke the scenario, with what it takes to
+// reproduce it.
+type Failure struct {
+	Strategy string
+	Seed     uint64
+	Schedule int // 0-based index among the schedules tried
+	Err      error
+	Trace    []string
+}
+
+func (f *Failure) Error() string {
+	return fmt.Sprintf("%v\nstrategy %s, seed %d (schedule %d), %d steps\n%s", f.Err, f.Strategy, f.Seed, f.Schedule, len(f.Trace), formatTrace(f.Trace))
+}
+
+func (f *Failure) Unwrap() error { return f.Err }
+
+// Report summarises a search.
+type Report struct {
+	Strategy  string
+	Schedules int
+	// MaxSteps is the longest schedule run.
+	MaxSteps int
+	// Failure is the first failing schedule, nil when all passed.
+	Failure *Failure
+}
+
+// SeedEnv names the environment variable that restricts Explore and
+// Search to one seed (to replay a printed failure): ACTORTEST_SEED=42.
+const SeedEnv = "ACTORTEST_SEED"
+
+// Search runs the scenario under n schedules chosen by strategy, stopping
+// at the first failure, which it returns in the report instead of failing
+// t. Seeds are 1..n (or the one in ACTORTEST_SEED).
+func Search(t *testing.T, scenario Scenario, strategy Strategy, n int) Report {
+	t.Helper()
+	first, count := uint64(1), n
+	if s := os.Getenv(SeedEnv); s != "" {
+		seed, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("%s=%q: %v", SeedEnv, s, err)
+		}
+		first, count = seed, 1
+	}
+	rep := Report{Strategy: strategy.String()}
+	for i := range count {
+		seed := first + uint64(i)
+		res := runSchedule(t, scenario, strategy.picker(seed, max(rep.MaxSteps, 64)), seed, nil)
+		rep.Schedules++
+		rep.MaxSteps = max(rep.MaxSteps, len(res.trace))
+		if res.err != nil {
+			rep.Failure = &Failure{Strategy: strategy.String(), Seed: seed, Schedule: i, Err: res.err, Trace: res.trace}
+			return rep
+		}
+	}
+	return rep
+}
+
+// Explore runs the scenario under n schedules and fails t at the first
+// failing one, printing the seed, the step trace and how to replay it.
+func Explore(t *testing.T, scenario Scenario, strategy Strategy, n int) Report {
+	t.Helper()
+	rep := Search(t, scenario, strategy, n)
+	if f := rep.Failure; f != nil {
+		t.Fatalf("%v\nreplay: %s=%d go test -run '^%s$' (or actortest.Replay with the trace above)", f, SeedEnv, f.Seed, t.Name())
+	}
+	return rep
+}
+
+// Replay runs the scenario following trace step by step (labels as
+// printed, one per element) and returns the failure it reproduces, or nil.
+// A trace that asks for an impossible step gives ErrDiverged.
+func Replay(t *testing.T, scenario Scenario, trace []string) *Failure {
+	t.Helper()
+	res := runSchedule(t, scenario, nil, 0, trace)
+	if res.err == nil {
+		return nil
+	}
+	return &Failure{Strategy: "replay", Err: res.err, Trace: res.trace}
+}
+
+// ParseTrace reads a trace as printed in a failure (numbered lines).
+func ParseTrace(s string) []string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line == "trace:" {
+			continue
+		}
+		if i := strings.IndexByte(line, ' '); i > 0 {
+			if _, err := strconv.Atoi(line[:i]); err == nil {
+				line = strings.TrimSpace(line[i:])
+			}
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+type runResult struct {
+	err   error
+	trace []string
+}
+
+// label strips a trace note ("advance | +5s" → "advance").
+func label(s string) string {
+	if i := strings.Index(s, " | "); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func runSchedule(t *testing.T, scenario Scenario, pick picker, seed uint64, replay []string) (res runResult) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, seed)
+		defer func() {
+			res = runResult{err: w.failure, trace: slices.Clone(w.trace)}
+			w.teardown()
+		}()
+		scenario(w)
+		w.settle()
+		w.run(pick, replay)
+	})
+	return res
+}
+
+func (w *World) run(pick picker, replay []string) {
+	for step := 0; w.failure == nil; step++ {
+		if step >= w.MaxSteps {
+			w.failure = fmt.Errorf("%w (%d)", ErrStepBound, w.MaxSteps)
+			return
+		}
+		cs := w.choices()
+		var i int
+		if replay != nil {
+			if step >= len(replay) {
+				return
+			}
+			i = slices.IndexFunc(cs, func(c choice) bool { return c.label == label(replay[step]) })
+			if i < 0 {
+				var have []string
+				for _, c := range cs {
+					have = append(have, c.label)
+				}
+				w.failure = fmt.Errorf("%w at step %d: want %q, possible: %q", ErrDiverged, step+1, replay[step], have)
+				return
+			}
+		} else {
+			i = pick(step, cs)
+		}
+		c := cs[i]
+		if c.kind != choiceAdvance {
+			w.trace = append(w.trace, c.label)
+			c.run()
+			w.settle()
+			w.checkInvariants()
+			continue
+		}
+		start := time.Now()
+		fired := w.advance(w.Horizon)
+		w.trace = append(w.trace, "advance | +"+time.Since(start).String())
+		if !fired && len(cs) == 1 {
+			w.checkLiveness() // quiet: nothing queued, nothing to do, no timer within the horizon
+			return
+		}
+		w.checkInvariants()
+	}
+}

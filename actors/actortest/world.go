@@ -1,0 +1,683 @@
+package actortest
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// World is one deterministic run of actors: an actor system inside a
+// testing/synctest bubble whose actors (everything spawned through Root,
+// and every child they spawn) get a stepping mailbox. Nothing is delivered
+// until the world steps; each step delivers exactly one message, on the
+// test's goroutine. Other goroutines (timers, producers) only queue
+// messages, and the world collects what they queued at each step in a
+// deterministic order, so a schedule depends on the choices made and on
+// nothing else.
+//
+// A World is made by RunStep (scripted stepping) or by Explore, Search and
+// Replay (schedule exploration). Its methods must be called from the
+// goroutine that runs the scenario.
+type World struct {
+	// T is the bubble's test.
+	T *testing.T
+	// System is the world's actor system; System.Root spawns plain
+	// (unstepped) actors such as probes.
+	System *actor.ActorSystem
+	// Root spawns stepped actors.
+	Root *actor.RootContext
+	// Logs holds proto.actor's logs, and anything written to
+	// Logs.Writer().
+	Logs *LogCapture
+
+	// MaxSteps bounds a run (default 20,000).
+	MaxSteps int
+	// Horizon is how far virtual time may jump, waiting for a timer, before
+	// the world counts as quiet (default 1 h).
+	Horizon time.Duration
+
+	rng *rand.Rand
+
+	mu      sync.Mutex // guards the fields below against posting goroutines
+	gid     uint64     // the stepping goroutine
+	boxes   []*mailbox
+	staged  []stagedPost
+	postSeq uint64
+	posted  chan struct{}
+
+	holds   []func(any) bool
+	held    []heldPost
+	effects []Effect
+	trace   []string
+
+	spawned      []*actor.PID
+	participants []participant
+	invariants   []namedCheck
+	liveness     []namedCheck
+	teardowns    []func()
+	faults       Faults
+	faultsUsed   int
+	steps        int
+	failure      error
+	lastDead     time.Time // guarded by mu
+}
+
+type namedCheck struct {
+	name  string
+	check func() error
+}
+
+type stagedPost struct {
+	box    *mailbox
+	env    envelope
+	system bool
+	at     time.Time
+	key    string
+}
+
+type heldPost struct {
+	box *mailbox
+	env envelope
+}
+
+type envelope struct {
+	msg any
+	seq uint64 // global post order
+}
+
+func newWorld(t *testing.T, seed uint64) *World {
+	w := &World{
+		T:        t,
+		Logs:     NewLogCapture(),
+		MaxSteps: 20000,
+		Horizon:  time.Hour,
+		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		gid:      goid(),
+		posted:   make(chan struct{}, 1),
+	}
+	logs := w.Logs
+	w.System = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(logs) }))
+	w.Root = actor.NewRootContext(w.System, nil).WithSpawnMiddleware(w.spawnMiddleware)
+	w.System.EventStream.Subscribe(func(msg any) {
+		if _, ok := msg.(*actor.DeadLetterEvent); ok {
+			w.mu.Lock()
+			w.lastDead = time.Now()
+			w.mu.Unlock()
+		}
+	})
+	return w
+}
+
+// Rand is the run's seeded random source, for scenarios that want to
+// vary themselves reproducibly.
+func (w *World) Rand() *rand.Rand { return w.rng }
+
+// Spawn spawns a stepped actor from the user's props (which are not
+// modified) and stops it when the world ends.
+func (w *World) Spawn(props *actor.Props) *actor.PID {
+	pid := w.Root.Spawn(props)
+	w.spawned = append(w.spawned, pid)
+	return pid
+}
+
+// SpawnNamed is Spawn with a name.
+func (w *World) SpawnNamed(props *actor.Props, name string) (*actor.PID, error) {
+	pid, err := w.Root.SpawnNamed(props, name)
+	if err == nil {
+		w.spawned = append(w.spawned, pid)
+	}
+	return pid, err
+}
+
+// OnTeardown registers f to run when the world ends, before its actors
+// are stopped (edges use it to release blocked goroutines).
+func (w *World) OnTeardown(f func()) { w.teardowns = append(w.teardowns, f) }
+
+// Fail records a scenario failure; the run stops after the current step.
+func (w *World) Fail(format string, args ...any) {
+	if w.failure == nil {
+		w.failure = fmt.Errorf("%w: %s", ErrScenario, fmt.Sprintf(format, args...))
+	}
+}
+
+// Failed reports the first failure recorded so far.
+func (w *World) Failed() error { return w.failure }
+
+// Trace is the list of steps taken so far, one label each.
+func (w *World) Trace() []string { return slices.Clone(w.trace) }
+
+// spawnMiddleware gives every actor spawned through Root, and through
+// its descendants, a stepping mailbox and a recording context. It copies
+// the props so the user's stay unmodified. (The copy shares the slices of
+// the original; appending to them can alias when the original has spare
+// capacity, which a test kit accepts.)
+func (w *World) spawnMiddleware(next actor.SpawnFunc) actor.SpawnFunc {
+	return func(sys *actor.ActorSystem, id string, props *actor.Props, parent actor.SpawnerContext) (*actor.PID, error) {
+		cp := *props
+		cp.Configure(
+			actor.WithMailbox(w.newMailbox),
+			actor.WithSpawnMiddleware(w.spawnMiddleware),
+			actor.WithContextDecorator(w.decorate),
+		)
+		pid, err := next(sys, id, &cp, parent)
+		if err == nil {
+			w.record(Effect{Kind: EffectSpawn, Actor: parentName(parent), Target: pid.Id})
+		}
+		return pid, err
+	}
+}
+
+func parentName(p actor.SpawnerContext) string {
+	if c, ok := p.(interface{ Self() *actor.PID }); ok && c.Self() != nil {
+		return c.Self().Id
+	}
+	return "root"
+}
+
+// mailbox queues messages until the world delivers them. It mirrors
+// proto.actor's default mailbox: system messages go first, Suspend and
+// Resume are handled here, a batch is expanded (and, as upstream does,
+// also delivered as itself), and a panic is escalated.
+type mailbox struct {
+	w         *World
+	index     int
+	invoker   actor.MessageInvoker
+	sys, user []envelope
+	suspended bool
+	name      string
+}
+
+func (w *World) newMailbox() actor.Mailbox {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m := &mailbox{w: w, index: len(w.boxes)}
+	w.boxes = append(w.boxes, m)
+	return m
+}
+
+func (m *mailbox) PostUserMessage(msg any) {
+	if batch, ok := msg.(actor.MessageBatch); ok {
+		for _, inner := range batch.GetMessages() {
+			m.PostUserMessage(inner)
+		}
+	}
+	if env, ok := msg.(*actor.MessageEnvelope); ok {
+		if batch, ok := env.Message.(actor.MessageBatch); ok {
+			for _, inner := range batch.GetMessages() {
+				m.PostUserMessage(inner)
+			}
+		}
+	}
+	m.w.post(m, msg, false)
+}
+
+func (m *mailbox) PostSystemMessage(msg any) { m.w.post(m, msg, true) }
+
+func (m *mailbox) RegisterHandlers(invoker actor.MessageInvoker, _ actor.Dispatcher) {
+	m.invoker = invoker
+}
+
+func (m *mailbox) Start() {}
+
+func (m *mailbox) UserMessageCount() int {
+	m.w.mu.Lock()
+	defer m.w.mu.Unlock()
+	return len(m.user)
+}
+
+// Name is the actor's PID id.
+func (m *mailbox) Name() string {
+	if m.name == "" {
+		if c, ok := m.invoker.(interface{ Self() *actor.PID }); ok && c.Self() != nil {
+			m.name = c.Self().Id
+		} else {
+			return "#" + strconv.Itoa(m.index)
+		}
+	}
+	return m.name
+}
+
+// post queues a message. A post made on the stepping goroutine is in a
+// deterministic order already and goes straight in; one made by another
+// goroutine is staged and merged at the next settle.
+func (w *World) post(m *mailbox, msg any, system bool) {
+	direct := goid() == w.gid
+	w.mu.Lock()
+	w.postSeq++
+	env := envelope{msg: msg, seq: w.postSeq}
+	if direct {
+		w.push(m, env, system)
+		w.mu.Unlock()
+		return
+	}
+	w.staged = append(w.staged, stagedPost{box: m, env: env, system: system, at: time.Now(), key: messageKey(msg)})
+	w.mu.Unlock()
+	select {
+	case w.posted <- struct{}{}:
+	default:
+	}
+}
+
+// push appends to a mailbox, or sets a held message aside; w.mu is held.
+func (w *World) push(m *mailbox, env envelope, system bool) {
+	if system {
+		m.sys = append(m.sys, env)
+		return
+	}
+	for _, hold := range w.holds {
+		if hold(unwrap(env.msg)) {
+			w.held = append(w.held, heldPost{box: m, env: env})
+			return
+		}
+	}
+	m.user = append(m.user, env)
+}
+
+// settle waits until every other goroutine in the bubble is blocked, then
+// merges what they posted: by virtual time, then mailbox creation order,
+// then message text, so that goroutines racing at one instant (timers due
+// together) always land in the same order.
+func (w *World) settle() {
+	synctest.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.staged) == 0 {
+		return
+	}
+	st := w.staged
+	w.staged = nil
+	sort.SliceStable(st, func(i, j int) bool {
+		a, b := st[i], st[j]
+		if !a.at.Equal(b.at) {
+			return a.at.Before(b.at)
+		}
+		if a.box.index != b.box.index {
+			return a.box.index < b.box.index
+		}
+		return a.key < b.key
+	})
+	for _, p := range st {
+		w.push(p.box, p.env, p.system)
+	}
+}
+
+// advance lets virtual time run until some goroutine posts (a timer
+// fires) or the horizon passes; it reports whether anything was posted.
+func (w *World) advance(horizon time.Duration) bool {
+	select {
+	case <-w.posted:
+	default:
+	}
+	timer := time.NewTimer(horizon)
+	defer timer.Stop()
+	fired := false
+	select {
+	case <-w.posted:
+		fired = true
+	case <-timer.C:
+	}
+	w.settle()
+	return fired
+}
+
+func unwrap(msg any) any {
+	if env, ok := msg.(*actor.MessageEnvelope); ok {
+		return env.Message
+	}
+	return msg
+}
+
+// messageKey orders same-instant posts; %+v of a value with no pointers
+// inside is stable from run to run.
+func messageKey(msg any) string {
+	m := unwrap(msg)
+	return fmt.Sprintf("%T %+v", m, m)
+}
+
+func typeName(msg any) string { return fmt.Sprintf("%T", unwrap(msg)) }
+
+// goid returns the current goroutine's id, which Go does not export; the
+// kit needs it to tell the stepping goroutine's posts from the others.
+func goid() uint64 {
+	var buf [64]byte
+	n := runtime.Stack(buf[:], false)
+	s := bytes.TrimPrefix(buf[:n], []byte("goroutine "))
+	if i := bytes.IndexByte(s, ' '); i > 0 {
+		id, _ := strconv.ParseUint(string(s[:i]), 10, 64)
+		return id
+	}
+	return 0
+}
+
+// Pending describes one queued message.
+type Pending struct {
+	Actor   string
+	Message any
+	System  bool
+}
+
+// Pending lists the queued messages, system messages first per actor,
+// actors in creation order.
+func (w *World) Pending() []Pending {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []Pending
+	for _, m := range w.boxes {
+		for _, e := range m.sys {
+			out = append(out, Pending{Actor: m.Name(), Message: e.msg, System: true})
+		}
+		for _, e := range m.user {
+			out = append(out, Pending{Actor: m.Name(), Message: unwrap(e.msg)})
+		}
+	}
+	return out
+}
+
+// deliverable reports whether m has a message it may process now.
+func (m *mailbox) deliverable() bool {
+	return len(m.sys) > 0 || (!m.suspended && len(m.user) > 0)
+}
+
+// headSeq is the post order of the message m would process next.
+func (m *mailbox) headSeq() uint64 {
+	if len(m.sys) > 0 {
+		return m.sys[0].seq
+	}
+	return m.user[0].seq
+}
+
+func (m *mailbox) headLabel() string {
+	if len(m.sys) > 0 {
+		return m.Name() + " system " + typeName(m.sys[0].msg)
+	}
+	return m.Name() + " " + typeName(m.user[0].msg)
+}
+
+// deliver processes m's next message on this goroutine, as the default
+// mailbox would, and reports Receive blocking.
+func (w *World) deliver(m *mailbox, userIndex int) {
+	w.mu.Lock()
+	var env envelope
+	system := len(m.sys) > 0 && userIndex < 0
+	if system {
+		env, m.sys = m.sys[0], m.sys[1:]
+	} else {
+		if userIndex < 0 {
+			userIndex = 0
+		}
+		env = m.user[userIndex]
+		m.user = slices.Delete(m.user, userIndex, userIndex+1)
+	}
+	w.mu.Unlock()
+	w.invoke(m, env.msg, system)
+	w.settle()
+}
+
+func (w *World) invoke(m *mailbox, msg any, system bool) {
+	if system {
+		switch msg.(type) {
+		case *actor.SuspendMailbox:
+			m.suspended = true
+			return
+		case *actor.ResumeMailbox:
+			m.suspended = false
+			return
+		}
+	}
+	start := time.Now()
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				m.invoker.EscalateFailure(r, msg)
+			}
+		}()
+		if system {
+			m.invoker.InvokeSystemMessage(msg)
+		} else {
+			m.invoker.InvokeUserMessage(msg)
+		}
+	}()
+	if blocked := time.Since(start); blocked > 0 && w.failure == nil {
+		w.failure = fmt.Errorf("%w: %s blocked for %s (virtual) handling %s: a stepped actor must not wait inside Receive (Future.Result/Wait, a channel, a lock); use ctx.ReenterAfter or PipeTo",
+			ErrBlockedReceive, m.Name(), blocked, typeName(msg))
+	}
+}
+
+// Step delivers the oldest deliverable message (global post order) and
+// reports whether there was one.
+func (w *World) Step() bool {
+	w.settle()
+	m := w.oldest()
+	if m == nil {
+		return false
+	}
+	w.trace = append(w.trace, "deliver "+m.headLabel())
+	w.deliver(m, -1)
+	return true
+}
+
+func (w *World) oldest() *mailbox {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var best *mailbox
+	for _, m := range w.boxes {
+		if m.deliverable() && (best == nil || m.headSeq() < best.headSeq()) {
+			best = m
+		}
+	}
+	return best
+}
+
+// Deliver delivers to pid the first queued user message that match
+// accepts (ahead of older ones, as a reordering), after any system
+// message pid has queued. It reports whether one was found.
+func (w *World) Deliver(pid *actor.PID, match func(msg any) bool) bool {
+	w.settle()
+	w.mu.Lock()
+	var box *mailbox
+	for _, m := range w.boxes {
+		if m.Name() == pid.Id {
+			box = m
+		}
+	}
+	if box == nil {
+		w.mu.Unlock()
+		return false
+	}
+	if len(box.sys) > 0 {
+		w.mu.Unlock()
+		w.trace = append(w.trace, "deliver "+box.headLabel())
+		w.deliver(box, -1)
+		return true
+	}
+	idx := -1
+	for i, e := range box.user {
+		if match == nil || match(unwrap(e.msg)) {
+			idx = i
+			break
+		}
+	}
+	w.mu.Unlock()
+	if idx < 0 || box.suspended {
+		return false
+	}
+	w.trace = append(w.trace, fmt.Sprintf("deliver %s %s", box.Name(), typeName(box.user[idx].msg)))
+	w.deliver(box, idx)
+	return true
+}
+
+// Hold sets aside every queued and future user message that match
+// accepts, until Release.
+func (w *World) Hold(match func(msg any) bool) {
+	w.settle()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.holds = append(w.holds, match)
+	for _, m := range w.boxes {
+		kept := m.user[:0]
+		for _, e := range m.user {
+			if match(unwrap(e.msg)) {
+				w.held = append(w.held, heldPost{box: m, env: e})
+			} else {
+				kept = append(kept, e)
+			}
+		}
+		m.user = kept
+	}
+}
+
+// Release puts back, at the tail of their mailboxes and in their original
+// order, the held messages that match accepts, and stops holding them.
+// Release(nil) releases everything.
+func (w *World) Release(match func(msg any) bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if match == nil {
+		w.holds = nil
+	} else {
+		// Holds are predicates; the released ones stay released only
+		// for messages match accepts.
+		prev := w.holds
+		w.holds = nil
+		for _, h := range prev {
+			w.holds = append(w.holds, func(msg any) bool { return h(msg) && !match(msg) })
+		}
+	}
+	kept := w.held[:0]
+	for _, h := range w.held {
+		if match == nil || match(unwrap(h.env.msg)) {
+			h.box.user = append(h.box.user, h.env)
+		} else {
+			kept = append(kept, h)
+		}
+	}
+	w.held = kept
+}
+
+// RunUntilQuiet steps (oldest message first) until nothing is
+// deliverable, and returns the number of steps.
+func (w *World) RunUntilQuiet() int {
+	n := 0
+	for w.Step() {
+		n++
+		if n > w.MaxSteps {
+			w.Fail("RunUntilQuiet: still busy after %d steps", n)
+			return n
+		}
+	}
+	return n
+}
+
+// Advance lets d of virtual time pass: timers due fire and queue their
+// messages, which are not delivered.
+func (w *World) Advance(d time.Duration) {
+	time.Sleep(d)
+	w.settle()
+	w.trace = append(w.trace, "advance "+d.String())
+}
+
+// Invariant registers a safety check run after every explored step.
+func (w *World) Invariant(name string, check func() error) {
+	w.invariants = append(w.invariants, namedCheck{name, check})
+}
+
+// Eventually registers a liveness check run when the world goes quiet.
+func (w *World) Eventually(name string, check func() error) {
+	w.liveness = append(w.liveness, namedCheck{name, check})
+}
+
+// checkInvariants records the first violated invariant.
+func (w *World) checkInvariants() {
+	for _, c := range w.invariants {
+		if err := c.check(); err != nil && w.failure == nil {
+			w.failure = fmt.Errorf("%w: %s: %w", ErrInvariant, c.name, err)
+		}
+	}
+}
+
+func (w *World) checkLiveness() {
+	for _, c := range w.liveness {
+		if err := c.check(); err != nil && w.failure == nil {
+			w.failure = fmt.Errorf("%w: %s: %w", ErrLiveness, c.name, err)
+		}
+	}
+}
+
+// teardown stops everything so the bubble can end: edges release their
+// goroutines, spawned actors are stopped and their stops delivered, and
+// virtual time passes proto.actor's dead-letter throttle.
+func (w *World) teardown() {
+	for _, f := range w.teardowns {
+		f()
+	}
+	w.Release(nil)
+	w.faults = Faults{}
+	for _, pid := range w.spawned {
+		w.Root.Stop(pid)
+	}
+	for range 1000 {
+		w.settle()
+		if w.oldest() == nil {
+			break
+		}
+		w.Step()
+	}
+	// A dead letter starts a goroutine that lives one throttle interval;
+	// the bubble may end only once that long has passed since the last.
+	interval := w.System.Config.DeadLetterThrottleInterval
+	for {
+		w.settle()
+		w.mu.Lock()
+		last := w.lastDead
+		w.mu.Unlock()
+		wait := interval - time.Since(last)
+		if last.IsZero() || wait < 0 {
+			break
+		}
+		time.Sleep(wait + time.Millisecond)
+	}
+	w.System.Shutdown()
+}
+
+// RunStep runs f in a fresh bubble with a fresh stepped world, then tears
+// the world down. Failures recorded with World.Fail, a Receive that
+// blocked, and a failed test all print the step trace and the logs.
+func RunStep(t *testing.T, f func(w *World)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 1)
+		defer func() {
+			w.teardown()
+			if err := w.failure; err != nil {
+				t.Errorf("%v\n%s", err, formatTrace(w.trace))
+			}
+			if t.Failed() {
+				var b strings.Builder
+				w.Logs.Dump(&b)
+				t.Logf("logs:\n%s", b.String())
+			}
+		}()
+		f(w)
+	})
+}
+
+func formatTrace(trace []string) string {
+	var b strings.Builder
+	b.WriteString("trace:\n")
+	for i, s := range trace {
+		fmt.Fprintf(&b, "  %4d  %s\n", i+1, s)
+	}
+	return b.String()
+}

@@ -374,20 +374,21 @@ func Replay(t *testing.T, scenario Scenario, trace []string) *Failure {
 	return &Failure{Strategy: "replay", Err: res.err, Trace: res.trace}
 }
 
-// ParseTrace reads a trace as printed in a failure (numbered lines).
+// ParseTrace reads the steps of a trace as printed in a failure: the
+// numbered lines; everything else is skipped, so a whole failure message
+// can be pasted.
 func ParseTrace(s string) []string {
 	var out []string
 	for _, line := range strings.Split(s, "\n") {
 		line = strings.TrimSpace(line)
-		if line == "" || line == "trace:" {
+		i := strings.IndexByte(line, ' ')
+		if i <= 0 {
 			continue
 		}
-		if i := strings.IndexByte(line, ' '); i > 0 {
-			if _, err := strconv.Atoi(line[:i]); err == nil {
-				line = strings.TrimSpace(line[i:])
-			}
+		if _, err := strconv.Atoi(line[:i]); err != nil {
+			continue
 		}
-		out = append(out, line)
+		out = append(out, strings.TrimSpace(line[i:]))
 	}
 	return out
 }

@@ -19,11 +19,16 @@ const (
 	EffectPoison         EffectKind = "poison"
 	EffectRespond        EffectKind = "respond"
 	EffectReceiveTimeout EffectKind = "receive_timeout"
+	// EffectTimer is a message queued by a goroutine while virtual time
+	// advanced: a timer firing (proto.actor's scheduler, a receive
+	// timeout, a future's timeout). Actor is "timer", Target the
+	// receiving actor, Message the message.
+	EffectTimer EffectKind = "timer"
 )
 
-// Effect is one recorded action of a stepped actor. Timers started with
-// proto.actor's scheduler are not effects (they are not made through the
-// context); their messages appear in the trace when they fire.
+// Effect is one recorded action of a stepped actor, or a timer firing
+// (EffectTimer: timers made with proto.actor's scheduler do not go through
+// the context, so they are recorded when their message is queued).
 type Effect struct {
 	Kind    EffectKind
 	Actor   string // who did it ("root" for the root context)
@@ -38,6 +43,8 @@ func (e Effect) String() string {
 		return fmt.Sprintf("%s respond %T", e.Actor, e.Message)
 	case EffectReceiveTimeout:
 		return fmt.Sprintf("%s receive_timeout %s", e.Actor, e.Timeout)
+	case EffectTimer:
+		return fmt.Sprintf("timer → %s %T", e.Target, e.Message)
 	}
 	return fmt.Sprintf("%s %s %s", e.Actor, e.Kind, e.Target)
 }

@@ -289,7 +289,11 @@ func (w *World) push(m *mailbox, env envelope, system bool) {
 // merges what they posted: by virtual time, then mailbox creation order,
 // then message text, so that goroutines racing at one instant (timers due
 // together) always land in the same order.
-func (w *World) settle() {
+func (w *World) settle() { w.settleFrom("") }
+
+// settleFrom is settle; source, when set, names where the staged posts
+// came from ("timer" while time advanced) and records them as effects.
+func (w *World) settleFrom(source string) {
 	synctest.Wait()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -309,6 +313,9 @@ func (w *World) settle() {
 		return a.key < b.key
 	})
 	for _, p := range st {
+		if source != "" {
+			w.effects = append(w.effects, Effect{Kind: EffectTimer, Actor: source, Target: p.box.Name(), Message: unwrap(p.env.msg)})
+		}
 		w.push(p.box, p.env, p.system)
 	}
 }
@@ -328,7 +335,7 @@ func (w *World) advance(horizon time.Duration) bool {
 		fired = true
 	case <-timer.C:
 	}
-	w.settle()
+	w.settleFrom("timer")
 	return fired
 }
 
@@ -584,7 +591,7 @@ func (w *World) RunUntilQuiet() int {
 // messages, which are not delivered.
 func (w *World) Advance(d time.Duration) {
 	time.Sleep(d)
-	w.settle()
+	w.settleFrom("timer")
 	w.trace = append(w.trace, "advance "+d.String())
 }
 
@@ -659,9 +666,10 @@ func RunStep(t *testing.T, f func(w *World)) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, 1)
 		defer func() {
+			err, trace := w.failure, slices.Clone(w.trace)
 			w.teardown()
-			if err := w.failure; err != nil {
-				t.Errorf("%v\n%s", err, formatTrace(w.trace))
+			if err != nil {
+				t.Errorf("%v\n%s", err, formatTrace(trace))
 			}
 			if t.Failed() {
 				var b strings.Builder

@@ -102,6 +102,16 @@ func (c *recordingContext) Stop(pid *actor.PID) {
 	c.Context.Stop(pid)
 }
 
+func (c *recordingContext) StopFuture(pid *actor.PID) *actor.Future {
+	c.w.record(Effect{Kind: EffectStop, Actor: c.self(), Target: pid.Id})
+	return c.Context.StopFuture(pid)
+}
+
+func (c *recordingContext) PoisonFuture(pid *actor.PID) *actor.Future {
+	c.w.record(Effect{Kind: EffectPoison, Actor: c.self(), Target: pid.Id})
+	return c.Context.PoisonFuture(pid)
+}
+
 func (c *recordingContext) Poison(pid *actor.PID) {
 	c.w.record(Effect{Kind: EffectPoison, Actor: c.self(), Target: pid.Id})
 	c.Context.Poison(pid)

@@ -305,7 +305,7 @@ type Failure struct {
 }
 
 func (f *Failure) Error() string {
-	return fmt.Sprintf("%v\nstrategy %s, seed %d (schedule %d), %d steps\n%s", f.Err, f.Strategy, f.Seed, f.Schedule, len(f.Trace), formatTrace(f.Trace))
+	return fmt.Sprintf("%v\nstrategy %s, seed %d (schedule %d), %d steps\n%s", f.Err, f.Strategy, f.Seed, f.Schedule, len(f.Trace), formatTrace(f.Seed, f.Trace))
 }
 
 func (f *Failure) Unwrap() error { return f.Err }
@@ -364,19 +364,29 @@ func Explore(t *testing.T, scenario Scenario, strategy Strategy, n int) Report {
 
 // Replay runs the scenario following trace step by step (labels as
 // printed, one per element) and returns the failure it reproduces, or nil.
+// A first element "seed N" (as ParseTrace reads it from a printed trace)
+// gives the world the schedule's seed, for scenarios that use World.Rand.
 // A trace that asks for an impossible step gives ErrDiverged.
 func Replay(t *testing.T, scenario Scenario, trace []string) *Failure {
 	t.Helper()
-	res := runSchedule(t, scenario, nil, 0, trace)
+	var seed uint64
+	if len(trace) > 0 && strings.HasPrefix(trace[0], "seed ") {
+		s, err := strconv.ParseUint(strings.TrimPrefix(trace[0], "seed "), 10, 64)
+		if err != nil {
+			t.Fatalf("replay: bad seed line %q: %v", trace[0], err)
+		}
+		seed, trace = s, trace[1:]
+	}
+	res := runSchedule(t, scenario, nil, seed, trace)
 	if res.err == nil {
 		return nil
 	}
-	return &Failure{Strategy: "replay", Err: res.err, Trace: res.trace}
+	return &Failure{Strategy: "replay", Seed: seed, Err: res.err, Trace: res.trace}
 }
 
 // ParseTrace reads the steps of a trace as printed in a failure: the
-// numbered lines; everything else is skipped, so a whole failure message
-// can be pasted.
+// numbered lines, the first being "seed N"; everything else is skipped, so
+// a whole failure message can be pasted and handed to Replay.
 func ParseTrace(s string) []string {
 	var out []string
 	for _, line := range strings.Split(s, "\n") {

@@ -39,7 +39,7 @@ func TestFailureReplaysExactly(t *testing.T) {
 		t.Fatalf("failure = %v", f)
 	}
 	trace := ParseTrace(f.Error()) // as a developer would paste it from the log
-	if !equal(trace, f.Trace) {
+	if len(trace) == 0 || trace[0] != "seed "+strconv.FormatUint(f.Seed, 10) || !equal(trace[1:], f.Trace) {
 		t.Fatalf("ParseTrace read %q\nfrom %v", trace, f)
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))

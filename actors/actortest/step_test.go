@@ -49,7 +49,8 @@ func (a *account) Receive(ctx actor.Context) {
 
 type (
 	greeting struct{}
-	crash    struct{} // makes a fragile actor panic
+	crash    struct{} // makes a stepLog actor panic
+	stopKid  struct{}
 	parcel   int
 	// tray is a user message batch: proto.actor's mailbox posts its
 	// messages one by one (and the tray itself).
@@ -213,7 +214,7 @@ func TestStepChildGetsASteppingMailbox(t *testing.T) {
 				child, _ = ctx.SpawnNamed(childProps, "child")
 				ctx.Watch(child)
 				ctx.Send(child, greeting{})
-			case crash:
+			case stopKid:
 				ctx.Stop(child)
 			case *actor.Terminated:
 				terminated = append(terminated, m.Who.Id)
@@ -232,7 +233,7 @@ func TestStepChildGetsASteppingMailbox(t *testing.T) {
 		w.RunUntilQuiet()
 		expectList(t, "child received", kid.types(), []string{"*actor.Started", "actortest_test.greeting"})
 
-		w.Root.Send(parent, crash{}) // the parent stops its child
+		w.Root.Send(parent, stopKid{})
 		w.RunUntilQuiet()
 		expectList(t, "child received", kid.types(), []string{"*actor.Started", "actortest_test.greeting", "*actor.Stopping", "*actor.Stopped"})
 		// proto.actor tells a watching parent twice: as a watcher and as the parent.
@@ -277,10 +278,11 @@ func TestStepSystemMessagesGoFirst(t *testing.T) {
 }
 
 // supervised spawns a parent (with opts) whose child logs to kid and
-// panics on crash; it runs both to quiet and returns the child.
-func supervised(w *actortest.World, kid *stepLog, opts ...actor.PropsOption) (parent, child *actor.PID, terminated *[]string) {
+// panics on crash, and runs both to quiet; terminated collects the
+// Terminated the parent receives.
+func supervised(w *actortest.World, kid *stepLog, opts ...actor.PropsOption) (child *actor.PID, terminated *[]string) {
 	terminated = new([]string)
-	parent = spawnNamed(w, actor.PropsFromFunc(func(ctx actor.Context) {
+	spawnNamed(w, actor.PropsFromFunc(func(ctx actor.Context) {
 		switch m := ctx.Message().(type) {
 		case *actor.Started:
 			child, _ = ctx.SpawnNamed(kid.props(), "kid")
@@ -289,7 +291,7 @@ func supervised(w *actortest.World, kid *stepLog, opts ...actor.PropsOption) (pa
 		}
 	}, opts...), "parent")
 	w.RunUntilQuiet()
-	return parent, child, terminated
+	return child, terminated
 }
 
 func stepN(w *actortest.World, n int) {
@@ -306,7 +308,7 @@ func TestStepPanicRestartsThroughSteps(t *testing.T) {
 	actortest.RunStep(t, func(w *actortest.World) {
 		t := w.T
 		kid := &stepLog{}
-		_, child, _ := supervised(w, kid)
+		child, _ := supervised(w, kid)
 		w.Root.Send(child, crash{})
 		w.Root.Send(child, greeting{})
 		skip := len(w.Trace())
@@ -347,7 +349,7 @@ func TestStepPanicUnderStopStrategyStopsTheChild(t *testing.T) {
 		t := w.T
 		kid := &stepLog{}
 		stop := actor.NewOneForOneStrategy(10, time.Second, func(any) actor.Directive { return actor.StopDirective })
-		_, child, terminated := supervised(w, kid, actor.WithSupervisor(stop))
+		child, terminated := supervised(w, kid, actor.WithSupervisor(stop))
 		w.Root.Send(child, crash{})
 		w.Root.Send(child, greeting{})
 		w.RunUntilQuiet()
@@ -366,7 +368,7 @@ func TestStepSuspendedMailboxHoldsUserMessagesUntilResume(t *testing.T) {
 		t := w.T
 		kid := &stepLog{}
 		resume := actor.NewOneForOneStrategy(10, time.Second, func(any) actor.Directive { return actor.ResumeDirective })
-		_, child, _ := supervised(w, kid, actor.WithSupervisor(resume))
+		child, _ := supervised(w, kid, actor.WithSupervisor(resume))
 		w.Root.Send(child, crash{})
 		w.Root.Send(child, greeting{})
 		stepN(w, 2) // the crash, then the suspension
@@ -628,6 +630,10 @@ func TestStepTimersFireOnAdvance(t *testing.T) {
 		expectList(t, "pending at 40s", pending(w), []string{"sleeper *actor.ReceiveTimeout"})
 		w.RunUntilQuiet()
 		expectList(t, "received", box.types(), []string{"*actor.Started", "actortest_test.wake", "*actor.ReceiveTimeout"})
+		expectList(t, "timer effects", effectStrings(w.EffectsOf(actortest.EffectTimer)), []string{
+			"timer → sleeper actortest_test.wake",
+			"timer → sleeper *actor.ReceiveTimeout",
+		})
 		expectList(t, "trace", w.Trace(), []string{
 			"deliver sleeper system *actor.Started",
 			"advance 9s",
@@ -718,7 +724,7 @@ func TestExplore_FindsCheckThenActRaceFIFOMisses(t *testing.T) {
 
 // Messages one goroutine posts to a stepped actor arrive in the order it
 // posted them, as with any proto.actor mailbox: here a plain (unstepped)
-// relay forwards 2 then 1 within one step.
+// relay forwards 2 then 1 from one Receive, within one step.
 func TestStepOneSendersOrderIsKept(t *testing.T) {
 	actortest.RunStep(t, func(w *actortest.World) {
 		t := w.T
@@ -726,12 +732,13 @@ func TestStepOneSendersOrderIsKept(t *testing.T) {
 		pid := spawnNamed(w, box.props(), "box")
 		w.Step()
 		relay := w.System.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
-			if p, ok := ctx.Message().(parcel); ok {
-				ctx.Send(pid, p)
+			if ps, ok := ctx.Message().([]parcel); ok {
+				for _, p := range ps {
+					ctx.Send(pid, p)
+				}
 			}
 		}))
-		w.System.Root.Send(relay, parcel(2))
-		w.System.Root.Send(relay, parcel(1))
+		w.System.Root.Send(relay, []parcel{2, 1})
 		w.RunUntilQuiet()
 		expectList(t, "received", box.types()[1:], []string{"parcel 2", "parcel 1"})
 		_ = w.System.Root.StopFuture(relay).Wait()
@@ -761,4 +768,44 @@ func TestStepEffectsOfStopFutureAndPoisonFuture(t *testing.T) {
 			"manager poison manager/w2",
 		})
 	})
+}
+
+// A scenario may vary itself with World.Rand (the package doc recommends
+// it); replaying its printed trace must see the same variation.
+func TestExplore_ReplayOfARandScenario(t *testing.T) {
+	varied := func(w *actortest.World) {
+		box := &stepLog{}
+		pid := spawnNamed(w, box.props(), "box")
+		n := 1 + w.Rand().IntN(1000)
+		w.Action("send", nil, func() { w.Root.Send(pid, parcel(n)) })
+		w.Eventually("never", func() error { return fmt.Errorf("received %q", box.types()) })
+	}
+	f := actortest.Search(t, varied, actortest.Random(), 1).Failure
+	if f == nil {
+		t.Fatal("the always-failing scenario passed")
+	}
+	again := actortest.Replay(t, varied, actortest.ParseTrace(f.Error()))
+	if again == nil || again.Err.Error() != f.Err.Error() {
+		t.Errorf("replay = %v\nwant %v", again, f.Err)
+	}
+}
+
+// MaxSteps "bounds a run"; a world that never goes quiet should fail with
+// ErrStepBound ("did not go quiet within MaxSteps") after MaxSteps steps.
+func TestStepRunUntilQuietStopsAtMaxSteps(t *testing.T) {
+	steps := 0
+	busy := func(w *actortest.World) {
+		w.MaxSteps = 10
+		spawnNamed(w, actor.PropsFromFunc(func(ctx actor.Context) {
+			ctx.Send(ctx.Self(), greeting{}) // forever
+		}), "busy")
+		steps = w.RunUntilQuiet()
+	}
+	f := actortest.Search(t, busy, actortest.FIFO(), 1).Failure
+	if f == nil || !errors.Is(f, actortest.ErrStepBound) {
+		t.Errorf("failure = %v, want ErrStepBound", f)
+	}
+	if steps != 10 {
+		t.Errorf("RunUntilQuiet took %d steps with MaxSteps 10", steps)
+	}
 }

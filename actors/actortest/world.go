@@ -85,6 +85,7 @@ type stagedPost struct {
 	system bool
 	at     time.Time
 	key    string
+	poster uint64 // the posting goroutine
 }
 
 type heldPost struct {
@@ -253,7 +254,8 @@ func (m *mailbox) Name() string {
 // deterministic order already and goes straight in; one made by another
 // goroutine is staged and merged at the next settle.
 func (w *World) post(m *mailbox, msg any, system bool) {
-	direct := goid() == w.gid
+	gid := goid()
+	direct := gid == w.gid
 	w.mu.Lock()
 	w.postSeq++
 	env := envelope{msg: msg, seq: w.postSeq}
@@ -262,7 +264,7 @@ func (w *World) post(m *mailbox, msg any, system bool) {
 		w.mu.Unlock()
 		return
 	}
-	w.staged = append(w.staged, stagedPost{box: m, env: env, system: system, at: time.Now(), key: messageKey(msg)})
+	w.staged = append(w.staged, stagedPost{box: m, env: env, system: system, at: time.Now(), key: messageKey(msg), poster: gid})
 	w.mu.Unlock()
 	select {
 	case w.posted <- struct{}{}:
@@ -286,9 +288,11 @@ func (w *World) push(m *mailbox, env envelope, system bool) {
 }
 
 // settle waits until every other goroutine in the bubble is blocked, then
-// merges what they posted: by virtual time, then mailbox creation order,
-// then message text, so that goroutines racing at one instant (timers due
-// together) always land in the same order.
+// merges what they posted. Each goroutine's posts at one instant stay in
+// the order it made them (a sender's order is a mailbox guarantee);
+// different goroutines racing at one instant (timers due together) are
+// ordered by what they posted (time, mailbox creation order, message
+// text), never by which won the race, so the merge is the same every run.
 func (w *World) settle() { w.settleFrom("") }
 
 // settleFrom is settle; source, when set, names where the staged posts
@@ -300,18 +304,29 @@ func (w *World) settleFrom(source string) {
 	if len(w.staged) == 0 {
 		return
 	}
-	st := w.staged
+	type burst struct {
+		posts []stagedPost
+		key   string
+	}
+	var bursts []*burst
+	byPoster := map[string]*burst{}
+	for _, p := range w.staged {
+		id := fmt.Sprintf("%d@%d", p.poster, p.at.UnixNano())
+		b := byPoster[id]
+		if b == nil {
+			b = &burst{}
+			byPoster[id] = b
+			bursts = append(bursts, b)
+		}
+		b.posts = append(b.posts, p)
+		b.key += fmt.Sprintf("%020d %08d %s\x00", p.at.UnixNano(), p.box.index, p.key)
+	}
 	w.staged = nil
-	sort.SliceStable(st, func(i, j int) bool {
-		a, b := st[i], st[j]
-		if !a.at.Equal(b.at) {
-			return a.at.Before(b.at)
-		}
-		if a.box.index != b.box.index {
-			return a.box.index < b.box.index
-		}
-		return a.key < b.key
-	})
+	sort.SliceStable(bursts, func(i, j int) bool { return bursts[i].key < bursts[j].key })
+	var st []stagedPost
+	for _, b := range bursts {
+		st = append(st, b.posts...)
+	}
 	for _, p := range st {
 		if source != "" {
 			w.effects = append(w.effects, Effect{Kind: EffectTimer, Actor: source, Target: p.box.Name(), Message: unwrap(p.env.msg)})
@@ -488,27 +503,26 @@ func (w *World) oldest() *mailbox {
 }
 
 // Deliver delivers to pid the first queued user message that match
-// accepts (ahead of older ones, as a reordering), after any system
-// message pid has queued. It reports whether one was found.
+// accepts (ahead of older ones: a reordering). Any system message pid has
+// queued is delivered first, each as its own step, as a mailbox would. It
+// reports whether a matching message was delivered.
 func (w *World) Deliver(pid *actor.PID, match func(msg any) bool) bool {
 	w.settle()
-	w.mu.Lock()
-	var box *mailbox
-	for _, m := range w.boxes {
-		if m.Name() == pid.Id {
-			box = m
-		}
-	}
+	box := w.box(pid)
 	if box == nil {
-		w.mu.Unlock()
 		return false
 	}
-	if len(box.sys) > 0 {
+	for {
+		w.mu.Lock()
+		sys := len(box.sys) > 0
 		w.mu.Unlock()
+		if !sys {
+			break
+		}
 		w.trace = append(w.trace, "deliver "+box.headLabel())
 		w.deliver(box, -1)
-		return true
 	}
+	w.mu.Lock()
 	idx := -1
 	for i, e := range box.user {
 		if match == nil || match(unwrap(e.msg)) {
@@ -516,13 +530,29 @@ func (w *World) Deliver(pid *actor.PID, match func(msg any) bool) bool {
 			break
 		}
 	}
+	suspended := box.suspended
+	var label string
+	if idx >= 0 {
+		label = fmt.Sprintf("deliver %s %s", box.Name(), typeName(box.user[idx].msg))
+	}
 	w.mu.Unlock()
-	if idx < 0 || box.suspended {
+	if idx < 0 || suspended {
 		return false
 	}
-	w.trace = append(w.trace, fmt.Sprintf("deliver %s %s", box.Name(), typeName(box.user[idx].msg)))
+	w.trace = append(w.trace, label)
 	w.deliver(box, idx)
 	return true
+}
+
+func (w *World) box(pid *actor.PID) *mailbox {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, m := range w.boxes {
+		if m.Name() == pid.Id {
+			return m
+		}
+	}
+	return nil
 }
 
 // Hold sets aside every queued and future user message that match
@@ -577,12 +607,13 @@ func (w *World) Release(match func(msg any) bool) {
 // deliverable, and returns the number of steps.
 func (w *World) RunUntilQuiet() int {
 	n := 0
-	for w.Step() {
-		n++
-		if n > w.MaxSteps {
-			w.Fail("RunUntilQuiet: still busy after %d steps", n)
+	for ; n < w.MaxSteps; n++ {
+		if !w.Step() {
 			return n
 		}
+	}
+	if w.oldest() != nil && w.failure == nil {
+		w.failure = fmt.Errorf("%w (%d): RunUntilQuiet", ErrStepBound, w.MaxSteps)
 	}
 	return n
 }
@@ -664,12 +695,12 @@ func (w *World) teardown() {
 func RunStep(t *testing.T, f func(w *World)) {
 	t.Helper()
 	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t, 1)
+		w := newWorld(t, 1) // RunStep's seed; formatTrace prints it
 		defer func() {
 			err, trace := w.failure, slices.Clone(w.trace)
 			w.teardown()
 			if err != nil {
-				t.Errorf("%v\n%s", err, formatTrace(trace))
+				t.Errorf("%v\n%s", err, formatTrace(1, trace))
 			}
 			if t.Failed() {
 				var b strings.Builder
@@ -681,9 +712,10 @@ func RunStep(t *testing.T, f func(w *World)) {
 	})
 }
 
-func formatTrace(trace []string) string {
+func formatTrace(seed uint64, trace []string) string {
 	var b strings.Builder
 	b.WriteString("trace:\n")
+	fmt.Fprintf(&b, "  %4d  seed %d\n", 0, seed)
 	for i, s := range trace {
 		fmt.Fprintf(&b, "  %4d  %s\n", i+1, s)
 	}

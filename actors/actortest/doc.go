@@ -81,16 +81,15 @@
 //   - Stepped actors must not wait inside Receive; a wait on a sync.Mutex
 //     is not even detected (it is not durably blocking for synctest).
 //   - Goroutines of your own are outside the schedule: what they post
-//     during a step is collected at its end, ordered by virtual time, then
-//     actor, then message text. To explore their timing, post only from
-//     participant moves, as Upstream does.
+//     during a step is collected at its end; each goroutine's posts keep
+//     their order, and goroutines racing at one instant are ordered by what
+//     they posted (virtual time, actor, message text), never by who won.
+//     To explore their timing, post only from participant moves, as
+//     Upstream does.
 //   - Map iteration order, math/rand, backoff jitter and real I/O make a
 //     schedule unrepeatable (Replay then reports ErrDiverged). World.Rand
-//     is seeded by the schedule's seed: ACTORTEST_SEED reproduces it, but
-//     Replay runs with seed 0.
-//   - The copy of the Props made for a stepped actor shares the original's
-//     middleware slices, so appending to the original later can alias.
-//     Tap uses Props.Clone and has no such problem.
+//     is seeded by the schedule's seed, which a printed trace carries as
+//     its line 0 ("seed N"), so both ACTORTEST_SEED and Replay reproduce it.
 //   - Step and Explore need a *testing.T (synctest does), so their Examples
 //     are test bodies run by tests (Example_step, Example_explore).
 //   - Stepped actors run on the test's goroutine, so -race sees little of

@@ -160,19 +160,17 @@ func (w *World) Failed() error { return w.failure }
 func (w *World) Trace() []string { return slices.Clone(w.trace) }
 
 // spawnMiddleware gives every actor spawned through Root, and through
-// its descendants, a stepping mailbox and a recording context. It copies
-// the props so the user's stay unmodified. (The copy shares the slices of
-// the original; appending to them can alias when the original has spare
-// capacity, which a test kit accepts.)
+// its descendants, a stepping mailbox and a recording context. It clones
+// the props (Props.Clone rebuilds every slice), so the user's props stay
+// unmodified and share nothing with the copy.
 func (w *World) spawnMiddleware(next actor.SpawnFunc) actor.SpawnFunc {
 	return func(sys *actor.ActorSystem, id string, props *actor.Props, parent actor.SpawnerContext) (*actor.PID, error) {
-		cp := *props
-		cp.Configure(
+		cp := props.Clone(
 			actor.WithMailbox(w.newMailbox),
 			actor.WithSpawnMiddleware(w.spawnMiddleware),
 			actor.WithContextDecorator(w.decorate),
 		)
-		pid, err := next(sys, id, &cp, parent)
+		pid, err := next(sys, id, cp, parent)
 		if err == nil {
 			w.record(Effect{Kind: EffectSpawn, Actor: parentName(parent), Target: pid.Id})
 		}

@@ -27,9 +27,9 @@ type Sim struct {
 	// Logs.Writer()); they are printed if the test fails.
 	Logs *LogCapture
 
-	mu             sync.Mutex
-	spawned        []*actor.PID
-	lastDeadLetter time.Time
+	mu      sync.Mutex
+	spawned []*actor.PID
+	dead    *deadLetters
 }
 
 // RunSim runs f in a fresh synctest bubble with a fresh actor system whose
@@ -49,14 +49,7 @@ func RunSim(t *testing.T, f func(s *Sim)) {
 		system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 			return slog.New(logs)
 		}))
-		s := &Sim{T: t, System: system, Root: system.Root, Logs: logs}
-		system.EventStream.Subscribe(func(msg any) {
-			if _, ok := msg.(*actor.DeadLetterEvent); ok {
-				s.mu.Lock()
-				s.lastDeadLetter = time.Now()
-				s.mu.Unlock()
-			}
-		})
+		s := &Sim{T: t, System: system, Root: system.Root, Logs: logs, dead: watchDeadLetters(system)}
 		t.Cleanup(s.teardown)
 		f(s)
 	})
@@ -116,21 +109,7 @@ func (s *Sim) teardown() {
 			s.T.Errorf("actortest: stopping %v: %v", spawned[i], err)
 		}
 	}
-	interval := s.System.Config.DeadLetterThrottleInterval
-	for {
-		synctest.Wait()
-		s.mu.Lock()
-		last := s.lastDeadLetter
-		s.mu.Unlock()
-		if last.IsZero() {
-			break
-		}
-		wait := last.Add(interval).Sub(time.Now())
-		if wait <= 0 {
-			break
-		}
-		time.Sleep(wait)
-	}
+	s.dead.waitOut(synctest.Wait)
 	s.System.Shutdown()
 	simDumpLogsOnFailure(s.T, s.Logs)
 }

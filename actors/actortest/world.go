@@ -71,7 +71,7 @@ type World struct {
 	faultsUsed   int
 	steps        int
 	failure      error
-	lastDead     time.Time // guarded by mu
+	dead         *deadLetters
 }
 
 type namedCheck struct {
@@ -111,13 +111,7 @@ func newWorld(t *testing.T, seed uint64) *World {
 	logs := w.Logs
 	w.System = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(logs) }))
 	w.Root = actor.NewRootContext(w.System, nil).WithSpawnMiddleware(w.spawnMiddleware)
-	w.System.EventStream.Subscribe(func(msg any) {
-		if _, ok := msg.(*actor.DeadLetterEvent); ok {
-			w.mu.Lock()
-			w.lastDead = time.Now()
-			w.mu.Unlock()
-		}
-	})
+	w.dead = watchDeadLetters(w.System)
 	return w
 }
 
@@ -670,20 +664,7 @@ func (w *World) teardown() {
 		}
 		w.Step()
 	}
-	// A dead letter starts a goroutine that lives one throttle interval;
-	// the bubble may end only once that long has passed since the last.
-	interval := w.System.Config.DeadLetterThrottleInterval
-	for {
-		w.settle()
-		w.mu.Lock()
-		last := w.lastDead
-		w.mu.Unlock()
-		wait := interval - time.Since(last)
-		if last.IsZero() || wait < 0 {
-			break
-		}
-		time.Sleep(wait + time.Millisecond)
-	}
+	w.dead.waitOut(w.settle)
 	w.System.Shutdown()
 }
 

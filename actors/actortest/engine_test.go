@@ -49,7 +49,7 @@ func engine(w *World, up llm.Provider, mut func(*actors.Config)) *actor.PID {
 // agree between readers of one request; cancels answered truthfully; no
 // "not found" for a request that exists; every reader still attached at
 // the end has its end record.
-func checks(w *World, readers []*Client, cancellers ...*Client) {
+func checks(w *World, sup *actor.PID, readers []*Client, cancellers ...*Client) {
 	w.Invariant("clean, agreeing logs", func() error {
 		for _, c := range append(readers, cancellers...) {
 			if err := c.Check(); err != nil {
@@ -90,6 +90,28 @@ func checks(w *World, readers []*Client, cancellers ...*Client) {
 						}
 					}
 				}
+			}
+		}
+		return nil
+	})
+	w.Eventually("every request reached a terminal state", func() error {
+		for _, c := range readers {
+			if c.ID == "" {
+				continue
+			}
+			a, err := w.Ask(sup, &actors.GetStatus{ID: c.ID, Owner: owner})
+			if err != nil {
+				return err
+			}
+			if e, ok := a.(*actors.Error); ok && errors.Is(e, actors.ErrNotFound) && c.Ended() {
+				continue // it ended and stopped (a crash stops a request at once)
+			}
+			snap, ok := a.(*actors.Snapshot)
+			if !ok {
+				return fmt.Errorf("status of %s: %v", c.ID, a)
+			}
+			if !snap.State.Terminal() {
+				return fmt.Errorf("%s is still %s", c.ID, snap.State)
 			}
 		}
 		return nil

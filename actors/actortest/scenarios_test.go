@@ -31,7 +31,7 @@ func cancelBetweenTokens(w *World) {
 	reader := NewClient(w, "reader", sup, owner, spec("p", model.OnDisconnectContinue), Submit, Attach)
 	canceller := NewClient(w, "canceller", sup, owner, actors.Spec{}, CancelOp)
 	canceller.Follow(reader)
-	checks(w, []*Client{reader}, canceller)
+	checks(w, sup, []*Client{reader}, canceller)
 }
 
 func disconnectDuringEnd(w *World) {
@@ -39,7 +39,7 @@ func disconnectDuringEnd(w *World) {
 	reader := NewClient(w, "reader", sup, owner, spec("p", model.OnDisconnectContinue), Submit, Attach, Vanish)
 	late := NewClient(w, "late", sup, owner, actors.Spec{}, Attach)
 	late.Follow(reader)
-	checks(w, []*Client{reader, late})
+	checks(w, sup, []*Client{reader, late})
 	w.Invariant("continue: a disconnect never cancels", func() error {
 		if end := late.End(); end != nil && end.Reason == model.ReasonClientDisconnected {
 			return errorf("ended %s/%s under on_disconnect=continue", end.Status, end.Reason)
@@ -51,7 +51,7 @@ func disconnectDuringEnd(w *World) {
 func cancelThenReattach(w *World) {
 	sup := engine(w, NewUpstream(w, Tokens("a", "b", "c")...), nil)
 	reader := NewClient(w, "reader", sup, owner, spec("p", model.OnDisconnectContinue), Submit, AttachRead(3), CancelOp, Detach, Attach)
-	checks(w, []*Client{reader}, reader)
+	checks(w, sup, []*Client{reader}, reader)
 }
 
 func completionAndCancel(w *World) {
@@ -61,7 +61,7 @@ func completionAndCancel(w *World) {
 	second := NewClient(w, "cancel-2", sup, owner, actors.Spec{}, CancelOp)
 	first.Follow(reader)
 	second.Follow(reader)
-	checks(w, []*Client{reader}, first, second)
+	checks(w, sup, []*Client{reader}, first, second)
 }
 
 func panicMidStream(w *World) {
@@ -69,7 +69,7 @@ func panicMidStream(w *World) {
 	sup := engine(w, up, nil)
 	reader := NewClient(w, "reader", sup, owner, spec("p", model.OnDisconnectContinue), Submit, Attach)
 	w.InjectFaults(Faults{Panic: true, Rate: 0.2, Match: func(m any) bool { _, ok := m.(*actors.Pull); return ok }})
-	checks(w, []*Client{reader})
+	checks(w, sup, []*Client{reader})
 	w.Invariant("a crash never replays the call", func() error {
 		if up.Opened() > 1 {
 			return errorf("the upstream was called %d times", up.Opened())
@@ -83,7 +83,7 @@ func slowSubscriber(w *World) {
 	slow := NewClient(w, "slow", sup, owner, spec("p", model.OnDisconnectContinue), Submit, AttachRead(3), ReadMore)
 	fast := NewClient(w, "fast", sup, owner, actors.Spec{}, Attach)
 	fast.Follow(slow)
-	checks(w, []*Client{slow, fast})
+	checks(w, sup, []*Client{slow, fast})
 }
 
 func drainDuringStreaming(w *World) {
@@ -101,7 +101,7 @@ func drainDuringStreaming(w *World) {
 		asked = time.Now()
 		w.Root.RequestWithCustomSender(sup, &actors.Drain{Grace: grace}, drainer)
 	})
-	checks(w, []*Client{reader})
+	checks(w, sup, []*Client{reader})
 	inGrace := func() error {
 		if !asked.IsZero() && ((drained.IsZero() && time.Since(asked) > grace) || drained.Sub(asked) > grace) {
 			return errorf("asked to drain at %s with grace %s, drained at %s", asked, grace, drained)
@@ -117,7 +117,7 @@ func errorAndCancel(w *World) {
 	reader := NewClient(w, "reader", sup, owner, spec("p", model.OnDisconnectContinue), Submit, Attach)
 	canceller := NewClient(w, "canceller", sup, owner, actors.Spec{}, CancelOp)
 	canceller.Follow(reader)
-	checks(w, []*Client{reader}, canceller)
+	checks(w, sup, []*Client{reader}, canceller)
 }
 
 // One slot, three requests: the first two are cancelled at any moment
@@ -131,7 +131,7 @@ func queuePromotion(w *World) {
 	first := NewClient(w, "first", sup, owner, spec("p1", model.OnDisconnectContinue), Submit, Attach, CancelOp)
 	second := NewClient(w, "second", sup, owner, spec("p2", model.OnDisconnectContinue), Submit, Attach, CancelOp)
 	third := NewClient(w, "third", sup, owner, spec("p3", model.OnDisconnectContinue), Submit, Attach)
-	checks(w, []*Client{first}, first)
-	checks(w, []*Client{second}, second)
-	checks(w, []*Client{third})
+	checks(w, sup, []*Client{first}, first)
+	checks(w, sup, []*Client{second}, second)
+	checks(w, sup, []*Client{third})
 }

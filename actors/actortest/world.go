@@ -72,6 +72,8 @@ type World struct {
 	steps        int
 	failure      error
 	dead         *deadLetters
+	asker        *actor.PID
+	answers      chan any
 }
 
 type namedCheck struct {
@@ -699,4 +701,47 @@ func formatTrace(seed uint64, trace []string) string {
 		fmt.Fprintf(&b, "  %4d  %s\n", i+1, s)
 	}
 	return b.String()
+}
+
+// Ask sends msg to pid with a reply address and steps the world (oldest
+// message first) until the answer arrives, for checks that need to ask an
+// actor something, typically in Eventually. It fails after MaxSteps steps
+// or when the world goes quiet without an answer.
+func (w *World) Ask(pid *actor.PID, msg any) (any, error) {
+	if w.asker == nil {
+		w.answers = make(chan any, 1)
+		answers := w.answers
+		// A plain actor (proto.actor's dispatcher, not stepped) receives
+		// the answer, so waiting for it never needs a step of its own.
+		w.asker = w.System.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+			switch c.Message().(type) {
+			case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+				return
+			}
+			select {
+			case answers <- c.Message():
+			default:
+			}
+		}))
+		w.OnTeardown(func() { w.System.Root.Stop(w.asker) })
+	}
+	w.Root.RequestWithCustomSender(pid, msg, w.asker)
+	for range w.MaxSteps {
+		w.settle()
+		select {
+		case a := <-w.answers:
+			return a, nil
+		default:
+		}
+		if !w.Step() {
+			w.settle()
+			select {
+			case a := <-w.answers:
+				return a, nil
+			default:
+			}
+			return nil, fmt.Errorf("actortest: %s did not answer %T before the world went quiet", pid.Id, msg)
+		}
+	}
+	return nil, fmt.Errorf("%w: waiting for %s to answer %T", ErrStepBound, pid.Id, msg)
 }

@@ -7,32 +7,32 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 )
 
-type question struct{ n int }
-type answer struct{ n int }
+type askQuestion struct{ n int }
+type askAnswer struct{ n int }
 
 // Ask steps the world until the answer arrives, through as many actors as
 // it takes, and reports an actor that never answers.
 func TestAskStepsUntilTheAnswer(t *testing.T) {
 	RunStep(t, func(w *World) {
 		doubler := w.Spawn(actor.PropsFromFunc(func(c actor.Context) {
-			if q, ok := c.Message().(*question); ok {
-				c.Respond(&answer{n: 2 * q.n})
+			if q, ok := c.Message().(*askQuestion); ok {
+				c.Respond(&askAnswer{n: 2 * q.n})
 			}
 		}))
 		front := w.Spawn(actor.PropsFromFunc(func(c actor.Context) {
-			if _, ok := c.Message().(*question); ok {
+			if _, ok := c.Message().(*askQuestion); ok {
 				c.Forward(doubler) // the answer comes from another actor
 			}
 		}))
-		a, err := w.Ask(front, &question{n: 21})
+		a, err := w.Ask(front, &askQuestion{n: 21})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, ok := a.(*answer); !ok || got.n != 42 {
+		if got, ok := a.(*askAnswer); !ok || got.n != 42 {
 			t.Fatalf("answer = %#v", a)
 		}
 		silent := w.Spawn(actor.PropsFromFunc(func(actor.Context) {}))
-		if _, err := w.Ask(silent, &question{n: 1}); err == nil {
+		if _, err := w.Ask(silent, &askQuestion{n: 1}); err == nil {
 			t.Fatal("an actor that never answers must give an error")
 		}
 	})

@@ -26,8 +26,8 @@
 // between steps. Step delivers the oldest deliverable message; Deliver
 // delivers a chosen one (a reordering); Hold sets messages aside and
 // Release puts them back at the tail; RunUntilQuiet steps until nothing is
-// deliverable; Advance lets timers fire, and their messages then wait for
-// steps too. The mailbox follows proto.actor's default one: system
+// deliverable; Ask sends a question and steps until the answer comes;
+// Advance lets timers fire, and their messages then wait for steps too. The mailbox follows proto.actor's default one: system
 // messages first, SuspendMailbox and ResumeMailbox, message batches
 // expanded, a panic escalated to the supervisor, so a restart happens
 // step by step. Pending lists the queue, Trace the steps taken, Effects

@@ -186,7 +186,11 @@ type (
 	drainDeadline struct{}
 	// panicNow makes a request actor panic; only tests send it, to prove
 	// that a crash stops the request and still delivers a failed end.
-	panicNow struct{ value any }
+	// midStep makes the panic happen as if inside a step.
+	panicNow struct {
+		value   any
+		midStep bool
+	}
 )
 
 var producedSignal = &produced{}

@@ -71,6 +71,9 @@ func (r *requestActor) Receive(c actor.Context) {
 	defer func() {
 		if v := recover(); v != nil {
 			r.crashed = v
+			// A panic inside a step leaves the step loop half way; reset
+			// it so that Stopping can still record the failure.
+			r.stepping, r.queue = false, nil
 			panic(v) // the supervisor stops us; Stopping records the failure
 		}
 	}()
@@ -115,6 +118,10 @@ func (r *requestActor) Receive(c actor.Context) {
 	case *shutdownNow:
 		r.step(c, model.Fail{Reason: model.ReasonShutdown, Message: "the engine is shutting down", At: now()})
 	case *panicNow:
+		if m.midStep {
+			r.stepping = true
+			r.queue = append(r.queue, model.Cancel{At: now()})
+		}
 		panic(m.value)
 	case *actor.Stopping:
 		r.stopping = true

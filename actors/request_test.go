@@ -391,6 +391,20 @@ func TestProviderPanicBecomesInternalError(t *testing.T) {
 	})
 }
 
+// A panic in the middle of a step (with events still queued) must not
+// leave the step loop locked: the failure is still recorded and delivered.
+func TestPanicMidStepStillDeliversFailedEnd(t *testing.T) {
+	scenario(t, nil, func(h *harness) {
+		snap := h.submit(prompt("p"))
+		sub := h.subscribe(snap.ID, 0)
+		h.script().Token("a")
+		synctest.Wait()
+		h.eng.system.Root.Send(sub.req, &panicNow{value: "bug in an effect", midStep: true})
+		recs := h.readAll(sub)
+		wantEnd(t, recs, model.StateDone, model.StatusFailed, model.ReasonInternalError)
+	})
+}
+
 // Rule 9: a panic inside the request actor stops it (no restart, so no
 // second LLM call), frees its slot, and subscribers still get an end.
 func TestActorPanicStopsAndDeliversFailedEnd(t *testing.T) {

@@ -50,8 +50,10 @@ type World struct {
 
 	rng *rand.Rand
 
-	mu      sync.Mutex // guards the fields below against posting goroutines
-	gid     uint64     // the stepping goroutine
+	// mu guards mailboxes, staged posts, holds and effects against the
+	// goroutines that post; the rest is the stepping goroutine's alone.
+	mu      sync.Mutex
+	gid     uint64 // the stepping goroutine
 	boxes   []*mailbox
 	staged  []stagedPost
 	postSeq uint64
@@ -69,7 +71,6 @@ type World struct {
 	teardowns    []func()
 	faults       Faults
 	faultsUsed   int
-	steps        int
 	failure      error
 	dead         *deadLetters
 	asker        *actor.PID

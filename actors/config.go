@@ -61,6 +61,9 @@ type Config struct {
 	Logger zerolog.Logger
 	// NewID makes request ids. Default: random UUIDs (version 4).
 	NewID func() string
+	// Observer is told about transitions, first tokens, ends and
+	// subscribers, for metrics. Default: NopObserver.
+	Observer Observer
 }
 
 // DefaultConfig returns the documented defaults with the given provider.
@@ -81,6 +84,7 @@ func DefaultConfig(p llm.Provider) Config {
 		PickupTimeout:     10 * time.Minute,
 		AskTimeout:        5 * time.Second,
 		Logger:            zerolog.Nop(),
+		Observer:          NopObserver{},
 	}
 }
 

@@ -82,6 +82,7 @@ func (r *requestActor) Receive(c actor.Context) {
 		r.sched = scheduler.NewTimerScheduler(c.ActorSystem().Root)
 		life, effects := model.New(r.cfg.limits(r.spec.OnDisconnect), now())
 		r.life = life
+		r.cfg.Observer.StateChanged(0, life.State)
 		r.run(c, effects)
 	case *admit:
 		r.step(c, model.Admit{At: now()})
@@ -151,11 +152,17 @@ func (r *requestActor) flush(c actor.Context) {
 	for len(r.queue) > 0 {
 		ev := r.queue[0]
 		r.queue = r.queue[1:]
-		prev := r.life.State
+		prev, prevTokens := r.life.State, r.life.Tokens
 		var effects []model.Effect
 		r.life, effects = model.Step(r.life, ev)
-		if r.life.State != prev && r.logger.GetLevel() <= zerolog.DebugLevel {
-			r.logger.Debug().Stringer("from", prev).Stringer("to", r.life.State).Msg("transition")
+		if r.life.State != prev {
+			r.cfg.Observer.StateChanged(prev, r.life.State)
+			if r.logger.GetLevel() <= zerolog.DebugLevel {
+				r.logger.Debug().Stringer("from", prev).Stringer("to", r.life.State).Msg("transition")
+			}
+		}
+		if prevTokens == 0 && r.life.Tokens > 0 {
+			r.cfg.Observer.FirstToken(r.life.LastTokenAt.Sub(r.life.CreatedAt))
 		}
 		r.run(c, effects)
 	}
@@ -183,6 +190,7 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 				ran = r.life.FinishedAt.Sub(r.life.StartedAt)
 			}
 			c.Send(c.Parent(), &finished{id: r.id, ran: ran})
+			r.observeFinished(&e.End)
 			ev := r.logger.Info()
 			if e.End.Status == model.StatusFailed {
 				ev = r.logger.Warn()
@@ -202,6 +210,18 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 			}
 		}
 	}
+}
+
+func (r *requestActor) observeFinished(end *model.End) {
+	l := &r.life
+	o := Outcome{Status: end.Status, Reason: end.Reason, Tokens: end.Tokens, Usage: end.Usage,
+		Duration: l.FinishedAt.Sub(l.CreatedAt)}
+	if l.StartedAt.IsZero() {
+		o.Queued = o.Duration
+	} else {
+		o.Queued = l.StartedAt.Sub(l.CreatedAt)
+	}
+	r.cfg.Observer.Finished(o)
 }
 
 func (r *requestActor) arm(c actor.Context, t model.ArmTimer) {
@@ -294,6 +314,7 @@ func (r *requestActor) subscribe(c actor.Context, m *Subscribe) {
 		c.Watch(s.pid)
 	}
 	r.subs = append(r.subs, s)
+	r.cfg.Observer.SubscribersChanged(1)
 	r.step(c, model.Attach{At: now()})
 	c.Respond(&Subscribed{Sub: s.id, Request: c.Self(), Snapshot: *r.snapshot(0)})
 }
@@ -313,6 +334,7 @@ func (r *requestActor) detach(c actor.Context, id uint64) {
 			continue
 		}
 		r.subs = append(r.subs[:i], r.subs[i+1:]...)
+		r.cfg.Observer.SubscribersChanged(-1)
 		if s.pid != nil {
 			c.Unwatch(s.pid)
 		}
@@ -398,7 +420,11 @@ func (r *requestActor) stopped(c actor.Context) {
 			c.Send(s.pid, &b)
 		}
 	}
+	if len(r.subs) > 0 {
+		r.cfg.Observer.SubscribersChanged(-len(r.subs))
+	}
 	r.subs = nil
+	r.cfg.Observer.Removed(r.life.State)
 	r.logger.Debug().Msg("request stopped")
 }
 

@@ -27,6 +27,9 @@ func SupervisorProps(cfg Config) (*actor.Props, error) {
 	if cfg.NewID == nil {
 		cfg.NewID = uuid.NewString
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = NopObserver{}
+	}
 	return actor.PropsFromProducer(func() actor.Actor { return newSupervisor(&cfg) }, actor.WithSupervisor(stopOnPanic)), nil
 }
 

@@ -1,0 +1,171 @@
+package http
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/armistice-go/armistice/actors"
+	"github.com/armistice-go/armistice/model"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds Armistice's Prometheus metrics. It is an actors.Observer:
+// pass it as the engine's Config.Observer to count requests, and as this
+// package's Config.Metrics to serve it on /metrics with the HTTP metrics.
+// Every method is safe for concurrent use and never blocks.
+type Metrics struct {
+	registry *prometheus.Registry
+
+	finished    *prometheus.CounterVec
+	byState     *prometheus.GaugeVec
+	subscribers prometheus.Gauge
+	ttft        prometheus.Histogram
+	duration    *prometheus.HistogramVec
+	queued      prometheus.Histogram
+	tokens      prometheus.Counter
+	usage       *prometheus.CounterVec
+
+	httpRequests *prometheus.CounterVec
+	streams      prometheus.Gauge
+}
+
+var _ actors.Observer = (*Metrics)(nil)
+
+// latencyBuckets run from 1 ms to about 2 min.
+var latencyBuckets = prometheus.ExponentialBuckets(0.001, 2.5, 14)
+
+// NewMetrics creates the metrics in a registry of their own, with the Go
+// and process collectors.
+func NewMetrics() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		registry: reg,
+		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "armistice", Name: "requests_finished_total",
+			Help: "Requests that reached their end record, by final status and reason.",
+		}, []string{"status", "reason"}),
+		byState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "armistice", Name: "requests",
+			Help: "Live requests (actors) by state; finished ones stay until they expire.",
+		}, []string{"state"}),
+		subscribers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "armistice", Name: "subscribers",
+			Help: "Subscribers attached to requests.",
+		}),
+		ttft: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "armistice", Name: "time_to_first_token_seconds",
+			Help:    "Time from submit to the first token, queueing included.",
+			Buckets: latencyBuckets,
+		}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "armistice", Name: "request_duration_seconds",
+			Help:    "Time from submit to the end record, by final status.",
+			Buckets: latencyBuckets,
+		}, []string{"status"}),
+		queued: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "armistice", Name: "queue_wait_seconds",
+			Help:    "Time requests spent pending before a slot or their end.",
+			Buckets: latencyBuckets,
+		}),
+		tokens: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "armistice", Name: "tokens_total",
+			Help: "Token records streamed, counted when requests finish.",
+		}),
+		usage: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "armistice", Name: "usage_tokens_total",
+			Help: "Tokens as the provider reported them, by kind (prompt, completion).",
+		}, []string{"kind"}),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "armistice", Name: "http_requests_total",
+			Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "armistice", Name: "event_streams",
+			Help: "Open SSE event streams.",
+		}),
+	}
+	for _, s := range []model.State{model.StatePending, model.StateStreaming, model.StateCancelled, model.StateDone} {
+		m.byState.WithLabelValues(s.String())
+	}
+	reg.MustRegister(m.finished, m.byState, m.subscribers, m.ttft, m.duration, m.queued, m.tokens, m.usage,
+		m.httpRequests, m.streams,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry returns the registry /metrics serves; register your own
+// collectors in it to serve them too.
+func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+
+// StateChanged implements actors.Observer.
+func (m *Metrics) StateChanged(from, to model.State) {
+	if from != 0 {
+		m.byState.WithLabelValues(from.String()).Dec()
+	}
+	m.byState.WithLabelValues(to.String()).Inc()
+}
+
+// FirstToken implements actors.Observer.
+func (m *Metrics) FirstToken(sinceSubmit time.Duration) { m.ttft.Observe(sinceSubmit.Seconds()) }
+
+// Finished implements actors.Observer.
+func (m *Metrics) Finished(o actors.Outcome) {
+	m.finished.WithLabelValues(o.Status.String(), o.Reason.String()).Inc()
+	m.duration.WithLabelValues(o.Status.String()).Observe(o.Duration.Seconds())
+	m.queued.Observe(o.Queued.Seconds())
+	m.tokens.Add(float64(o.Tokens))
+	if o.Usage != nil {
+		m.usage.WithLabelValues("prompt").Add(float64(o.Usage.PromptTokens))
+		m.usage.WithLabelValues("completion").Add(float64(o.Usage.CompletionTokens))
+	}
+}
+
+// Removed implements actors.Observer.
+func (m *Metrics) Removed(last model.State) { m.byState.WithLabelValues(last.String()).Dec() }
+
+// SubscribersChanged implements actors.Observer.
+func (m *Metrics) SubscribersChanged(delta int) { m.subscribers.Add(float64(delta)) }
+
+func (m *Metrics) observeHTTP(route, method string, code int) {
+	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
+}
+
+// engineCollector reports the supervisor's queue at scrape time.
+type engineCollector struct {
+	eng     *actors.Engine
+	queue   *prometheus.Desc
+	active  *prometheus.Desc
+	known   *prometheus.Desc
+	timeout time.Duration
+}
+
+func newEngineCollector(eng *actors.Engine) *engineCollector {
+	return &engineCollector{
+		eng:     eng,
+		queue:   prometheus.NewDesc("armistice_queue_depth", "Requests waiting for a slot.", nil, nil),
+		active:  prometheus.NewDesc("armistice_active_slots", "Slots held by streaming requests.", nil, nil),
+		known:   prometheus.NewDesc("armistice_registered_requests", "Request ids the supervisor knows.", nil, nil),
+		timeout: time.Second,
+	}
+}
+
+func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.queue
+	ch <- c.active
+	ch <- c.known
+}
+
+func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	st, err := c.eng.Stats(ctx)
+	if err != nil {
+		return // a closed or busy engine: the scrape goes on without these
+	}
+	ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(st.Queued))
+	ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(st.Active))
+	ch <- prometheus.MustNewConstMetric(c.known, prometheus.GaugeValue, float64(st.Registered))
+}

@@ -1,0 +1,279 @@
+package http
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	stdhttp "net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/armistice-go/armistice/actors"
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+)
+
+// Server serves an Engine over HTTP. Create it with New; it does not own
+// the engine (close the engine after Shutdown).
+type Server struct {
+	cfg     Config
+	eng     *actors.Engine
+	echo    *echo.Echo
+	http    *stdhttp.Server
+	metrics *Metrics
+	// keys maps the SHA-256 of each API key to its tenant, so that a
+	// lookup does not compare secrets byte by byte.
+	keys     map[[sha256.Size]byte]string
+	draining atomic.Bool
+
+	// Test hooks: streamDone runs when an event stream handler returns,
+	// onDraining once Shutdown has set the draining flag.
+	streamDone func()
+	onDraining func()
+}
+
+// New builds the server's routes around eng.
+func New(eng *actors.Engine, cfg Config) (*Server, error) {
+	if eng == nil {
+		return nil, fmt.Errorf("%w: nil engine", ErrInvalidConfig)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	if err := cfg.Metrics.registry.Register(newEngineCollector(eng)); err != nil {
+		return nil, fmt.Errorf("%w: metrics already serve another engine: %w", ErrInvalidConfig, err)
+	}
+	s := &Server{cfg: cfg, eng: eng, metrics: cfg.Metrics, keys: map[[sha256.Size]byte]string{}}
+	for key, tenant := range cfg.APIKeys {
+		s.keys[sha256.Sum256([]byte(key))] = tenant
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: uuid.NewString}))
+	e.Use(s.accessLog())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.cfg.Logger.Error().Err(err).Bytes("stack", stack).Msg("handler panicked")
+			return &APIError{Status: stdhttp.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: err}
+		},
+	}))
+	e.Use(middleware.BodyLimit(strconv.FormatInt(cfg.MaxBodyBytes, 10) + "B"))
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
+	v1 := e.Group("/v1", s.authenticate)
+	v1.POST("/requests", s.submit)
+	v1.GET("/requests/:id", s.status)
+	v1.GET("/requests/:id/events", s.events)
+	v1.POST("/requests/:id/cancel", s.cancel)
+	s.echo = e
+	s.http = &stdhttp.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          nil,
+	}
+	return s, nil
+}
+
+// Echo returns the echo instance, to add routes or middleware.
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+// Metrics returns the metrics the server serves on /metrics.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// ServeHTTP implements net/http.Handler.
+func (s *Server) ServeHTTP(w stdhttp.ResponseWriter, r *stdhttp.Request) { s.echo.ServeHTTP(w, r) }
+
+// Serve accepts connections on ln until Shutdown. It returns
+// net/http.ErrServerClosed after a Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+
+// Shutdown stops the server gracefully: /readyz answers 503 and submits
+// 503 at once; the engine drains (running requests get grace to finish,
+// the rest end as failed/shutdown); every open event stream writes its
+// end event and closes; then the listener closes. If ctx ends first, the
+// remaining connections are closed. Shutdown does not close the engine.
+func (s *Server) Shutdown(ctx context.Context, grace time.Duration) error {
+	s.draining.Store(true)
+	if s.onDraining != nil {
+		s.onDraining()
+	}
+	drainErr := s.eng.Drain(ctx, grace)
+	if drainErr != nil {
+		s.cfg.Logger.Error().Err(drainErr).Msg("drain did not finish")
+	}
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		_ = s.http.Close()
+	}
+	return errors.Join(drainErr, err)
+}
+
+// Draining reports whether Shutdown has begun.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(stdhttp.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	if s.draining.Load() {
+		return c.JSON(stdhttp.StatusServiceUnavailable, map[string]string{"status": "draining"})
+	}
+	return c.JSON(stdhttp.StatusOK, map[string]string{"status": "ready"})
+}
+
+// handleError writes every error as the API's JSON error body.
+func (s *Server) handleError(err error, c echo.Context) {
+	ae := toAPIError(err)
+	if c.Response().Committed {
+		// Mid-stream: the status is gone; the stream itself says how it
+		// ended. Only the log can learn of this.
+		s.cfg.Logger.Debug().Err(err).Msg("error after the response started")
+		return
+	}
+	if ae.Status >= 500 {
+		s.cfg.Logger.Error().Err(ae).Str("path", c.Request().URL.Path).Msg("request failed")
+	}
+	if ae.RetryAfter > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+	}
+	if ae.Status == stdhttp.StatusUnauthorized {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="armistice"`)
+	}
+	var body errorBody
+	body.Error.Code, body.Error.Message, body.Snapshot = ae.Code, ae.Message, ae.Snapshot
+	if c.Request().Method == stdhttp.MethodHead {
+		err = c.NoContent(ae.Status)
+	} else {
+		err = c.JSON(ae.Status, body)
+	}
+	if err != nil {
+		s.cfg.Logger.Debug().Err(err).Msg("could not write the error")
+	}
+}
+
+// toAPIError turns any handler error into an APIError.
+func toAPIError(err error) *APIError {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		msg := fmt.Sprint(he.Message)
+		switch he.Code {
+		case stdhttp.StatusNotFound:
+			return &APIError{Status: he.Code, Code: CodeNotFound, Message: "no such route", Err: err}
+		case stdhttp.StatusMethodNotAllowed:
+			return &APIError{Status: he.Code, Code: CodeMethodNotAllowed, Message: "method not allowed on this route", Err: err}
+		case stdhttp.StatusRequestEntityTooLarge:
+			return &APIError{Status: he.Code, Code: CodePayloadTooLarge, Message: "request body too large", Err: err}
+		case stdhttp.StatusUnsupportedMediaType:
+			return &APIError{Status: he.Code, Code: CodeUnsupportedMediaType, Message: msg, Err: err}
+		case stdhttp.StatusUnauthorized:
+			return &APIError{Status: he.Code, Code: CodeUnauthorized, Message: msg, Err: err}
+		}
+		if he.Code >= 400 && he.Code < 500 {
+			return &APIError{Status: he.Code, Code: CodeInvalidRequest, Message: msg, Err: err}
+		}
+	}
+	return &APIError{Status: stdhttp.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: err}
+}
+
+// engineError maps the engine's errors onto API errors.
+func (s *Server) engineError(err error, snap actors.Snapshot) *APIError {
+	var qf *actors.QueueFullError
+	switch {
+	case errors.As(err, &qf):
+		return &APIError{Status: stdhttp.StatusTooManyRequests, Code: CodeQueueFull,
+			Message: "the queue is full; retry later", RetryAfter: retryAfterSeconds(qf.RetryAfter), Err: err}
+	case errors.Is(err, actors.ErrNotFound):
+		return &APIError{Status: stdhttp.StatusNotFound, Code: CodeNotFound, Message: "no such request", Err: err}
+	case errors.Is(err, actors.ErrAlreadyFinished):
+		ae := &APIError{Status: stdhttp.StatusConflict, Code: CodeAlreadyFinished,
+			Message: fmt.Sprintf("the request already ended as %s (%s)", snap.Status, snap.Reason), Err: err}
+		if snap.ID != "" {
+			ae.Snapshot = s.snapshotJSON(snap)
+		}
+		return ae
+	case errors.Is(err, actors.ErrInvalidCursor):
+		return &APIError{Status: stdhttp.StatusBadRequest, Code: CodeInvalidCursor,
+			Message: "the cursor is ahead of the request's log", Err: err}
+	case errors.Is(err, actors.ErrTooManySubscribers):
+		return &APIError{Status: stdhttp.StatusTooManyRequests, Code: CodeTooManySubscribers,
+			Message: "too many streams are attached to this request", RetryAfter: 1, Err: err}
+	case errors.Is(err, actors.ErrInvalidRequest):
+		return &APIError{Status: stdhttp.StatusBadRequest, Code: CodeInvalidRequest, Message: err.Error(), Err: err}
+	case errors.Is(err, actors.ErrShuttingDown), errors.Is(err, actors.ErrClosed):
+		return &APIError{Status: stdhttp.StatusServiceUnavailable, Code: CodeShuttingDown,
+			Message: "the server is shutting down", Err: err}
+	case errors.Is(err, actors.ErrNoAnswer), errors.Is(err, context.DeadlineExceeded):
+		return &APIError{Status: stdhttp.StatusServiceUnavailable, Code: CodeUnavailable,
+			Message: "the engine did not answer in time; retry", RetryAfter: 1, Err: err}
+	}
+	return &APIError{Status: stdhttp.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: err}
+}
+
+func retryAfterSeconds(d time.Duration) int {
+	secs := int((d + time.Second - 1) / time.Second)
+	return max(secs, 1)
+}
+
+// appendJSON appends v's JSON; v is always one of this package's types.
+func appendJSON(b []byte, v any) []byte {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return append(b, "{}"...) // unreachable: the types marshal
+	}
+	return append(b, data...)
+}
+
+// accessLog logs one line per HTTP request, at a level set by its status,
+// and counts it in the metrics.
+func (s *Server) accessLog() echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogLatency: true, LogMethod: true, LogURIPath: true, LogRoutePath: true,
+		LogRequestID: true, LogRemoteIP: true, LogResponseSize: true, LogError: true, HandleError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			route := v.RoutePath
+			if route == "" {
+				route = "unmatched"
+			}
+			s.metrics.observeHTTP(route, v.Method, v.Status)
+			var ev *zerolog.Event
+			switch {
+			case v.Status >= 500:
+				ev = s.cfg.Logger.Error()
+			case v.Status >= 400:
+				ev = s.cfg.Logger.Warn()
+			default:
+				ev = s.cfg.Logger.Info()
+			}
+			if tenant, ok := c.Get(tenantKey).(string); ok && tenant != "" {
+				ev = ev.Str("tenant", tenant)
+			}
+			if v.Error != nil {
+				ev = ev.Str("error", toAPIError(v.Error).Code)
+			}
+			ev.Str("req_id", v.RequestID).Str("method", v.Method).Str("path", v.URIPath).
+				Int("status", v.Status).Dur("latency", v.Latency).Int64("bytes_out", v.ResponseSize).
+				Str("remote_ip", v.RemoteIP).Msg("http")
+			return nil
+		},
+	})
+}

@@ -74,11 +74,13 @@ func New(eng *actors.Engine, cfg Config) (*Server, error) {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
-	v1 := e.Group("/v1", s.authenticate)
-	v1.POST("/requests", s.submit)
-	v1.GET("/requests/:id", s.status)
-	v1.GET("/requests/:id/events", s.events)
-	v1.POST("/requests/:id/cancel", s.cancel)
+	// Auth is per route, not a group middleware: an echo group with
+	// middleware catches every method on /v1/*, which would turn 405
+	// into 404.
+	e.POST("/v1/requests", s.submit, s.authenticate)
+	e.GET("/v1/requests/:id", s.status, s.authenticate)
+	e.GET("/v1/requests/:id/events", s.events, s.authenticate)
+	e.POST("/v1/requests/:id/cancel", s.cancel, s.authenticate)
 	s.echo = e
 	s.http = &stdhttp.Server{
 		Handler:           e,
@@ -246,7 +248,7 @@ func appendJSON(b []byte, v any) []byte {
 // accessLog logs one line per HTTP request, at a level set by its status,
 // and counts it in the metrics.
 func (s *Server) accessLog() echo.MiddlewareFunc {
-	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+	logger := middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogLatency: true, LogMethod: true, LogURIPath: true, LogRoutePath: true,
 		LogRequestID: true, LogRemoteIP: true, LogResponseSize: true, LogError: true, HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
@@ -276,4 +278,13 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 			return nil
 		},
 	})
+	// HandleError has already written the error; returning it would make
+	// echo handle it a second time.
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		h := logger(next)
+		return func(c echo.Context) error {
+			_ = h(c)
+			return nil
+		}
+	}
 }

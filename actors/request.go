@@ -196,7 +196,7 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 				ev = r.logger.Warn()
 			}
 			ev.Stringer("status", e.End.Status).Stringer("reason", e.End.Reason).
-				Int("tokens", e.End.Tokens).Dur("ran", ran).Str("detail", e.End.Message).Msg("request finished")
+				Int("tokens", e.End.Tokens).Dur("ran_ms", ran).Str("detail", e.End.Message).Msg("request finished")
 		case model.CancelReply:
 			snap := r.snapshot(0)
 			if e.AlreadyFinished {

@@ -275,7 +275,7 @@ func (s *supervisor) drain(c actor.Context, m *Drain) {
 	}
 	if !s.draining {
 		s.draining = true
-		s.logger.Info().Int("active", s.active).Int("queued", s.queued).Dur("grace", m.Grace).Msg("draining")
+		s.logger.Info().Int("active", s.active).Int("queued", s.queued).Stringer("grace", m.Grace).Msg("draining")
 		// Queued requests have not started: end them now so their
 		// clients can go elsewhere, instead of starting work that the
 		// grace would cut.

@@ -273,7 +273,7 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 				ev = ev.Str("error", toAPIError(v.Error).Code)
 			}
 			ev.Str("req_id", v.RequestID).Str("method", v.Method).Str("path", v.URIPath).
-				Int("status", v.Status).Dur("latency", v.Latency).Int64("bytes_out", v.ResponseSize).
+				Int("status", v.Status).Dur("latency_ms", v.Latency).Int64("bytes_out", v.ResponseSize).
 				Str("remote_ip", v.RemoteIP).Msg("http")
 			return nil
 		},

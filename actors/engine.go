@@ -77,6 +77,12 @@ func (e *Engine) Cancel(ctx context.Context, id, owner string) (Snapshot, error)
 	return e.snapshot(e.ask(ctx, &Cancel{ID: id, Owner: owner}, 0))
 }
 
+// Delete forgets a finished request at once and returns its last
+// snapshot. A request still pending or streaming gives ErrNotFinished.
+func (e *Engine) Delete(ctx context.Context, id, owner string) (Snapshot, error) {
+	return e.snapshot(e.ask(ctx, &Delete{ID: id, Owner: owner}, 0))
+}
+
 // Stats returns the supervisor's counters.
 func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	res, err := e.ask(ctx, &GetStats{}, 0)

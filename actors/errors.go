@@ -21,6 +21,10 @@ var (
 	// ErrAlreadyFinished: a cancel reached a request that had already
 	// completed or failed.
 	ErrAlreadyFinished = errors.New("actors: request already finished")
+
+	// ErrNotFinished is returned by Delete for a request that is still
+	// pending or streaming: cancel it first.
+	ErrNotFinished = errors.New("actors: request not finished")
 	// ErrInvalidCursor: a subscribe cursor is ahead of the request's log.
 	ErrInvalidCursor = errors.New("actors: cursor ahead of the log")
 	// ErrInvalidRequest: a submitted Spec is not acceptable.

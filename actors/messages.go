@@ -85,6 +85,13 @@ type GetStatus struct{ ID, Owner string }
 // the snapshot) or ErrNotFound.
 type Cancel struct{ ID, Owner string }
 
+// Delete forgets a finished request at once, instead of after Linger or
+// PickupTimeout: its id answers not found from then on, and subscribers
+// still attached get what they had not read. Reply: *Snapshot (the request
+// as it ended) or *Error wrapping ErrNotFinished (still pending or
+// streaming; cancel it first) or ErrNotFound.
+type Delete struct{ ID, Owner string }
+
 // Subscribe attaches a subscriber that has seen every record up to After
 // (0 for none). Deliveries go to Sink (an actor receiving *Batch), and
 // only in answer to a *Pull. Reply: *Subscribed or *Error
@@ -173,6 +180,9 @@ type (
 		id  string
 		ran time.Duration
 	}
+	// deleteNow makes a finished request answer its snapshot and stop
+	// (supervisor → request).
+	deleteNow struct{}
 	// statusQuery is GetStatus/Submit forwarded with the queue position.
 	statusQuery struct{ position int }
 	// produced wakes the request to drain its inbox.

@@ -94,6 +94,11 @@ func (r *requestActor) Receive(c actor.Context) {
 		c.Respond(r.snapshot(m.position))
 	case *GetStatus:
 		c.Respond(r.snapshot(0))
+	case *deleteNow:
+		c.Respond(r.snapshot(0))
+		if !r.stopping {
+			c.Stop(c.Self())
+		}
 	case *Cancel:
 		r.step(c, model.Cancel{At: now()})
 	case *Subscribe:

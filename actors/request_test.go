@@ -434,3 +434,39 @@ func TestActorPanicStopsAndDeliversFailedEnd(t *testing.T) {
 		_ = queued
 	})
 }
+
+func TestDeleteForgetsOnlyFinishedRequests(t *testing.T) {
+	scenario(t, nil, func(h *harness) {
+		snap := h.submit(prompt("hello"))
+		sub := h.subscribe(snap.ID, 0)
+		s := h.script()
+		if _, err := h.eng.Delete(h.ctx, snap.ID, owner); !errors.Is(err, ErrNotFinished) {
+			t.Fatalf("delete while streaming: %v, want ErrNotFinished", err)
+		}
+		if _, err := h.eng.Delete(h.ctx, snap.ID, "someone-else"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("delete by another owner: %v, want ErrNotFound", err)
+		}
+		s.Token("kept")
+		s.Finish(llm.FinishStop, nil)
+		synctest.Wait()
+		gone, err := h.eng.Delete(h.ctx, snap.ID, owner)
+		if err != nil || gone.Status != model.StatusCompleted || gone.Tokens != 1 {
+			t.Fatalf("delete after the end: %+v, %v", gone, err)
+		}
+		if _, err := h.eng.Status(h.ctx, snap.ID, owner); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("status after delete: %v, want ErrNotFound", err)
+		}
+		if _, err := h.eng.Delete(h.ctx, snap.ID, owner); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("second delete: %v, want ErrNotFound", err)
+		}
+		// The subscriber that had not read yet still gets everything.
+		recs := h.readAll(sub)
+		if text(recs) != "kept" {
+			t.Fatalf("records after delete: %v", recs)
+		}
+		wantEnd(t, recs, model.StateDone, model.StatusCompleted, model.ReasonStop)
+		if st, _ := h.eng.Stats(h.ctx); st.Registered != 0 {
+			t.Fatalf("stats after delete: %+v", st)
+		}
+	})
+}

@@ -98,6 +98,17 @@ func (s *supervisor) Receive(c actor.Context) {
 		if e := s.lookup(c, m.ID, m.Owner); e != nil {
 			c.Forward(e.pid)
 		}
+	case *Delete:
+		if e := s.lookup(c, m.ID, m.Owner); e != nil {
+			if e.phase != phaseFinished {
+				c.Respond(&Error{Err: fmt.Errorf("%w: %q is still running; cancel it first", ErrNotFinished, m.ID)})
+				return
+			}
+			// Forget the id now, so that no command after the answer
+			// finds it; byPID stays until Terminated.
+			delete(s.byID, e.id)
+			c.RequestWithCustomSender(e.pid, &deleteNow{}, c.Sender())
+		}
 	case *finished:
 		if e := s.byID[m.id]; e != nil {
 			s.release(c, e, m.ran)
@@ -108,7 +119,9 @@ func (s *supervisor) Receive(c actor.Context) {
 				s.release(c, e, 0) // it stopped without telling us; free its place anyway
 			}
 			delete(s.byPID, m.Who.Id)
-			delete(s.byID, e.id)
+			if s.byID[e.id] == e {
+				delete(s.byID, e.id)
+			}
 		}
 	case *Drain:
 		s.drain(c, m)

@@ -33,6 +33,23 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// TenantFor resolves the request's API key. ok is false when keys are
+// configured and the request carries no valid one; with no keys configured
+// every request is the anonymous tenant "". Other front doors on the same
+// server (the OpenAI-compatible routes) use it to share the keys and the
+// tenant isolation while writing errors in their own shape.
+func (s *Server) TenantFor(r *stdhttp.Request) (tenant string, ok bool) {
+	if len(s.keys) == 0 {
+		return "", true
+	}
+	scheme, key, found := strings.Cut(r.Header.Get(echo.HeaderAuthorization), " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
+		return "", false
+	}
+	tenant, ok = s.keys[sha256.Sum256([]byte(strings.TrimSpace(key)))]
+	return tenant, ok
+}
+
 func tenant(c echo.Context) string {
 	t, _ := c.Get(tenantKey).(string)
 	return t

@@ -91,6 +91,12 @@ func New(eng *actors.Engine, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// Engine returns the engine the server serves.
+func (s *Server) Engine() *actors.Engine { return s.eng }
+
+// Config returns the server's configuration (with defaults filled in).
+func (s *Server) Config() Config { return s.cfg }
+
 // Echo returns the echo instance, to add routes or middleware.
 func (s *Server) Echo() *echo.Echo { return s.echo }
 

@@ -19,7 +19,15 @@ import (
 	"github.com/rs/zerolog"
 )
 
-const usage = `usage: armistice demo [flags] "prompt"
+const usage = `usage: armistice <command> [flags]
+
+Commands:
+  serve                 run the HTTP server (armistice serve --help)
+  chat [flags] "prompt" stream an answer from a server (armistice chat --help)
+  demo [flags] "prompt" stream an answer from the embedded model in process
+`
+
+const demoUsage = `usage: armistice demo [flags] "prompt"
 
 Streams an answer from the embedded model through the engine.
 `
@@ -29,10 +37,29 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "demo" {
+	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	switch args[0] {
+	case "serve":
+		signals := make(chan os.Signal, 2)
+		signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(signals)
+		return serve(args[1:], stderr, signals)
+	case "chat":
+		return chatMain(args[1:], stdout, stderr)
+	case "demo":
+		return demo(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprint(stderr, usage)
+	return 2
+}
+
+func demo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	rate := fs.Float64("rate", 50, "tokens per second (0: unpaced)")
@@ -40,12 +67,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	maxTokens := fs.Int("max-tokens", 0, "the request's max_tokens (0: none)")
 	cancelAfter := fs.Duration("cancel-after", 0, "cancel the request after this long (0: never)")
 	verbose := fs.Bool("v", false, "log the engine's events to stderr")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	prompt := strings.Join(fs.Args(), " ")
 	if strings.TrimSpace(prompt) == "" {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, demoUsage)
 		return 2
 	}
 	provider, err := embedded.New(embedded.Config{TokensPerSecond: *rate, Tokens: *tokens})

@@ -33,7 +33,7 @@ func TestDemoMaxTokensEndsWithLength(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{nil, {"serve"}, {"demo"}, {"demo", "  "}, {"demo", "--rate", "-1", "p"}, {"demo", "--nope"}} {
+	for _, args := range [][]string{nil, {"bogus"}, {"serve", "extra"}, {"demo"}, {"demo", "  "}, {"demo", "--rate", "-1", "p"}, {"demo", "--nope"}} {
 		var out, errOut bytes.Buffer
 		if code := run(args, &out, &errOut); code != 2 {
 			t.Errorf("run(%q) = %d, want 2 (stderr %q)", args, code, errOut.String())

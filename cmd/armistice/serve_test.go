@@ -1,0 +1,300 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tmaxmax/go-sse"
+)
+
+// mainChildEnv makes the test binary run `armistice` with the JSON list
+// of arguments it holds, instead of the tests, so that tests can send a
+// real process real signals.
+const mainChildEnv = "ARMISTICE_MAIN_TEST_CHILD_ARGS"
+
+func init() {
+	v, ok := os.LookupEnv(mainChildEnv)
+	if !ok {
+		return
+	}
+	var args []string
+	if err := json.Unmarshal([]byte(v), &args); err != nil {
+		fmt.Fprintln(os.Stderr, "main child:", err)
+		os.Exit(3)
+	}
+	os.Exit(run(args, os.Stdout, os.Stderr))
+}
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+func TestServeConfigDefaultsEnvAndFlags(t *testing.T) {
+	var stderr bytes.Buffer
+	cfg, err := loadServeConfig(nil, env(nil), &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:8080" || cfg.Engine.MaxActive != 64 || cfg.Engine.MaxQueued != 1024 ||
+		cfg.HTTP.Heartbeat != 15*time.Second || cfg.ShutdownGrace != 30*time.Second || cfg.HTTP.MaxPromptBytes != 64<<10 ||
+		cfg.Provider != "embedded" || cfg.EmbeddedRate != 50 || cfg.EmbeddedCount != 64 || len(cfg.HTTP.APIKeys) != 0 ||
+		cfg.Engine.Linger != 30*time.Second || cfg.Engine.PickupTimeout != 10*time.Minute {
+		t.Fatalf("defaults = %+v", cfg)
+	}
+	cfg, err = loadServeConfig([]string{"--max-active", "3", "--linger", "1m30s"}, env(map[string]string{
+		"ARMISTICE_MAX_ACTIVE":   "7",
+		"ARMISTICE_MAX_QUEUED":   "9",
+		"ARMISTICE_API_KEYS":     "k1=alice, k2=bob",
+		"ARMISTICE_IDLE_TIMEOUT": "0",
+		"ARMISTICE_ADDR":         "0.0.0.0:9000",
+	}), &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Engine.MaxActive != 3 || cfg.Engine.MaxQueued != 9 || cfg.Engine.Linger != 90*time.Second ||
+		cfg.HTTP.APIKeys["k2"] != "bob" || cfg.Engine.IdleTimeout != 0 || cfg.Addr != "0.0.0.0:9000" {
+		t.Fatalf("flag must win over env, env over default: %+v", cfg)
+	}
+}
+
+func TestServeRejectsBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--max-active", "0"}, nil, "MaxActive"},
+		{nil, map[string]string{"ARMISTICE_MAX_ACTIVE": "many"}, "ARMISTICE_MAX_ACTIVE=many"},
+		{nil, map[string]string{"ARMISTICE_QUEUE_TIMEOUT": "60"}, "ARMISTICE_QUEUE_TIMEOUT=60: not a duration"},
+		{[]string{"--idle-timeout", "-1s"}, nil, "--idle-timeout=-1s: must not be negative"},
+		{nil, map[string]string{"ARMISTICE_ADDR": "8080"}, "ARMISTICE_ADDR=8080: not host:port"},
+		{nil, map[string]string{"ARMISTICE_PROVIDER": "gpt"}, "unknown provider"},
+		{nil, map[string]string{"ARMISTICE_LOG_LEVEL": "loud"}, "ARMISTICE_LOG_LEVEL"},
+		{nil, map[string]string{"ARMISTICE_LOG_FORMAT": "xml"}, "ARMISTICE_LOG_FORMAT"},
+		{nil, map[string]string{"ARMISTICE_API_KEYS": "secret-key-without-tenant"}, "(hidden)"},
+		{nil, map[string]string{"ARMISTICE_SHUTDOWN_GRACE": "0s"}, "shutdown grace"},
+		{nil, map[string]string{"ARMISTICE_MAX_PROMPT_BYTES": "0"}, "MaxPromptBytes"},
+		{nil, map[string]string{"ARMISTICE_EMBEDDED_RATE": "-2"}, "ARMISTICE_EMBEDDED_RATE"},
+		{[]string{"--nope"}, nil, "flag provided but not defined"},
+		{[]string{"extra"}, nil, "unexpected argument"},
+	} {
+		var stderr bytes.Buffer
+		_, err := loadServeConfig(tc.args, env(tc.env), &stderr)
+		if err == nil || !strings.Contains(err.Error()+stderr.String(), tc.want) {
+			t.Errorf("%v %v: error %v, want it to mention %q", tc.args, tc.env, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret-key") {
+			t.Errorf("the API key reached the error: %v", err)
+		}
+	}
+	var stderr bytes.Buffer
+	if code := run([]string{"serve", "--max-active", "-1"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "MaxActive") {
+		t.Fatalf("serve with bad config: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// child is `armistice serve` running as a real process.
+type child struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	url    string
+	lines  chan string
+	exited chan struct{}
+	err    error
+}
+
+func startServe(t *testing.T, args ...string) *child {
+	t.Helper()
+	all, _ := json.Marshal(append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...))
+	ctx, cancel := context.WithTimeout(t.Context(), 3*waitLimit)
+	cmd := exec.CommandContext(ctx, os.Args[0])
+	cmd.Env = append(os.Environ(), mainChildEnv+"="+string(all))
+	cmd.WaitDelay = waitLimit
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{t: t, cmd: cmd, lines: make(chan string, 1024), exited: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+		close(c.lines)
+		c.err = cmd.Wait()
+		close(c.exited)
+	}()
+	t.Cleanup(func() { cancel(); <-c.exited })
+	line := c.waitLog("listening")
+	var rec struct{ URL string }
+	if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.URL == "" {
+		t.Fatalf("listening line %q: %v", line, err)
+	}
+	c.url = rec.URL
+	return c
+}
+
+// waitLog returns the first log line whose message is msg.
+func (c *child) waitLog(msg string) string {
+	c.t.Helper()
+	timeout := time.After(waitLimit)
+	for {
+		select {
+		case line, ok := <-c.lines:
+			if !ok {
+				c.t.Fatalf("the server exited before logging %q", msg)
+			}
+			var rec struct{ Message string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Message == msg {
+				return line
+			}
+		case <-timeout:
+			c.t.Fatalf("no %q log line within %s", msg, waitLimit)
+		}
+	}
+}
+
+func (c *child) exitCode() int {
+	c.t.Helper()
+	for range c.lines { // keep the pipe drained
+	}
+	select {
+	case <-c.exited:
+	case <-time.After(waitLimit):
+		c.t.Fatal("the server did not exit")
+	}
+	return c.cmd.ProcessState.ExitCode()
+}
+
+func (c *child) submit(prompt string) string {
+	c.t.Helper()
+	resp, err := http.Post(c.url+"/v1/requests", "application/json", strings.NewReader(`{"prompt":"`+prompt+`"}`))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var snap struct{ ID string }
+	if resp.StatusCode != 202 || json.NewDecoder(resp.Body).Decode(&snap) != nil {
+		c.t.Fatalf("submit: %d", resp.StatusCode)
+	}
+	return snap.ID
+}
+
+// sseStream reads an event stream; events arrive on a channel until the
+// response ends.
+func sseStream(t *testing.T, url string) <-chan sse.Event {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+	ch := make(chan sse.Event, 1024)
+	go func() {
+		defer resp.Body.Close()
+		defer close(ch)
+		for ev, err := range sse.Read(resp.Body, nil) {
+			if err != nil {
+				return
+			}
+			ch <- ev
+		}
+	}()
+	return ch
+}
+
+func nextEvent(t *testing.T, ch <-chan sse.Event) (sse.Event, bool) {
+	t.Helper()
+	select {
+	case ev, ok := <-ch:
+		return ev, ok
+	case <-time.After(waitLimit):
+		t.Fatal("no event")
+		return sse.Event{}, false
+	}
+}
+
+// The process-level shutdown: SIGTERM drains, every attached client gets
+// its end event before the connection closes, and the exit code is 0.
+func TestServeShutsDownGracefullyOnSIGTERM(t *testing.T) {
+	c := startServe(t, "--embedded-rate", "20", "--shutdown-grace", "300ms", "--max-active", "1")
+	running, queued := c.submit("one"), c.submit("two")
+	streams := map[string]<-chan sse.Event{}
+	for _, id := range []string{running, queued} {
+		streams[id] = sseStream(t, c.url+"/v1/requests/"+id+"/events")
+	}
+	for range 3 {
+		nextEvent(t, streams[running]) // pending, streaming, a token: it runs
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for id, ch := range streams {
+		var last sse.Event
+		for {
+			ev, ok := nextEvent(t, ch)
+			if !ok {
+				break
+			}
+			last = ev
+		}
+		if last.Type != "end" || !strings.Contains(last.Data, `"status":"failed","reason":"shutdown"`) {
+			t.Fatalf("%s: last event %+v, want the shutdown end", id, last)
+		}
+	}
+	if code := c.exitCode(); code != 0 {
+		t.Fatalf("exit %d after a graceful shutdown", code)
+	}
+}
+
+func TestServeSecondSignalExitsAtOnce(t *testing.T) {
+	c := startServe(t, "--embedded-rate", "1", "--shutdown-grace", "1m")
+	id := c.submit("slow")
+	ch := sseStream(t, c.url+"/v1/requests/"+id+"/events")
+	nextEvent(t, ch)
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	c.waitLog("shutting down: draining requests")
+	if err := c.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.exitCode(); code != 1 {
+		t.Fatalf("exit %d after a second signal, want 1", code)
+	}
+}
+
+// The README's table must list every setting with its flag and default.
+func TestREADMEDocumentsEverySetting(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	for _, s := range settings {
+		def := "(empty)"
+		if s.def != "" {
+			def = "`" + s.def + "`"
+		}
+		row := fmt.Sprintf("| `%s` | `--%s` | %s |", s.env, s.flag, def)
+		if !strings.Contains(readme, row) {
+			t.Errorf("README lacks the row %q", row)
+		}
+	}
+}

@@ -39,7 +39,7 @@ Flags:
 
 Retries: a submit answered 429 is retried up to 3 times, after the server's
 Retry-After (at most 60s; without one, the reconnect backoff). A dropped
-stream is resumed from the last event received (Last-Event-ID) with
+stream, or one silent for 60s (the server pings every 15s), is resumed from the last event received (Last-Event-ID) with
 exponential backoff (100ms doubling up to 5s, jittered); after 10 failed
 attempts in a row chat gives up. "[reconnecting...]" notes go to stderr.
 
@@ -70,6 +70,10 @@ type chatConfig struct {
 	// dialTimeout bounds connecting to the server; there is no overall
 	// request timeout, since a stream lasts as long as the answer.
 	dialTimeout time.Duration
+	// idleTimeout drops a stream on which no byte (not even the server's
+	// ": ping" heartbeat, every 15 s by default) arrived for this long,
+	// so a half-open connection is resumed instead of waited on forever.
+	idleTimeout time.Duration
 	// jitter turns a backoff delay into the delay slept (nil: uniform in
 	// [d/2, d]).
 	jitter func(time.Duration) time.Duration
@@ -90,6 +94,7 @@ func defaultChatConfig() chatConfig {
 		submitRetries:  3,
 		retryAfterMax:  60 * time.Second,
 		dialTimeout:    10 * time.Second,
+		idleTimeout:    60 * time.Second,
 	}
 }
 
@@ -466,7 +471,13 @@ func (s *chatSession) attempt(ctx context.Context) (*chatSnapshot, bool, error) 
 		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
 			return nil, false, fmt.Errorf("events: the server answered %q, not text/event-stream", mt)
 		}
-		return s.read(resp.Body)
+		body := io.Reader(resp.Body)
+		if s.cfg.idleTimeout > 0 {
+			w := newIdleWatch(resp.Body, s.cfg.idleTimeout)
+			defer w.stop()
+			body = w
+		}
+		return s.read(body)
 	case code == http.StatusNoContent:
 		// The cursor is at or after the end: the snapshot has the outcome.
 		end, err := s.snapshot(ctx)
@@ -737,3 +748,25 @@ func (l *lockedWriter) with(f func(w io.Writer)) {
 	defer l.mu.Unlock()
 	f(l.w)
 }
+
+// idleWatch closes a response body on which nothing arrived for a while;
+// the blocked Read then fails and the stream is resumed.
+type idleWatch struct {
+	body  io.ReadCloser
+	timer *time.Timer
+	idle  time.Duration
+}
+
+func newIdleWatch(body io.ReadCloser, idle time.Duration) *idleWatch {
+	return &idleWatch{body: body, idle: idle, timer: time.AfterFunc(idle, func() { body.Close() })}
+}
+
+func (w *idleWatch) Read(p []byte) (int, error) {
+	n, err := w.body.Read(p)
+	if n > 0 {
+		w.timer.Reset(w.idle)
+	}
+	return n, err
+}
+
+func (w *idleWatch) stop() { w.timer.Stop() }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -57,17 +58,19 @@ type cuttingProxy struct {
 	ln       net.Listener
 	target   string
 	cutAfter int
-	cut      atomic.Bool
-	wg       sync.WaitGroup
+	// stall keeps the cut connection open and silent instead of closing it.
+	stall bool
+	cut   atomic.Bool
+	wg    sync.WaitGroup
 }
 
-func newCuttingProxy(t *testing.T, target string, cutAfter int) string {
+func newCuttingProxy(t *testing.T, target string, cutAfter int, stall bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cuttingProxy{ln: ln, target: strings.TrimPrefix(target, "http://"), cutAfter: cutAfter}
+	p := &cuttingProxy{ln: ln, target: strings.TrimPrefix(target, "http://"), cutAfter: cutAfter, stall: stall}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
@@ -121,6 +124,9 @@ func (p *cuttingProxy) serve(client net.Conn) {
 			if streaming.Load() {
 				if sent+n >= p.cutAfter {
 					client.Write(buf[:p.cutAfter-sent])
+					if p.stall {
+						io.Copy(io.Discard, server) // silent until the server side ends
+					}
 					return // the cut: both ends close mid-stream
 				}
 				sent += n
@@ -161,14 +167,25 @@ func fullText(t *testing.T, url, id string) string {
 
 var statusLine = regexp.MustCompile(`\[([0-9a-f-]{36}): (\w+)/(\w+), (\d+) tokens`)
 
-// chat against the real server through a proxy that cuts the stream:
-// the client resumes from the last seq and prints the answer exactly once.
+// chat against the real server through a proxy that cuts the stream, or
+// leaves it open and silent: the client resumes from the last seq and
+// prints the answer exactly once.
 func TestChatAgainstTheRealServerResumesACutStream(t *testing.T) {
 	url := realServer(t, 0, 300)
-	proxied := newCuttingProxy(t, url, 2500)
+	for _, stall := range []bool{false, true} {
+		proxied := newCuttingProxy(t, url, 2500, stall)
+		chatResumes(t, url, proxied, stall)
+	}
+}
+
+func chatResumes(t *testing.T, url, proxied string, stall bool) {
+	t.Helper()
 	stdout, stderr := newSyncBuffer(), newSyncBuffer()
 	cfg := defaultChatConfig()
 	cfg.backoffInitial = time.Millisecond
+	if stall {
+		cfg.idleTimeout = 100 * time.Millisecond // a silent, half-open connection
+	}
 	cfg.getenv = func(string) string { return "" }
 	code := runChatWith(t.Context(), cfg, []string{"--server", proxied, "Tell", "me", "a", "story"}, stdout, stderr, nil)
 	m := statusLine.FindStringSubmatch(stderr.String())

@@ -211,7 +211,7 @@ func (s *Subscription) Snapshot() Snapshot { return s.snapshot }
 func (s *Subscription) Cursor() uint64 { return s.cursor }
 
 // Exhausted reports that the cursor given to Subscribe was already at or
-// past the end record: there is nothing to read.
+// past the end record of a finished request: there is nothing to read.
 func (s *Subscription) Exhausted() bool { return s.exhausted }
 
 // Next returns the next records, in seq order, never one twice and never

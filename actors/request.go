@@ -300,11 +300,13 @@ func finishReason(f llm.FinishReason) model.Reason {
 
 func (r *requestActor) subscribe(c actor.Context, m *Subscribe) {
 	switch {
-	case m.After > r.life.LastSeq:
-		c.Respond(&Error{Err: fmt.Errorf("%w: cursor %d, last seq %d", ErrInvalidCursor, m.After, r.life.LastSeq)})
-		return
 	case r.life.State.Terminal() && m.After >= r.life.LastSeq:
+		// At or past the end record: nothing more will ever come.
 		c.Respond(&Subscribed{Request: c.Self(), Snapshot: *r.snapshot(0), Exhausted: true})
+		return
+	case m.After > r.life.LastSeq:
+		// Ahead of a log that is still growing: a client bug, not a wait.
+		c.Respond(&Error{Err: fmt.Errorf("%w: cursor %d, last seq %d", ErrInvalidCursor, m.After, r.life.LastSeq)})
 		return
 	case len(r.subs) >= r.cfg.MaxSubscribers:
 		c.Respond(&Error{Err: fmt.Errorf("%w: %d attached", ErrTooManySubscribers, len(r.subs))})

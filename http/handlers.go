@@ -11,7 +11,6 @@ import (
 	stdhttp "net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/armistice-go/armistice/actors"
 	"github.com/armistice-go/armistice/llm"
@@ -85,8 +84,6 @@ func (s *Server) specOf(body submitBody) (actors.Spec, error) {
 	case len(*body.Prompt) > s.cfg.MaxPromptBytes:
 		return actors.Spec{}, apiError(stdhttp.StatusRequestEntityTooLarge, CodePayloadTooLarge,
 			"the prompt is %d bytes; the limit is %d", len(*body.Prompt), s.cfg.MaxPromptBytes)
-	case !utf8.ValidString(*body.Prompt):
-		return bad("prompt must be valid UTF-8")
 	case len(body.Model) > maxModelBytes:
 		return bad("model is longer than %d bytes", maxModelBytes)
 	case body.MaxTokens != nil && *body.MaxTokens <= 0:

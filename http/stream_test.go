@@ -176,8 +176,14 @@ func TestResumeAtOrPastTheEndAnswers204(t *testing.T) {
 			t.Fatalf("resume at the end: %d %q", resp.StatusCode, data)
 		}
 	}
-	// Ahead of the log is a client bug, not the end.
-	_, resp, data := e.open(snap.ID, fmt.Sprintf("after=%d", last+1))
+	// Past the end of a finished log is the end too.
+	if st, resp, _ := e.open(snap.ID, fmt.Sprintf("after=%d", last+5)); st != nil || resp.StatusCode != stdhttp.StatusNoContent {
+		t.Fatalf("resume past the end: %d", resp.StatusCode)
+	}
+	// Ahead of a log that is still growing is a client bug.
+	running := e.submit(`{"prompt":"still running"}`)
+	e.script()
+	_, resp, data := e.open(running.ID, "after=3")
 	wantError(t, resp, data, 400, CodeInvalidCursor)
 }
 

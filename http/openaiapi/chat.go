@@ -1,0 +1,259 @@
+package openaiapi
+
+import (
+	stdhttp "net/http"
+	"strconv"
+	"strings"
+
+	"github.com/armistice-go/armistice/actors"
+	"github.com/armistice-go/armistice/model"
+	"github.com/labstack/echo/v4"
+)
+
+// chatCompletionJSON is a non-streamed chat completion.
+type chatCompletionJSON struct {
+	ID      string           `json:"id"`
+	Object  string           `json:"object"`
+	Created int64            `json:"created"`
+	Model   string           `json:"model"`
+	Choices []chatChoiceJSON `json:"choices"`
+	Usage   chatUsageJSON    `json:"usage"`
+}
+
+type chatChoiceJSON struct {
+	Index        int             `json:"index"`
+	Message      chatMessageJSON `json:"message"`
+	Logprobs     *struct{}       `json:"logprobs"`
+	FinishReason string          `json:"finish_reason"`
+}
+
+type chatMessageJSON struct {
+	Role    string  `json:"role"`
+	Content string  `json:"content"`
+	Refusal *string `json:"refusal"`
+}
+
+type chatUsageJSON struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+// chatConv turns a request's log into chat.completion.chunk events:
+// the streaming record gives the role chunk, each token a content delta,
+// a completed end the finish chunk, the usage chunk (when asked for) and
+// [DONE]; any other end gives an {"error":{...}} object and no [DONE].
+type chatConv struct {
+	prefix       string // `data: {"id":...,"choices":[`
+	suffix       string // `]` + `,"usage":null` when usage was asked for + `}`
+	includeUsage bool
+	roleSent     bool
+	text         strings.Builder
+	end          *model.End
+}
+
+func newChatConv(id string, created int64, modelName string, includeUsage bool) *chatConv {
+	var b []byte
+	b = append(b, `data: {"id":`...)
+	b = appendJSONString(b, prefixChat+id)
+	b = append(b, `,"object":"chat.completion.chunk","created":`...)
+	b = strconv.AppendInt(b, created, 10)
+	b = append(b, `,"model":`...)
+	b = appendJSONString(b, modelName)
+	b = append(b, `,"choices":[`...)
+	suffix := "]}\n\n"
+	if includeUsage {
+		suffix = `],"usage":null}` + "\n\n"
+	}
+	return &chatConv{prefix: string(b), suffix: suffix, includeUsage: includeUsage}
+}
+
+func (c *chatConv) append(b []byte, recs []model.Record) []byte {
+	for _, r := range recs {
+		b = c.record(b, r)
+	}
+	return b
+}
+
+func (c *chatConv) apply(recs []model.Record) { _ = c.append(nil, recs) }
+
+func (c *chatConv) record(b []byte, r model.Record) []byte {
+	if c.end != nil {
+		return b
+	}
+	switch r.Kind {
+	case model.KindState:
+		if r.State == model.StateStreaming {
+			b = c.role(b)
+		}
+	case model.KindToken:
+		b = c.role(b)
+		c.text.WriteString(r.Text)
+		b = append(b, c.prefix...)
+		b = append(b, `{"index":0,"delta":{"content":`...)
+		b = appendJSONString(b, r.Text)
+		b = append(b, `},"logprobs":null,"finish_reason":null}`...)
+		b = append(b, c.suffix...)
+	case model.KindEnd:
+		end := r.End
+		if end == nil {
+			end = &model.End{State: model.StateDone, Status: model.StatusFailed, Reason: model.ReasonInternalError}
+		}
+		c.end = end
+		reason, ok := finishReason(end)
+		if !ok {
+			b = append(b, "data: "...)
+			b = appendJSON(b, chatFailure(end).body())
+			return append(b, "\n\n"...)
+		}
+		b = c.role(b)
+		b = append(b, c.prefix...)
+		b = append(b, `{"index":0,"delta":{},"logprobs":null,"finish_reason":"`...)
+		b = append(b, reason...)
+		b = append(b, `"}`...)
+		b = append(b, c.suffix...)
+		if c.includeUsage {
+			in, out := usageOf(end)
+			b = append(b, c.prefix...)
+			b = append(b, `],"usage":`...)
+			b = appendJSON(b, chatUsageJSON{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out})
+			b = append(b, "}\n\n"...)
+		}
+		b = append(b, "data: [DONE]\n\n"...)
+	}
+	return b
+}
+
+// requestGone renders the stream's last words when the request stopped
+// before its end record reached the stream.
+func (c *chatConv) requestGone(b []byte) []byte {
+	e := &Error{Type: TypeServer, Code: CodeRequestGone, Message: "The request stopped before its end could be sent."}
+	b = append(b, "data: "...)
+	b = appendJSON(b, e.body())
+	return append(b, "\n\n"...)
+}
+
+func (c *chatConv) role(b []byte) []byte {
+	if c.roleSent {
+		return b
+	}
+	c.roleSent = true
+	b = append(b, c.prefix...)
+	b = append(b, `{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}`...)
+	return append(b, c.suffix...)
+}
+
+// finishReason is the chat finish_reason of a completed end; ok is false
+// for cancelled and failed ends.
+func finishReason(end *model.End) (string, bool) {
+	if end.Status != model.StatusCompleted {
+		return "", false
+	}
+	switch end.Reason {
+	case model.ReasonLength:
+		return "length", true
+	case model.ReasonContentFilter:
+		return "content_filter", true
+	}
+	return "stop", true
+}
+
+// chatFailure is the error a chat completion that did not complete ends
+// with: in the stream after the 200, or as the answer of a non-streamed
+// one. The code is the end's reason.
+func chatFailure(end *model.End) *Error {
+	e := &Error{Type: TypeServer, Code: end.Reason.String(), Message: failureMessage(end)}
+	switch end.Reason {
+	case model.ReasonUpstreamError:
+		e.Status = stdhttp.StatusBadGateway
+	case model.ReasonFirstTokenTimeout, model.ReasonIdleTimeout, model.ReasonDeadlineExceeded, model.ReasonQueueTimeout:
+		e.Status = stdhttp.StatusGatewayTimeout
+	case model.ReasonShutdown:
+		e.Status = stdhttp.StatusServiceUnavailable
+	case model.ReasonClientCancel, model.ReasonClientDisconnected:
+		e.Status, e.Type = stdhttp.StatusConflict, TypeInvalidRequest
+	default:
+		e.Status = stdhttp.StatusInternalServerError
+	}
+	if e.Code == "" {
+		e.Code = CodeInternal
+	}
+	return e
+}
+
+// chatCompletions serves POST /v1/chat/completions. Every chat completion
+// is a foreground request: a client that leaves before the end cancels it.
+func (a *api) chatCompletions(c echo.Context) error {
+	if a.srv.Draining() {
+		return shuttingDown(nil)
+	}
+	data, err := a.readBody(c.Request())
+	if err != nil {
+		return err
+	}
+	req, err := a.parseChat(data)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	owner := tenantOf(c)
+	snap, err := a.eng.Submit(ctx, owner, actors.Spec{
+		Model:        req.model,
+		Messages:     req.messages,
+		MaxTokens:    req.maxTokens,
+		OnDisconnect: model.OnDisconnectCancel,
+		Metadata:     map[string]string{metaObject: objectChat},
+	})
+	if err != nil {
+		return engineError(err, "chat completion", "")
+	}
+	sub, err := a.eng.Subscribe(ctx, snap.ID, owner, 0)
+	if err != nil {
+		a.abandon(ctx, snap.ID, owner)
+		return engineError(err, "chat completion", prefixChat+snap.ID)
+	}
+	defer sub.Close()
+	modelName := a.displayModel(snap.Model)
+	conv := newChatConv(snap.ID, snap.CreatedAt.Unix(), modelName, req.includeUsage)
+
+	if req.stream {
+		if a.streamDone != nil {
+			defer a.streamDone()
+		}
+		sseHeaders(c)
+		switch a.pump(c, sub, conv.append) {
+		case outcomeClientGone:
+			a.abandon(ctx, snap.ID, owner)
+		case outcomeRequestGone:
+			if _, err := c.Response().Write(conv.requestGone(nil)); err == nil {
+				c.Response().Flush()
+			}
+		}
+		return nil
+	}
+
+	if err := readToEnd(ctx, sub, conv.apply); err != nil {
+		if ctx.Err() != nil {
+			a.abandon(ctx, snap.ID, owner)
+			return nil // nobody is listening
+		}
+		return engineError(err, "chat completion", prefixChat+snap.ID)
+	}
+	end := conv.end
+	reason, ok := finishReason(end)
+	if !ok {
+		return chatFailure(end)
+	}
+	in, out := usageOf(end)
+	return c.JSON(stdhttp.StatusOK, chatCompletionJSON{
+		ID:      prefixChat + snap.ID,
+		Object:  objectChat,
+		Created: snap.CreatedAt.Unix(),
+		Model:   modelName,
+		Choices: []chatChoiceJSON{{
+			Message:      chatMessageJSON{Role: "assistant", Content: conv.text.String()},
+			FinishReason: reason,
+		}},
+		Usage: chatUsageJSON{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out},
+	})
+}

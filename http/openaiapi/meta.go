@@ -1,0 +1,91 @@
+package openaiapi
+
+import (
+	"strconv"
+
+	"github.com/armistice-go/armistice/actors"
+)
+
+// What an OpenAI request needs to be shown again later (its kind, the
+// background and store flags, the instructions and output cap) is kept
+// in the request's own metadata, under keys with this prefix, so that the
+// request actor stays the only owner of everything about a request.
+// Clients may not use the prefix in their metadata.
+const metaPrefix = "openai."
+
+const (
+	metaObject          = metaPrefix + "object" // "response" or "chat.completion"
+	metaBackground      = metaPrefix + "background"
+	metaStore           = metaPrefix + "store"
+	metaInstructions    = metaPrefix + "instructions"
+	metaMaxOutputTokens = metaPrefix + "max_output_tokens"
+
+	objectResponse = "response"
+	objectChat     = "chat.completion"
+)
+
+// The id prefixes OpenAI's ids carry; the engine's id follows.
+const (
+	prefixResponse = "resp_"
+	prefixChat     = "chatcmpl-"
+	prefixMessage  = "msg_"
+)
+
+// respMeta is what a Responses object shows besides its log.
+type respMeta struct {
+	id              string // the engine's id
+	model           string
+	createdAt       int64
+	background      bool
+	store           bool
+	instructions    *string
+	maxOutputTokens *int
+	metadata        map[string]string // the client's own
+}
+
+// responseMetadata is the request metadata of a new response.
+func responseMetadata(req responsesRequest) map[string]string {
+	md := make(map[string]string, len(req.metadata)+5)
+	for k, v := range req.metadata {
+		md[k] = v
+	}
+	md[metaObject] = objectResponse
+	md[metaBackground] = strconv.FormatBool(req.background)
+	md[metaStore] = strconv.FormatBool(req.store)
+	if req.instructions != nil {
+		md[metaInstructions] = *req.instructions
+	}
+	if req.maxTokens != nil {
+		md[metaMaxOutputTokens] = strconv.Itoa(*req.maxTokens)
+	}
+	return md
+}
+
+// metaOf reads a response's metadata back from its snapshot. ok is false
+// when the request is not a Responses request (a chat completion, or a
+// request made through the native API).
+func (a *api) metaOf(snap actors.Snapshot) (respMeta, bool) {
+	if snap.Metadata[metaObject] != objectResponse {
+		return respMeta{}, false
+	}
+	m := respMeta{
+		id:         snap.ID,
+		model:      a.displayModel(snap.Model),
+		createdAt:  snap.CreatedAt.Unix(),
+		background: snap.Metadata[metaBackground] == "true",
+		store:      snap.Metadata[metaStore] != "false",
+		metadata:   map[string]string{},
+	}
+	if s, ok := snap.Metadata[metaInstructions]; ok {
+		m.instructions = &s
+	}
+	if n, err := strconv.Atoi(snap.Metadata[metaMaxOutputTokens]); err == nil {
+		m.maxOutputTokens = &n
+	}
+	for k, v := range snap.Metadata {
+		if len(k) < len(metaPrefix) || k[:len(metaPrefix)] != metaPrefix {
+			m.metadata[k] = v
+		}
+	}
+	return m, true
+}

@@ -1,0 +1,380 @@
+package openaiapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	stdhttp "net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/armistice-go/armistice/actors"
+	armhttp "github.com/armistice-go/armistice/http"
+	"github.com/armistice-go/armistice/model"
+	"github.com/labstack/echo/v4"
+	"github.com/rs/zerolog"
+)
+
+// The echo context keys this package sets. accessLogTenantKey is the key
+// the server's access log reads the tenant from.
+const (
+	tenantKey          = "openaiapi.tenant"
+	accessLogTenantKey = "armistice.tenant"
+)
+
+// Route prefixes whose errors are written in OpenAI's shape.
+var ownedPaths = []string{"/v1/chat/completions", "/v1/responses", "/v1/models"}
+
+// Limits on what a request may carry, as OpenAI documents them.
+const (
+	maxMetadataEntries  = 16
+	maxMetadataKeyBytes = 64
+	maxMetadataValBytes = 512
+	maxModelBytes       = 256
+	maxIDBytes          = 160
+	// cancelTimeout bounds the cancel sent when a foreground client left.
+	cancelTimeout = 5 * time.Second
+)
+
+// api holds the routes' dependencies. It keeps no state about requests:
+// every call is one or two engine calls, and a stream is one
+// subscription.
+type api struct {
+	cfg Config
+	srv *armhttp.Server
+	eng *actors.Engine
+	log zerolog.Logger
+
+	// streamDone, when set, runs as a streaming handler returns (tests).
+	streamDone func()
+}
+
+// Register adds the OpenAI-compatible routes to srv's echo instance, and
+// makes errors on them (including unknown methods, body limits and
+// recovered panics) come out in OpenAI's shape. Call it once, before the
+// server serves.
+func Register(srv *armhttp.Server, cfg Config) error {
+	_, err := register(srv, cfg)
+	return err
+}
+
+func register(srv *armhttp.Server, cfg Config) (*api, error) {
+	if srv == nil {
+		return nil, fmt.Errorf("%w: nil server", ErrInvalidConfig)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Models = append([]string(nil), cfg.Models...)
+	a := &api{cfg: cfg, srv: srv, eng: srv.Engine(), log: cfg.Logger.With().Str("component", "openaiapi").Logger()}
+	e := srv.Echo()
+	// Auth is per route, as on the native routes, so that an unknown
+	// method still answers 405.
+	e.POST("/v1/chat/completions", a.chatCompletions, a.authenticate)
+	e.POST("/v1/responses", a.createResponse, a.authenticate)
+	e.GET("/v1/responses/:id", a.getResponse, a.authenticate)
+	e.DELETE("/v1/responses/:id", a.deleteResponse, a.authenticate)
+	e.POST("/v1/responses/:id/cancel", a.cancelResponse, a.authenticate)
+	e.GET("/v1/models", a.listModels, a.authenticate)
+	e.GET("/v1/models/:model", a.getModel, a.authenticate)
+	next := e.HTTPErrorHandler
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		if !owned(c.Request().URL.Path) {
+			next(err, c)
+			return
+		}
+		a.handleError(err, c)
+	}
+	return a, nil
+}
+
+func owned(path string) bool {
+	for _, p := range ownedPaths {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate resolves the Bearer key with the server's keys: the same
+// tenants, so ids of other tenants answer 404 like unknown ones.
+func (a *api) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		tenant, ok := a.srv.TenantFor(c.Request())
+		if !ok {
+			msg := "Incorrect API key provided. You can find your API key in the server's configuration (ARMISTICE_API_KEYS)."
+			if c.Request().Header.Get(echo.HeaderAuthorization) == "" {
+				msg = "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+			}
+			return &Error{Status: stdhttp.StatusUnauthorized, Type: TypeInvalidRequest, Code: CodeInvalidAPIKey, Message: msg}
+		}
+		c.Set(tenantKey, tenant)
+		c.Set(accessLogTenantKey, tenant)
+		return next(c)
+	}
+}
+
+func tenantOf(c echo.Context) string {
+	t, _ := c.Get(tenantKey).(string)
+	return t
+}
+
+// toError turns any error reaching the error handler on an owned route
+// into an OpenAI-shaped one.
+func toError(err error, r *stdhttp.Request) *Error {
+	var oe *Error
+	if errors.As(err, &oe) {
+		return oe
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		switch he.Code {
+		case stdhttp.StatusNotFound:
+			return &Error{Status: he.Code, Type: TypeInvalidRequest, Code: CodeNotFound,
+				Message: fmt.Sprintf("Invalid URL (%s %s)", r.Method, truncate(r.URL.Path, 200)), Err: err}
+		case stdhttp.StatusMethodNotAllowed:
+			return &Error{Status: he.Code, Type: TypeInvalidRequest, Code: CodeMethodNotAllowed,
+				Message: fmt.Sprintf("Invalid method for URL (%s %s)", r.Method, truncate(r.URL.Path, 200)), Err: err}
+		case stdhttp.StatusRequestEntityTooLarge:
+			return tooLarge(err)
+		}
+		if he.Code >= 400 && he.Code < 500 {
+			return &Error{Status: he.Code, Type: TypeInvalidRequest, Message: fmt.Sprint(he.Message), Err: err}
+		}
+	}
+	var ae *armhttp.APIError
+	if errors.As(err, &ae) {
+		switch {
+		case ae.Status == stdhttp.StatusRequestEntityTooLarge:
+			return tooLarge(err)
+		case ae.Status == stdhttp.StatusUnauthorized:
+			return &Error{Status: ae.Status, Type: TypeInvalidRequest, Code: CodeInvalidAPIKey, Message: ae.Message, Err: err}
+		case ae.Status == stdhttp.StatusTooManyRequests:
+			return &Error{Status: ae.Status, Type: TypeRequests, Code: ae.Code, Message: ae.Message, RetryAfter: ae.RetryAfter, Err: err}
+		case ae.Status >= 400 && ae.Status < 500:
+			return &Error{Status: ae.Status, Type: TypeInvalidRequest, Code: ae.Code, Message: ae.Message, Err: err}
+		default:
+			return &Error{Status: ae.Status, Type: TypeServer, Code: ae.Code, Message: ae.Message, RetryAfter: ae.RetryAfter, Err: err}
+		}
+	}
+	return internal(err)
+}
+
+func tooLarge(err error) *Error {
+	return &Error{Status: stdhttp.StatusRequestEntityTooLarge, Type: TypeInvalidRequest, Code: CodeRequestTooLarge,
+		Message: "The request body is too large.", Err: err}
+}
+
+// handleError writes err as {"error":{...}} unless the response has
+// started, in which case the stream already said how it ended.
+func (a *api) handleError(err error, c echo.Context) {
+	oe := toError(err, c.Request())
+	if c.Response().Committed {
+		a.log.Debug().Err(err).Msg("error after the response started")
+		return
+	}
+	if oe.Status >= 500 {
+		a.log.Error().Err(oe).Str("path", c.Request().URL.Path).Msg("request failed")
+	}
+	h := c.Response().Header()
+	if oe.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(oe.RetryAfter))
+	}
+	if oe.Status == stdhttp.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="armistice"`)
+	}
+	if c.Request().Method == stdhttp.MethodHead {
+		err = c.NoContent(oe.Status)
+	} else {
+		err = c.JSON(oe.Status, oe.body())
+	}
+	if err != nil {
+		a.log.Debug().Err(err).Msg("could not write the error")
+	}
+}
+
+// readBody reads a request body of at most MaxBodyBytes.
+func (a *api) readBody(r *stdhttp.Request) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r.Body, a.cfg.MaxBodyBytes+1))
+	if err != nil {
+		var maxErr *stdhttp.MaxBytesError
+		var he *echo.HTTPError
+		if errors.As(err, &maxErr) || (errors.As(err, &he) && he.Code == stdhttp.StatusRequestEntityTooLarge) {
+			return nil, tooLarge(err)
+		}
+		return nil, invalid("", CodeInvalidJSON, "We could not read the body of your request.")
+	}
+	if int64(len(data)) > a.cfg.MaxBodyBytes {
+		return nil, tooLarge(nil)
+	}
+	return data, nil
+}
+
+// decodeJSON decodes one JSON object; unknown fields are ignored, as
+// OpenAI's SDKs send many optional ones.
+func decodeJSON(data []byte, v any) error {
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return invalid("", CodeInvalidJSON, "We could not parse the JSON body of your request: the body is empty. The API expects a JSON object.")
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return invalid("", CodeInvalidJSON, "We could not parse the JSON body of your request: malformed JSON at byte %d.", syn.Offset)
+		case errors.As(err, &typ) && typ.Field != "":
+			return invalid(typ.Field, CodeInvalidType, "Invalid type for '%s': expected %s, but got %s.", typ.Field, jsonKind(typ.Type.Kind().String()), typ.Value)
+		case errors.As(err, &typ):
+			return invalid("", CodeInvalidJSON, "We could not parse the JSON body of your request: expected a JSON object, got %s.", typ.Value)
+		}
+		return invalid("", CodeInvalidJSON, "We could not parse the JSON body of your request.")
+	}
+	return nil
+}
+
+func jsonKind(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct", "ptr":
+		return "an object"
+	case "int", "int64", "int32", "uint", "uint64", "float64":
+		return "a number"
+	}
+	return "another type"
+}
+
+// displayModel is the model a response names.
+func (a *api) displayModel(snapModel string) string {
+	if snapModel != "" {
+		return snapModel
+	}
+	return a.cfg.Models[0]
+}
+
+// sseHeaders starts an event stream.
+func sseHeaders(c echo.Context) {
+	w := c.Response()
+	h := w.Header()
+	h.Set(echo.HeaderContentType, "text/event-stream; charset=utf-8")
+	h.Set(echo.HeaderCacheControl, "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(stdhttp.StatusOK)
+	w.Flush()
+}
+
+// outcome says how a stream ended.
+type outcome uint8
+
+const (
+	outcomeEnded       outcome = iota + 1 // the end record was written
+	outcomeClientGone                     // the client left, or a write failed
+	outcomeRequestGone                    // the request stopped before its end reached us
+)
+
+// pump writes the subscription's records as encode renders them, one
+// write and one flush per ready batch, with heartbeats while idle.
+func (a *api) pump(c echo.Context, sub *actors.Subscription, encode func(b []byte, recs []model.Record) []byte) outcome {
+	ctx := c.Request().Context()
+	w := c.Response()
+	buf := make([]byte, 0, 4096)
+	for {
+		records, err := a.next(ctx, sub)
+		switch {
+		case err == nil:
+		case errors.Is(err, errHeartbeat):
+			if _, err := w.Write([]byte(": ping\n\n")); err != nil {
+				return outcomeClientGone
+			}
+			w.Flush()
+			continue
+		case ctx.Err() != nil:
+			return outcomeClientGone
+		default:
+			return outcomeRequestGone
+		}
+		buf = encode(buf[:0], records)
+		if len(buf) > 0 {
+			if _, err := w.Write(buf); err != nil {
+				return outcomeClientGone
+			}
+			w.Flush()
+		}
+		if records[len(records)-1].Kind == model.KindEnd {
+			return outcomeEnded
+		}
+		if cap(buf) > 1<<20 {
+			buf = make([]byte, 0, 4096) // do not keep a burst's buffer for the stream's life
+		}
+	}
+}
+
+var errHeartbeat = errors.New("heartbeat due")
+
+// next waits for records at most one heartbeat interval.
+func (a *api) next(ctx context.Context, sub *actors.Subscription) ([]model.Record, error) {
+	if a.cfg.Heartbeat <= 0 {
+		return sub.Next(ctx)
+	}
+	hctx, cancel := context.WithTimeoutCause(ctx, a.cfg.Heartbeat, errHeartbeat)
+	defer cancel()
+	recs, err := sub.Next(hctx)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(hctx), errHeartbeat) {
+		return nil, errHeartbeat
+	}
+	return recs, err
+}
+
+// readToEnd reads the subscription until its end record (or until ctx
+// ends), handing every batch to apply.
+func readToEnd(ctx context.Context, sub *actors.Subscription, apply func([]model.Record)) error {
+	for {
+		recs, err := sub.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		apply(recs)
+		if recs[len(recs)-1].Kind == model.KindEnd {
+			return nil
+		}
+	}
+}
+
+// readTo reads the subscription until it holds record last (the log as
+// it was when the subscription attached).
+func readTo(ctx context.Context, sub *actors.Subscription, last uint64, apply func([]model.Record)) error {
+	for sub.Cursor() < last {
+		recs, err := sub.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		apply(recs)
+	}
+	return nil
+}
+
+// abandon cancels a foreground request whose client left before its end,
+// so that the upstream call is aborted. The request's own context is
+// gone, so the cancel gets its own bounded one.
+func (a *api) abandon(ctx context.Context, id, owner string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelTimeout)
+	defer cancel()
+	_, err := a.eng.Cancel(ctx, id, owner)
+	if err != nil && !errors.Is(err, actors.ErrAlreadyFinished) && !errors.Is(err, actors.ErrNotFound) {
+		a.log.Warn().Err(err).Str("request_id", id).Msg("could not cancel after the client left")
+	}
+}

@@ -1,0 +1,313 @@
+package openaiapi
+
+import (
+	"context"
+	"errors"
+	stdhttp "net/http"
+	"strconv"
+	"strings"
+
+	"github.com/armistice-go/armistice/actors"
+	"github.com/armistice-go/armistice/model"
+	"github.com/labstack/echo/v4"
+)
+
+// deletedJSON answers DELETE /v1/responses/{id}.
+type deletedJSON struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Deleted bool   `json:"deleted"`
+}
+
+// createResponse serves POST /v1/responses.
+func (a *api) createResponse(c echo.Context) error {
+	if a.srv.Draining() {
+		return shuttingDown(nil)
+	}
+	data, err := a.readBody(c.Request())
+	if err != nil {
+		return err
+	}
+	req, err := a.parseResponses(data)
+	if err != nil {
+		return err
+	}
+	spec := actors.Spec{
+		Model:        req.model,
+		Messages:     req.messages,
+		OnDisconnect: model.OnDisconnectCancel,
+		Metadata:     responseMetadata(req),
+	}
+	if req.background {
+		spec.OnDisconnect = model.OnDisconnectContinue
+	}
+	if req.maxTokens != nil {
+		spec.MaxTokens = *req.maxTokens
+	}
+	ctx := c.Request().Context()
+	owner := tenantOf(c)
+	snap, err := a.eng.Submit(ctx, owner, spec)
+	if err != nil {
+		return engineError(err, "response", "")
+	}
+	meta, _ := a.metaOf(snap)
+	if req.background && !req.stream {
+		// Background without a stream: the response as it is now
+		// (queued or in progress); the client polls or streams it.
+		conv, err := a.load(ctx, snap.ID, owner)
+		if err != nil {
+			return err
+		}
+		return c.JSON(stdhttp.StatusOK, conv.response())
+	}
+	sub, err := a.eng.Subscribe(ctx, snap.ID, owner, 0)
+	if err != nil {
+		if !req.background {
+			a.abandon(ctx, snap.ID, owner)
+		}
+		return engineError(err, "response", prefixResponse+snap.ID)
+	}
+	defer sub.Close()
+	if req.stream {
+		a.streamResponse(c, sub, meta, -1, !req.background)
+		return nil
+	}
+	// Foreground without a stream: wait for the end.
+	conv := silentConv(meta)
+	if err := readToEnd(ctx, sub, conv.apply); err != nil {
+		if ctx.Err() != nil {
+			a.abandon(ctx, snap.ID, owner)
+			return nil // nobody is listening
+		}
+		return engineError(err, "response", prefixResponse+snap.ID)
+	}
+	return c.JSON(stdhttp.StatusOK, conv.response())
+}
+
+// streamResponse writes the response's events numbered after after. A
+// foreground stream whose client leaves cancels the request.
+func (a *api) streamResponse(c echo.Context, sub *actors.Subscription, meta respMeta, after int64, foreground bool) {
+	if a.streamDone != nil {
+		defer a.streamDone()
+	}
+	conv := newRespConv(meta, after)
+	sseHeaders(c)
+	switch a.pump(c, sub, conv.append) {
+	case outcomeClientGone:
+		if foreground {
+			a.abandon(c.Request().Context(), meta.id, tenantOf(c))
+		}
+	case outcomeRequestGone:
+		if _, err := c.Response().Write(conv.errorEvent(nil)); err == nil {
+			c.Response().Flush()
+		}
+	}
+}
+
+// load reads a stored response's log as far as it goes now.
+func (a *api) load(ctx context.Context, id, owner string) (*respConv, error) {
+	sub, err := a.eng.Subscribe(ctx, id, owner, 0)
+	if err != nil {
+		return nil, engineError(err, "response", prefixResponse+id)
+	}
+	defer sub.Close()
+	meta, ok := a.metaOf(sub.Snapshot())
+	if !ok || !meta.store {
+		return nil, notFound("response", prefixResponse+id)
+	}
+	conv := silentConv(meta)
+	if err := readTo(ctx, sub, sub.Snapshot().LastSeq, conv.apply); err != nil {
+		return nil, engineError(err, "response", prefixResponse+id)
+	}
+	return conv, nil
+}
+
+// getResponse serves GET /v1/responses/{id}: the snapshot, or with
+// stream=true the event stream after starting_after.
+func (a *api) getResponse(c echo.Context) error {
+	id, ok := engineID(c.Param("id"), prefixResponse)
+	if !ok {
+		return notFound("response", c.Param("id"))
+	}
+	stream, after, err := a.streamParams(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	owner := tenantOf(c)
+	if !stream {
+		conv, err := a.load(ctx, id, owner)
+		if err != nil {
+			return err
+		}
+		return c.JSON(stdhttp.StatusOK, conv.response())
+	}
+	sub, err := a.eng.Subscribe(ctx, id, owner, 0)
+	if err != nil {
+		return engineError(err, "response", prefixResponse+id)
+	}
+	defer sub.Close()
+	meta, ok := a.metaOf(sub.Snapshot())
+	if !ok || !meta.store {
+		return notFound("response", prefixResponse+id)
+	}
+	if !meta.background {
+		return invalid("stream", CodeNotBackground, "This response cannot be streamed because it was not created with background=true.")
+	}
+	a.streamResponse(c, sub, meta, after, false)
+	return nil
+}
+
+// streamParams reads stream and starting_after from the query, or from a
+// JSON body: OpenAI's Go SDK sends {"stream":true} as the body of its GET.
+func (a *api) streamParams(c echo.Context) (stream bool, after int64, err error) {
+	after = -1
+	q := c.QueryParams()
+	if v := q.Get("stream"); v != "" {
+		if stream, err = strconv.ParseBool(v); err != nil {
+			return false, 0, invalid("stream", CodeInvalidValue, "Invalid value for 'stream': expected a boolean, got %q.", truncate(v, 20))
+		}
+	}
+	if v := q.Get("starting_after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return false, 0, invalid("starting_after", CodeInvalidValue, "Invalid value for 'starting_after': expected a non-negative integer, got %q.", truncate(v, 20))
+		}
+		after = n
+	}
+	r := c.Request()
+	if r.ContentLength == 0 || r.Body == nil || r.Body == stdhttp.NoBody {
+		return stream, after, nil
+	}
+	data, err := a.readBody(r)
+	if err != nil {
+		return false, 0, err
+	}
+	if strings.TrimSpace(string(data)) == "" {
+		return stream, after, nil
+	}
+	var body struct {
+		Stream        *bool  `json:"stream"`
+		StartingAfter *int64 `json:"starting_after"`
+	}
+	if err := decodeJSON(data, &body); err != nil {
+		return false, 0, err
+	}
+	if body.Stream != nil && *body.Stream {
+		stream = true
+	}
+	if body.StartingAfter != nil && after < 0 {
+		if *body.StartingAfter < 0 {
+			return false, 0, invalid("starting_after", CodeInvalidValue, "Invalid value for 'starting_after': expected a non-negative integer, got %d.", *body.StartingAfter)
+		}
+		after = *body.StartingAfter
+	}
+	return stream, after, nil
+}
+
+// cancelResponse serves POST /v1/responses/{id}/cancel. Cancelling again
+// answers the same; a response that ended otherwise answers 400.
+func (a *api) cancelResponse(c echo.Context) error {
+	id, ok := engineID(c.Param("id"), prefixResponse)
+	if !ok {
+		return notFound("response", c.Param("id"))
+	}
+	ctx := c.Request().Context()
+	owner := tenantOf(c)
+	if _, err := a.stored(ctx, id, owner, true); err != nil {
+		return err
+	}
+	if _, err := a.eng.Cancel(ctx, id, owner); err != nil {
+		if errors.Is(err, actors.ErrAlreadyFinished) {
+			return &Error{Status: stdhttp.StatusBadRequest, Type: TypeInvalidRequest, Code: CodeAlreadyFinished, Message: messageCompletedCancel, Err: err}
+		}
+		return engineError(err, "response", prefixResponse+id)
+	}
+	conv, err := a.load(ctx, id, owner)
+	if err != nil {
+		return err
+	}
+	return c.JSON(stdhttp.StatusOK, conv.response())
+}
+
+// deleteResponse serves DELETE /v1/responses/{id}.
+func (a *api) deleteResponse(c echo.Context) error {
+	id, ok := engineID(c.Param("id"), prefixResponse)
+	if !ok {
+		return notFound("response", c.Param("id"))
+	}
+	ctx := c.Request().Context()
+	owner := tenantOf(c)
+	if _, err := a.stored(ctx, id, owner, false); err != nil {
+		return err
+	}
+	if _, err := a.eng.Delete(ctx, id, owner); err != nil {
+		if errors.Is(err, actors.ErrNotFinished) {
+			return invalid("", CodeNotFinished, "Cannot delete a response that is still in progress; cancel it first.")
+		}
+		return engineError(err, "response", prefixResponse+id)
+	}
+	return c.JSON(stdhttp.StatusOK, deletedJSON{ID: prefixResponse + id, Object: "response.deleted", Deleted: true})
+}
+
+// stored checks that id is a stored response of owner (and, when
+// background is set, a background one).
+func (a *api) stored(ctx context.Context, id, owner string, background bool) (respMeta, error) {
+	snap, err := a.eng.Status(ctx, id, owner)
+	if err != nil {
+		return respMeta{}, engineError(err, "response", prefixResponse+id)
+	}
+	meta, ok := a.metaOf(snap)
+	if !ok || !meta.store {
+		return respMeta{}, notFound("response", prefixResponse+id)
+	}
+	if background && !meta.background {
+		return respMeta{}, invalid("", CodeNotBackground, "Only responses created with background=true can be cancelled.")
+	}
+	return meta, nil
+}
+
+// engineID strips an OpenAI id's prefix; ok is false for ids no engine
+// would hand out.
+func engineID(id, prefix string) (string, bool) {
+	rest, ok := strings.CutPrefix(id, prefix)
+	return rest, ok && rest != "" && len(id) <= maxIDBytes
+}
+
+// modelJSON is one entry of GET /v1/models.
+type modelJSON struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
+}
+
+type modelListJSON struct {
+	Object string      `json:"object"`
+	Data   []modelJSON `json:"data"`
+}
+
+func modelOf(name string) modelJSON {
+	return modelJSON{ID: name, Object: "model", Created: 0, OwnedBy: "armistice"}
+}
+
+// listModels serves GET /v1/models: the configured models.
+func (a *api) listModels(c echo.Context) error {
+	list := modelListJSON{Object: "list", Data: make([]modelJSON, 0, len(a.cfg.Models))}
+	for _, m := range a.cfg.Models {
+		list.Data = append(list.Data, modelOf(m))
+	}
+	return c.JSON(stdhttp.StatusOK, list)
+}
+
+// getModel serves GET /v1/models/{model}.
+func (a *api) getModel(c echo.Context) error {
+	name := c.Param("model")
+	for _, m := range a.cfg.Models {
+		if m == name {
+			return c.JSON(stdhttp.StatusOK, modelOf(m))
+		}
+	}
+	return &Error{Status: stdhttp.StatusNotFound, Type: TypeInvalidRequest, Code: CodeModelNotFound, Param: "model",
+		Message: "The model '" + truncate(name, 100) + "' does not exist."}
+}

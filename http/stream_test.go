@@ -320,3 +320,22 @@ func TestShutdownDeliversEveryEnd(t *testing.T) {
 	}
 	e.served <- stdhttp.ErrServerClosed // for the cleanup
 }
+
+// on_disconnect=cancel: when the last stream goes and nobody comes back
+// within DetachGrace, the request is cancelled and its upstream aborted.
+func TestDisconnectCancelsWhenAsked(t *testing.T) {
+	e := newEnv(t, withEngine(func(c *actors.Config) { c.DetachGrace = 50 * time.Millisecond }))
+	snap := e.submit(`{"prompt":"hello","on_disconnect":"cancel"}`)
+	s := e.script()
+	st := e.mustOpen(snap.ID, "")
+	s.Token("a")
+	st.readN(3)
+	st.close()
+	select {
+	case <-s.Done():
+	case <-time.After(waitLimit):
+		t.Fatal("the upstream call was not aborted after the client left")
+	}
+	evs := e.mustOpen(snap.ID, "", "Last-Event-ID", "3").readToEnd()
+	wantEnd(t, evs, "cancelled", "cancelled", "client_disconnected")
+}

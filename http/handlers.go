@@ -11,6 +11,7 @@ import (
 	stdhttp "net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/armistice-go/armistice/actors"
 	"github.com/armistice-go/armistice/llm"
@@ -236,7 +237,6 @@ func (s *Server) events(c echo.Context) error {
 	w.WriteHeader(stdhttp.StatusOK)
 	w.Flush()
 
-	buf := make([]byte, 0, 4096)
 	for {
 		records, err := s.next(ctx, sub)
 		switch {
@@ -252,23 +252,30 @@ func (s *Server) events(c echo.Context) error {
 			// end for us: nothing more can be said on this stream.
 			return nil
 		}
-		// Coalesce: everything that is ready goes out in one write.
-		buf = buf[:0]
+		// Coalesce: everything that is ready goes out in one write. The
+		// buffer is borrowed only for the write, so an idle stream holds
+		// none.
+		buf := writeBuffers.Get().(*[]byte)
+		b := (*buf)[:0]
 		for _, r := range records {
-			buf = appendEvent(buf, r)
+			b = appendEvent(b, r)
 		}
-		if _, err := w.Write(buf); err != nil {
+		_, err = w.Write(b)
+		if cap(b) <= 64<<10 { // do not keep a burst's buffer around
+			*buf = b
+			writeBuffers.Put(buf)
+		}
+		if err != nil {
 			return nil
 		}
 		w.Flush()
 		if records[len(records)-1].Kind == model.KindEnd {
 			return nil
 		}
-		if cap(buf) > 1<<20 {
-			buf = make([]byte, 0, 4096) // do not keep a burst's buffer for the stream's life
-		}
 	}
 }
+
+var writeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 var errHeartbeat = errors.New("heartbeat due")
 

@@ -245,7 +245,7 @@ func (a *api) chatCompletions(c echo.Context) error {
 		return chatFailure(end)
 	}
 	in, out := usageOf(end)
-	return c.JSON(stdhttp.StatusOK, chatCompletionJSON{
+	return writeJSON(c, stdhttp.StatusOK, chatCompletionJSON{
 		ID:      prefixChat + snap.ID,
 		Object:  objectChat,
 		Created: snap.CreatedAt.Unix(),

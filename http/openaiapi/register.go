@@ -190,7 +190,7 @@ func (a *api) handleError(err error, c echo.Context) {
 	if c.Request().Method == stdhttp.MethodHead {
 		err = c.NoContent(oe.Status)
 	} else {
-		err = c.JSON(oe.Status, oe.body())
+		err = writeJSON(c, oe.Status, oe.body())
 	}
 	if err != nil {
 		a.log.Debug().Err(err).Msg("could not write the error")

@@ -58,7 +58,7 @@ func (a *api) createResponse(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return c.JSON(stdhttp.StatusOK, conv.response())
+		return writeJSON(c, stdhttp.StatusOK, conv.response())
 	}
 	sub, err := a.eng.Subscribe(ctx, snap.ID, owner, 0)
 	if err != nil {
@@ -81,7 +81,7 @@ func (a *api) createResponse(c echo.Context) error {
 		}
 		return engineError(err, "response", prefixResponse+snap.ID)
 	}
-	return c.JSON(stdhttp.StatusOK, conv.response())
+	return writeJSON(c, stdhttp.StatusOK, conv.response())
 }
 
 // streamResponse writes the response's events numbered after after. A
@@ -140,7 +140,7 @@ func (a *api) getResponse(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return c.JSON(stdhttp.StatusOK, conv.response())
+		return writeJSON(c, stdhttp.StatusOK, conv.response())
 	}
 	sub, err := a.eng.Subscribe(ctx, id, owner, 0)
 	if err != nil {
@@ -227,7 +227,7 @@ func (a *api) cancelResponse(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(stdhttp.StatusOK, conv.response())
+	return writeJSON(c, stdhttp.StatusOK, conv.response())
 }
 
 // deleteResponse serves DELETE /v1/responses/{id}.
@@ -247,7 +247,7 @@ func (a *api) deleteResponse(c echo.Context) error {
 		}
 		return engineError(err, "response", prefixResponse+id)
 	}
-	return c.JSON(stdhttp.StatusOK, deletedJSON{ID: prefixResponse + id, Object: "response.deleted", Deleted: true})
+	return writeJSON(c, stdhttp.StatusOK, deletedJSON{ID: prefixResponse + id, Object: "response.deleted", Deleted: true})
 }
 
 // stored checks that id is a stored response of owner (and, when
@@ -297,7 +297,7 @@ func (a *api) listModels(c echo.Context) error {
 	for _, m := range a.cfg.Models {
 		list.Data = append(list.Data, modelOf(m))
 	}
-	return c.JSON(stdhttp.StatusOK, list)
+	return writeJSON(c, stdhttp.StatusOK, list)
 }
 
 // getModel serves GET /v1/models/{model}.
@@ -305,7 +305,7 @@ func (a *api) getModel(c echo.Context) error {
 	name := c.Param("model")
 	for _, m := range a.cfg.Models {
 		if m == name {
-			return c.JSON(stdhttp.StatusOK, modelOf(m))
+			return writeJSON(c, stdhttp.StatusOK, modelOf(m))
 		}
 	}
 	return &Error{Status: stdhttp.StatusNotFound, Type: TypeInvalidRequest, Code: CodeModelNotFound, Param: "model",

@@ -9,14 +9,19 @@ import (
 	"net"
 	stdhttp "net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/armistice-go/armistice/actors"
 	armhttp "github.com/armistice-go/armistice/http"
+	"github.com/armistice-go/armistice/http/openaiapi"
 	"github.com/armistice-go/armistice/llm"
+	"github.com/armistice-go/armistice/llm/anthropic"
 	"github.com/armistice-go/armistice/llm/embedded"
+	"github.com/armistice-go/armistice/llm/openai"
+	"github.com/armistice-go/armistice/llm/resilient"
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 )
@@ -28,21 +33,38 @@ type serveConfig struct {
 	HTTP          armhttp.Config
 	ShutdownGrace time.Duration
 	Provider      string
+	Fallback      []string
+	Models        []string
+	Retries       int
 	EmbeddedRate  float64
 	EmbeddedCount int
+	OpenAI        openai.Config
+	Anthropic     anthropic.Config
 	LogLevel      zerolog.Level
 	LogFormat     string // json or console
+
+	// Logger and Metrics are made once the settings are read, so that
+	// providers can report to them.
+	Logger  zerolog.Logger
+	Metrics *armhttp.Metrics
 }
+
+// providerNames are the values of ARMISTICE_PROVIDER and ARMISTICE_FALLBACK.
+var providerNames = []string{"embedded", "openai", "anthropic"}
 
 // setting is one configuration value: its flag, its environment
 // variable, its default, and how it is applied.
 type setting struct {
 	flag, env, def, usage string
 	apply                 func(c *serveConfig, v string) error
+	// fallbackEnv is read when env is unset (OPENAI_API_KEY, ...).
+	fallbackEnv string
+	// secret values never appear in errors or logs.
+	secret bool
 }
 
 func durationSetting(flag, env, def, usage string, field func(*serveConfig) *time.Duration) setting {
-	return setting{flag, env, def, usage, func(c *serveConfig, v string) error {
+	return setting{flag: flag, env: env, def: def, usage: usage, apply: func(c *serveConfig, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil {
 			return fmt.Errorf("not a duration (use Go syntax such as 30s or 1m30s)")
@@ -55,8 +77,15 @@ func durationSetting(flag, env, def, usage string, field func(*serveConfig) *tim
 	}}
 }
 
+func stringSetting(flag, env, def, usage string, field func(*serveConfig) *string) setting {
+	return setting{flag: flag, env: env, def: def, usage: usage, apply: func(c *serveConfig, v string) error {
+		*field(c) = v
+		return nil
+	}}
+}
+
 func intSetting(flag, env, def, usage string, field func(*serveConfig) *int) setting {
-	return setting{flag, env, def, usage, func(c *serveConfig, v string) error {
+	return setting{flag: flag, env: env, def: def, usage: usage, apply: func(c *serveConfig, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			return fmt.Errorf("not an integer")
@@ -68,7 +97,7 @@ func intSetting(flag, env, def, usage string, field func(*serveConfig) *int) set
 
 // settings lists every setting, in the order of the README's table.
 var settings = []setting{
-	{"addr", "ARMISTICE_ADDR", "127.0.0.1:8080", "address to listen on (host:port)", func(c *serveConfig, v string) error {
+	{flag: "addr", env: "ARMISTICE_ADDR", def: "127.0.0.1:8080", usage: "address to listen on (host:port)", apply: func(c *serveConfig, v string) error {
 		if _, _, err := net.SplitHostPort(v); err != nil {
 			return fmt.Errorf("not host:port")
 		}
@@ -89,7 +118,7 @@ var settings = []setting{
 	durationSetting("shutdown-grace", "ARMISTICE_SHUTDOWN_GRACE", "30s", "time running requests get to finish on SIGINT/SIGTERM", func(c *serveConfig) *time.Duration { return &c.ShutdownGrace }),
 	intSetting("max-prompt-bytes", "ARMISTICE_MAX_PROMPT_BYTES", "65536", "largest prompt (beyond: 413)", func(c *serveConfig) *int { return &c.HTTP.MaxPromptBytes }),
 	intSetting("max-output-bytes", "ARMISTICE_MAX_OUTPUT_BYTES", "1048576", "largest answer (beyond: failed/output_too_large)", func(c *serveConfig) *int { return &c.Engine.MaxOutputBytes }),
-	{"api-keys", "ARMISTICE_API_KEYS", "", "key1=tenant1,key2=tenant2; empty: no auth (prefer the environment: flags show in ps)", func(c *serveConfig, v string) error {
+	{flag: "api-keys", env: "ARMISTICE_API_KEYS", usage: "key1=tenant1,key2=tenant2; empty: no auth (prefer the environment: flags show in ps)", secret: true, apply: func(c *serveConfig, v string) error {
 		keys, err := armhttp.ParseAPIKeys(v)
 		if err != nil {
 			return err
@@ -97,16 +126,49 @@ var settings = []setting{
 		c.HTTP.APIKeys = keys
 		return nil
 	}},
-	{"provider", "ARMISTICE_PROVIDER", "embedded", "the model provider: embedded", func(c *serveConfig, v string) error {
-		switch v {
-		case "embedded":
-		default:
-			return fmt.Errorf("unknown provider (known: embedded)")
+	{flag: "provider", env: "ARMISTICE_PROVIDER", def: "embedded", usage: "the model provider: embedded, openai or anthropic", apply: func(c *serveConfig, v string) error {
+		if !slices.Contains(providerNames, v) {
+			return fmt.Errorf("unknown provider (known: %s)", strings.Join(providerNames, ", "))
 		}
 		c.Provider = v
 		return nil
 	}},
-	{"embedded-rate", "ARMISTICE_EMBEDDED_RATE", "50", "embedded model: tokens per second (0: unpaced)", func(c *serveConfig, v string) error {
+	{flag: "fallback", env: "ARMISTICE_FALLBACK", usage: "providers to try, in order, when the first fails before its first token (e.g. anthropic)", apply: func(c *serveConfig, v string) error {
+		c.Fallback = nil
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name == "" {
+				continue
+			}
+			if !slices.Contains(providerNames, name) || slices.Contains(c.Fallback, name) {
+				return fmt.Errorf("%q is not a provider, or is repeated (known: %s)", name, strings.Join(providerNames, ", "))
+			}
+			c.Fallback = append(c.Fallback, name)
+		}
+		return nil
+	}},
+	{flag: "models", env: "ARMISTICE_MODELS", usage: "models GET /v1/models lists, comma-separated (default: the provider's model, then the fallbacks')", apply: func(c *serveConfig, v string) error {
+		c.Models = nil
+		for _, m := range strings.Split(v, ",") {
+			if m = strings.TrimSpace(m); m != "" && !slices.Contains(c.Models, m) {
+				c.Models = append(c.Models, m)
+			}
+		}
+		return nil
+	}},
+	intSetting("upstream-retries", "ARMISTICE_UPSTREAM_RETRIES", "2", "retries per upstream before the first token (connection errors, 429, 5xx)", func(c *serveConfig) *int { return &c.Retries }),
+	stringSetting("openai-base-url", "ARMISTICE_OPENAI_BASE_URL", openai.DefaultBaseURL, "any OpenAI-compatible server (vLLM, llama.cpp, Ollama /v1, ...)", func(c *serveConfig) *string { return &c.OpenAI.BaseURL }),
+	{flag: "openai-api-key", env: "ARMISTICE_OPENAI_API_KEY", fallbackEnv: "OPENAI_API_KEY", usage: "OpenAI API key (else $OPENAI_API_KEY; prefer the environment)", secret: true, apply: func(c *serveConfig, v string) error {
+		c.OpenAI.APIKey = v
+		return nil
+	}},
+	stringSetting("openai-model", "ARMISTICE_OPENAI_MODEL", openai.DefaultModel, "model when a request names none", func(c *serveConfig) *string { return &c.OpenAI.Model }),
+	stringSetting("anthropic-base-url", "ARMISTICE_ANTHROPIC_BASE_URL", anthropic.DefaultBaseURL, "Anthropic API root", func(c *serveConfig) *string { return &c.Anthropic.BaseURL }),
+	{flag: "anthropic-api-key", env: "ARMISTICE_ANTHROPIC_API_KEY", fallbackEnv: "ANTHROPIC_API_KEY", usage: "Anthropic API key (else $ANTHROPIC_API_KEY; prefer the environment)", secret: true, apply: func(c *serveConfig, v string) error {
+		c.Anthropic.APIKey = v
+		return nil
+	}},
+	stringSetting("anthropic-model", "ARMISTICE_ANTHROPIC_MODEL", anthropic.DefaultModel, "model when a request names none", func(c *serveConfig) *string { return &c.Anthropic.Model }),
+	{flag: "embedded-rate", env: "ARMISTICE_EMBEDDED_RATE", def: "50", usage: "embedded model: tokens per second (0: unpaced)", apply: func(c *serveConfig, v string) error {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 {
 			return fmt.Errorf("not a non-negative number")
@@ -115,7 +177,7 @@ var settings = []setting{
 		return nil
 	}},
 	intSetting("embedded-tokens", "ARMISTICE_EMBEDDED_TOKENS", "64", "embedded model: answer length in tokens", func(c *serveConfig) *int { return &c.EmbeddedCount }),
-	{"log-level", "ARMISTICE_LOG_LEVEL", "info", "debug, info, warn or error", func(c *serveConfig, v string) error {
+	{flag: "log-level", env: "ARMISTICE_LOG_LEVEL", def: "info", usage: "debug, info, warn or error", apply: func(c *serveConfig, v string) error {
 		switch v {
 		case "debug", "info", "warn", "error":
 			lvl, _ := zerolog.ParseLevel(v)
@@ -124,7 +186,7 @@ var settings = []setting{
 		}
 		return fmt.Errorf("not one of debug, info, warn, error")
 	}},
-	{"log-format", "ARMISTICE_LOG_FORMAT", "", "json or console (default: console when stderr is a terminal, else json)", func(c *serveConfig, v string) error {
+	{flag: "log-format", env: "ARMISTICE_LOG_FORMAT", usage: "json or console (default: console when stderr is a terminal, else json)", apply: func(c *serveConfig, v string) error {
 		switch v {
 		case "", "json", "console":
 			c.LogFormat = v
@@ -175,13 +237,15 @@ func loadServeConfig(args []string, lookupEnv func(string) (string, bool), stder
 		v, source := s.def, "default of --"+s.flag
 		if env, ok := lookupEnv(s.env); ok {
 			v, source = env, s.env
+		} else if env, ok := lookupEnv(s.fallbackEnv); ok && s.fallbackEnv != "" {
+			v, source = env, s.fallbackEnv
 		}
 		if values[i].set {
 			v, source = values[i].value, "--"+s.flag
 		}
 		if err := s.apply(&cfg, strings.TrimSpace(v)); err != nil {
 			shown := v
-			if s.env == "ARMISTICE_API_KEYS" {
+			if s.secret {
 				shown = "(hidden)"
 			}
 			return serveConfig{}, fmt.Errorf("invalid %s=%s: %w", source, shown, err)
@@ -190,6 +254,8 @@ func loadServeConfig(args []string, lookupEnv func(string) (string, bool), stder
 	if cfg.ShutdownGrace <= 0 {
 		return serveConfig{}, errors.New("invalid shutdown grace: must be positive")
 	}
+	cfg.Logger = cfg.logger(stderr)
+	cfg.Metrics = armhttp.NewMetrics()
 	provider, err := cfg.provider()
 	if err != nil {
 		return serveConfig{}, err
@@ -204,13 +270,120 @@ func loadServeConfig(args []string, lookupEnv func(string) (string, bool), stder
 	return cfg, nil
 }
 
+// provider builds the configured provider. A real upstream (and any
+// fallback) goes behind llm/resilient, which retries before the first
+// token and moves on to the next upstream; the embedded model alone needs
+// neither.
 func (c *serveConfig) provider() (llm.Provider, error) {
-	p, err := embedded.New(embedded.Config{TokensPerSecond: c.EmbeddedRate, Tokens: c.EmbeddedCount})
-	if err != nil {
-		return nil, fmt.Errorf("embedded model: %w", err)
+	if c.EmbeddedCount < 1 {
+		return nil, fmt.Errorf("invalid embedded tokens: must be at least 1, got %d", c.EmbeddedCount)
 	}
-	c.HTTP.DefaultModel = "embedded"
+	if slices.Contains(c.Fallback, c.Provider) {
+		return nil, fmt.Errorf("invalid ARMISTICE_FALLBACK: %q is already the provider", c.Provider)
+	}
+	c.HTTP.DefaultModel = c.modelOf(c.Provider)
+	if len(c.Models) == 0 {
+		for _, name := range append([]string{c.Provider}, c.Fallback...) {
+			if m := c.modelOf(name); !slices.Contains(c.Models, m) {
+				c.Models = append(c.Models, m)
+			}
+		}
+	}
+	if c.Provider == "embedded" && len(c.Fallback) == 0 {
+		return c.newProvider("embedded")
+	}
+	var ups []resilient.Upstream
+	for _, name := range append([]string{c.Provider}, c.Fallback...) {
+		p, err := c.newProvider(name)
+		if err != nil {
+			return nil, err
+		}
+		ups = append(ups, resilient.Upstream{Name: name, Provider: p})
+	}
+	retries := c.Retries
+	if retries == 0 {
+		retries = -1 // resilient reads 0 as "the default"
+	}
+	if c.Retries < 0 {
+		return nil, fmt.Errorf("invalid ARMISTICE_UPSTREAM_RETRIES: must not be negative, got %d", c.Retries)
+	}
+	return resilient.New(resilient.Config{
+		Upstreams: ups,
+		Retries:   retries,
+		Observer:  upstreamObserver{metrics: c.Metrics, logger: c.Logger.With().Str("component", "upstream").Logger()},
+	})
+}
+
+// modelOf is the default model of a provider.
+func (c *serveConfig) modelOf(provider string) string {
+	switch provider {
+	case "openai":
+		return c.OpenAI.Model
+	case "anthropic":
+		return c.Anthropic.Model
+	}
+	return "embedded"
+}
+
+// upstreamURL is the primary upstream's base URL (never a key), for the
+// start log.
+func (c *serveConfig) upstreamURL() string {
+	switch c.Provider {
+	case "openai":
+		return c.OpenAI.BaseURL
+	case "anthropic":
+		return c.Anthropic.BaseURL
+	}
+	return ""
+}
+
+func (c *serveConfig) newProvider(name string) (llm.Provider, error) {
+	var p llm.Provider
+	var err error
+	switch name {
+	case "embedded":
+		p, err = embedded.New(embedded.Config{TokensPerSecond: c.EmbeddedRate, Tokens: c.EmbeddedCount})
+	case "openai":
+		p, err = openai.New(c.OpenAI)
+	case "anthropic":
+		p, err = anthropic.New(c.Anthropic)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s provider: %w", name, err)
+	}
 	return p, nil
+}
+
+// upstreamObserver counts upstream events in the metrics and logs the
+// failures. User cancellations are not errors: resilient reports them
+// only as Aborted, logged at debug.
+type upstreamObserver struct {
+	metrics *armhttp.Metrics
+	logger  zerolog.Logger
+}
+
+func (o upstreamObserver) Attempt(upstream string, attempt int) {
+	o.metrics.Attempt(upstream, attempt)
+}
+
+func (o upstreamObserver) Retry(upstream string, kind resilient.Kind, wait time.Duration) {
+	o.metrics.Retry(upstream, kind, wait)
+	o.logger.Info().Str("upstream", upstream).Str("kind", string(kind)).Dur("wait_ms", wait).Msg("retrying upstream")
+}
+
+func (o upstreamObserver) Fallback(upstream string, kind resilient.Kind, next string) {
+	o.metrics.Fallback(upstream, kind, next)
+	o.logger.Warn().Str("upstream", upstream).Str("kind", string(kind)).Str("next", next).Msg("falling back to the next upstream")
+}
+
+func (o upstreamObserver) Error(upstream string, kind resilient.Kind, err error) {
+	o.metrics.Error(upstream, kind, err)
+	o.logger.Warn().Str("upstream", upstream).Str("kind", string(kind)).Err(err).Msg("upstream error")
+}
+
+func (o upstreamObserver) Aborted(upstream string, latency time.Duration) {
+	o.metrics.Aborted(upstream, latency)
+	o.logger.Debug().Str("upstream", upstream).Dur("latency_ms", latency).Msg("upstream call aborted")
 }
 
 func (c *serveConfig) logger(stderr io.Writer) zerolog.Logger {
@@ -239,8 +412,7 @@ func serve(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 		fmt.Fprintln(stderr, "armistice serve:", err)
 		return 2
 	}
-	logger := cfg.logger(stderr)
-	metrics := armhttp.NewMetrics()
+	logger, metrics := cfg.Logger, cfg.Metrics
 	cfg.Engine.Logger = logger
 	cfg.Engine.Observer = metrics
 	cfg.HTTP.Logger = logger.With().Str("component", "http").Logger()
@@ -257,6 +429,16 @@ func serve(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 		fmt.Fprintln(stderr, "armistice serve:", err)
 		return 2
 	}
+	oai := openaiapi.DefaultConfig()
+	oai.Models = cfg.Models
+	oai.Heartbeat = cfg.HTTP.Heartbeat
+	oai.MaxBodyBytes = cfg.HTTP.MaxBodyBytes
+	oai.MaxPromptBytes = cfg.HTTP.MaxPromptBytes
+	oai.Logger = cfg.HTTP.Logger
+	if err := openaiapi.Register(srv, oai); err != nil {
+		fmt.Fprintln(stderr, "armistice serve:", err)
+		return 2
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		logger.Error().Err(err).Str("addr", cfg.Addr).Msg("cannot listen")
@@ -265,7 +447,8 @@ func serve(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info().Str("addr", ln.Addr().String()).Str("url", "http://"+ln.Addr().String()).
-		Str("provider", cfg.Provider).Bool("auth", len(cfg.HTTP.APIKeys) > 0).Msg("listening")
+		Str("provider", cfg.Provider).Strs("fallback", cfg.Fallback).Strs("models", cfg.Models).
+		Str("upstream", cfg.upstreamURL()).Bool("auth", len(cfg.HTTP.APIKeys) > 0).Msg("listening")
 
 	select {
 	case err := <-served:

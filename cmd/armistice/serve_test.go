@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/armistice-go/armistice/llm/llmtest"
 	"github.com/tmaxmax/go-sse"
 )
 
@@ -86,6 +87,10 @@ func TestServeRejectsBadConfig(t *testing.T) {
 		{nil, map[string]string{"ARMISTICE_SHUTDOWN_GRACE": "0s"}, "shutdown grace"},
 		{nil, map[string]string{"ARMISTICE_MAX_PROMPT_BYTES": "0"}, "MaxPromptBytes"},
 		{nil, map[string]string{"ARMISTICE_EMBEDDED_RATE": "-2"}, "ARMISTICE_EMBEDDED_RATE"},
+		{nil, map[string]string{"ARMISTICE_PROVIDER": "openai", "ARMISTICE_OPENAI_BASE_URL": "ftp://x"}, "openai provider"},
+		{nil, map[string]string{"ARMISTICE_FALLBACK": "embedded"}, "already the provider"},
+		{nil, map[string]string{"ARMISTICE_FALLBACK": "gemini"}, "ARMISTICE_FALLBACK=gemini"},
+		{nil, map[string]string{"ARMISTICE_UPSTREAM_RETRIES": "-1", "ARMISTICE_PROVIDER": "openai"}, "ARMISTICE_UPSTREAM_RETRIES"},
 		{[]string{"--nope"}, nil, "flag provided but not defined"},
 		{[]string{"extra"}, nil, "unexpected argument"},
 	} {
@@ -109,6 +114,7 @@ type child struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	url    string
+	start  string // the "listening" log line
 	lines  chan string
 	exited chan struct{}
 	err    error
@@ -116,10 +122,16 @@ type child struct {
 
 func startServe(t *testing.T, args ...string) *child {
 	t.Helper()
+	return startServeEnv(t, nil, args...)
+}
+
+// startServeEnv starts the server with extra environment variables.
+func startServeEnv(t *testing.T, extraEnv []string, args ...string) *child {
+	t.Helper()
 	all, _ := json.Marshal(append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...))
 	ctx, cancel := context.WithTimeout(t.Context(), 3*waitLimit)
 	cmd := exec.CommandContext(ctx, os.Args[0])
-	cmd.Env = append(os.Environ(), mainChildEnv+"="+string(all))
+	cmd.Env = append(append(os.Environ(), mainChildEnv+"="+string(all)), extraEnv...)
 	cmd.WaitDelay = waitLimit
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -144,7 +156,7 @@ func startServe(t *testing.T, args ...string) *child {
 	if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.URL == "" {
 		t.Fatalf("listening line %q: %v", line, err)
 	}
-	c.url = rec.URL
+	c.url, c.start = rec.URL, line
 	return c
 }
 
@@ -296,5 +308,69 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 		if !strings.Contains(readme, row) {
 			t.Errorf("README lacks the row %q", row)
 		}
+	}
+}
+
+// The issue's "done when": ARMISTICE_PROVIDER=openai with a base URL
+// streams from an OpenAI-compatible server, and the key stays out of the
+// logs.
+func TestServeStreamsFromAnOpenAICompatibleServer(t *testing.T) {
+	up := llmtest.NewOpenAIServer(t, llmtest.Answer("Down", " the", " rabbit", " hole"))
+	const key = "sk-serve-test-secret-77"
+	c := startServeEnv(t, []string{
+		"ARMISTICE_PROVIDER=openai",
+		"ARMISTICE_OPENAI_BASE_URL=" + up.URL,
+		"OPENAI_API_KEY=" + key, // the fallback variable
+		"ARMISTICE_OPENAI_MODEL=local-model",
+		"ARMISTICE_LOG_LEVEL=debug",
+	})
+	// The OpenAI-compatible routes are served too, listing the model.
+	resp, err := http.Get(c.url + "/v1/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	models, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(models), `"id":"local-model"`) {
+		t.Fatalf("/v1/models: %d %s", resp.StatusCode, models)
+	}
+	id := c.submit("hello")
+	ch := sseStream(t, c.url+"/v1/requests/"+id+"/events")
+	var text strings.Builder
+	var last sse.Event
+	for {
+		ev, ok := nextEvent(t, ch)
+		if !ok {
+			break
+		}
+		last = ev
+		if ev.Type == "token" {
+			var rec struct{ Text string }
+			json.Unmarshal([]byte(ev.Data), &rec)
+			text.WriteString(rec.Text)
+		}
+	}
+	if text.String() != "Down the rabbit hole" || !strings.Contains(last.Data, `"status":"completed"`) {
+		t.Fatalf("text %q, last event %+v", text.String(), last)
+	}
+	reqs := up.Requests()
+	if len(reqs) != 1 || reqs[0].Model != "local-model" || reqs[0].Header.Get("Authorization") != "Bearer "+key {
+		t.Fatalf("upstream saw %+v", reqs)
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	for line := range c.lines {
+		logs.WriteString(line + "\n")
+	}
+	if code := c.exitCode(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.Contains(logs.String(), key) {
+		t.Fatal("the API key reached the logs")
+	}
+	if !strings.Contains(c.start, `"provider":"openai"`) || strings.Contains(c.start, key) {
+		t.Fatalf("the start log line: %s", c.start)
 	}
 }

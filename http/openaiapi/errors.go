@@ -28,6 +28,7 @@ const (
 // errors use OpenAI's own codes; the rest are Armistice's.
 const (
 	CodeInvalidAPIKey      = "invalid_api_key"
+	CodeBadRequest         = "bad_request"
 	CodeInvalidJSON        = "invalid_json"
 	CodeInvalidType        = "invalid_type"
 	CodeInvalidValue       = "invalid_value"
@@ -48,8 +49,6 @@ const (
 	CodeUnavailable        = "unavailable"
 	CodeInternal           = "internal_error"
 	CodeRequestGone        = "request_gone"
-	CodeResponseCancelled  = "cancelled"
-	codeNone               = "" // sent as null
 	messageCompletedCancel = "Cannot cancel a completed response."
 )
 

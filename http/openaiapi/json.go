@@ -26,7 +26,6 @@ func writeJSON(c echo.Context, status int, v any) error {
 	return c.Blob(status, echo.MIMEApplicationJSON, append(data, '\n'))
 }
 
-
 const hexDigits = "0123456789abcdef"
 
 // appendJSONString appends s as a JSON string, escaped as encoding/json

@@ -143,7 +143,7 @@ func toError(err error, r *stdhttp.Request) *Error {
 			return tooLarge(err)
 		}
 		if he.Code >= 400 && he.Code < 500 {
-			return &Error{Status: he.Code, Type: TypeInvalidRequest, Message: fmt.Sprint(he.Message), Err: err}
+			return &Error{Status: he.Code, Type: TypeInvalidRequest, Code: CodeBadRequest, Message: fmt.Sprint(he.Message), Err: err}
 		}
 	}
 	var ae *armhttp.APIError

@@ -176,6 +176,12 @@ func (r *requestActor) flush(c actor.Context) {
 }
 
 func (r *requestActor) run(c actor.Context, effects []model.Effect) {
+	// Metrics count the end before any subscriber can see it.
+	for _, e := range effects {
+		if f, ok := e.(model.Finished); ok {
+			r.observeFinished(&f.End)
+		}
+	}
 	for _, e := range effects {
 		switch e := e.(type) {
 		case model.Append:
@@ -195,7 +201,6 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 				ran = r.life.FinishedAt.Sub(r.life.StartedAt)
 			}
 			c.Send(c.Parent(), &finished{id: r.id, ran: ran})
-			r.observeFinished(&e.End)
 			ev := r.logger.Info()
 			if e.End.Status == model.StatusFailed {
 				ev = r.logger.Warn()
@@ -247,6 +252,12 @@ func (r *requestActor) arm(c actor.Context, t model.ArmTimer) {
 
 func (r *requestActor) startProducer(c actor.Context) {
 	ctx, cancel := context.WithCancel(context.Background())
+	if r.cfg.MaxDuration > 0 {
+		// The actor's own timer ends the request at MaxDuration; the
+		// deadline, a little later, only tells the provider how much time
+		// is left (a retrying provider does not wait past it).
+		ctx, cancel = context.WithDeadline(context.Background(), now().Add(r.cfg.MaxDuration+time.Second))
+	}
 	r.cancelProducer = cancel
 	r.inbox = &inbox{}
 	req := llm.Request{Model: r.spec.Model, Messages: r.spec.Messages, MaxTokens: r.spec.MaxTokens}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/armistice-go/armistice/actors"
+	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/llm/scripted"
 	"github.com/armistice-go/armistice/model"
 	"github.com/rs/zerolog"
@@ -103,6 +104,11 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 
 func withEngine(f func(*actors.Config)) envOption { return func(e *actors.Config, _ *Config) { f(e) } }
 func withServer(f func(*Config)) envOption        { return func(_ *actors.Config, s *Config) { f(s) } }
+
+// withProvider replaces the scripted provider (which then stays unused).
+func withProvider(p llm.Provider) envOption {
+	return func(e *actors.Config, _ *Config) { e.Provider = p }
+}
 
 // do sends one request; headers come in name, value pairs.
 func (e *env) do(method, path, body string, headers ...string) (*stdhttp.Response, []byte) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/armistice-go/armistice/actors"
+	"github.com/armistice-go/armistice/llm/resilient"
 	"github.com/armistice-go/armistice/model"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -14,6 +15,8 @@ import (
 // Metrics holds Armistice's Prometheus metrics. It is an actors.Observer:
 // pass it as the engine's Config.Observer to count requests, and as this
 // package's Config.Metrics to serve it on /metrics with the HTTP metrics.
+// It is also a resilient.Observer, to count upstream attempts, retries,
+// errors by kind and cancel-to-abort latency.
 // Every method is safe for concurrent use and never blocks.
 type Metrics struct {
 	registry *prometheus.Registry
@@ -29,9 +32,18 @@ type Metrics struct {
 
 	httpRequests *prometheus.CounterVec
 	streams      prometheus.Gauge
+
+	upAttempts  *prometheus.CounterVec
+	upRetries   *prometheus.CounterVec
+	upFallbacks *prometheus.CounterVec
+	upErrors    *prometheus.CounterVec
+	upAborts    *prometheus.HistogramVec
 }
 
-var _ actors.Observer = (*Metrics)(nil)
+var (
+	_ actors.Observer    = (*Metrics)(nil)
+	_ resilient.Observer = (*Metrics)(nil)
+)
 
 // latencyBuckets run from 1 ms to about 2 min.
 var latencyBuckets = prometheus.ExponentialBuckets(0.001, 2.5, 14)
@@ -85,12 +97,33 @@ func NewMetrics() *Metrics {
 			Namespace: "armistice", Name: "event_streams",
 			Help: "Open SSE event streams.",
 		}),
+		upAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "armistice", Name: "upstream_attempts_total",
+			Help: "Attempts to open a stream on an upstream, retries included.",
+		}, []string{"upstream"}),
+		upRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "armistice", Name: "upstream_retries_total",
+			Help: "Retries on the same upstream, by the kind of error that caused them.",
+		}, []string{"upstream", "kind"}),
+		upFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "armistice", Name: "upstream_fallbacks_total",
+			Help: "Requests moved to the next upstream, by the kind of the last error.",
+		}, []string{"upstream", "kind"}),
+		upErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "armistice", Name: "upstream_errors_total",
+			Help: "Upstream errors by kind (connect, status_429, status_5xx, stream_cut, ...); cancellations are not errors.",
+		}, []string{"upstream", "kind"}),
+		upAborts: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "armistice", Name: "upstream_abort_seconds",
+			Help:    "Time from a request's cancel (or deadline) to its upstream call being let go.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
+		}, []string{"upstream"}),
 	}
 	for _, s := range []model.State{model.StatePending, model.StateStreaming, model.StateCancelled, model.StateDone} {
 		m.byState.WithLabelValues(s.String())
 	}
 	reg.MustRegister(m.finished, m.byState, m.subscribers, m.ttft, m.duration, m.queued, m.tokens, m.usage,
-		m.httpRequests, m.streams,
+		m.httpRequests, m.streams, m.upAttempts, m.upRetries, m.upFallbacks, m.upErrors, m.upAborts,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -128,6 +161,29 @@ func (m *Metrics) Removed(last model.State) { m.byState.WithLabelValues(last.Str
 
 // SubscribersChanged implements actors.Observer.
 func (m *Metrics) SubscribersChanged(delta int) { m.subscribers.Add(float64(delta)) }
+
+// Attempt implements resilient.Observer.
+func (m *Metrics) Attempt(upstream string, attempt int) { m.upAttempts.WithLabelValues(upstream).Inc() }
+
+// Retry implements resilient.Observer.
+func (m *Metrics) Retry(upstream string, kind resilient.Kind, wait time.Duration) {
+	m.upRetries.WithLabelValues(upstream, string(kind)).Inc()
+}
+
+// Fallback implements resilient.Observer.
+func (m *Metrics) Fallback(upstream string, kind resilient.Kind, next string) {
+	m.upFallbacks.WithLabelValues(upstream, string(kind)).Inc()
+}
+
+// Error implements resilient.Observer.
+func (m *Metrics) Error(upstream string, kind resilient.Kind, err error) {
+	m.upErrors.WithLabelValues(upstream, string(kind)).Inc()
+}
+
+// Aborted implements resilient.Observer.
+func (m *Metrics) Aborted(upstream string, latency time.Duration) {
+	m.upAborts.WithLabelValues(upstream).Observe(latency.Seconds())
+}
 
 func (m *Metrics) observeHTTP(route, method string, code int) {
 	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()

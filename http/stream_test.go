@@ -266,6 +266,7 @@ func TestQueuedRequestShowsItsPositionAndStartsLater(t *testing.T) {
 	s2.Finish(llm.FinishStop, nil)
 	evs := st.readToEnd()
 	wantEnd(t, evs, "done", "completed", "stop")
+	e.script() // the third is admitted once the second's slot is free
 	if _, snap := e.status(third.ID); snap.QueuePosition != 0 || snap.State.String() != "streaming" {
 		t.Fatalf("third = %+v", snap)
 	}

@@ -1,0 +1,59 @@
+// Package anthropic is an llm.Provider for Anthropic's Messages API, built
+// on the official SDK github.com/anthropics/anthropic-sdk-go/v2.
+//
+// # Requests
+//
+// A request becomes POST {BaseURL}/v1/messages with "stream": true. System
+// messages go to the "system" parameter (one text block each, in order);
+// user and assistant messages keep their order. Request.Model overrides
+// Config.Model. The Messages API requires max_tokens: a positive
+// Request.MaxTokens is sent, else Config.MaxTokens (default 1024).
+//
+// The SDK's own retries are switched off (option.WithMaxRetries(0)):
+// retrying belongs to llm/resilient, which does it once for every
+// provider. The SDK's OpenTelemetry spans are off, and the provider reads no
+// ANTHROPIC_* environment variable, credential file or profile; its Config
+// is the whole truth.
+//
+// # Events
+//
+//   - message_start: its usage.input_tokens is kept for the finish chunk;
+//   - content_block_start of a text block: its text, if any, is a chunk;
+//   - content_block_delta with a text_delta: a chunk; other deltas (tool
+//     input, thinking, signatures, citations) are skipped;
+//   - message_delta with a stop_reason: the finish chunk, carrying
+//     llm.Usage{PromptTokens: input_tokens (from message_start, or from
+//     message_delta when it repeats them), CompletionTokens: output_tokens};
+//   - message_stop: the end, io.EOF;
+//   - ping and content_block_stop: skipped (the SDK drops pings itself);
+//   - error: the stream fails (see Errors).
+//
+// stop_reason maps onto llm.FinishReason: end_turn and stop_sequence → stop;
+// max_tokens and model_context_window_exceeded → length; refusal →
+// content_filter; tool_use and pause_turn (which need tools this provider
+// never sends) and unknown values → stop.
+//
+// # Errors
+//
+// Stream returns an error wrapping:
+//   - llm.ErrInvalidRequest for a request with no messages, only system
+//     messages, or an unknown role;
+//   - the context's error when it ends before the response headers arrive;
+//   - llm.ErrUpstream with an *llm.StatusError (status code, Retry-After,
+//     the body's error.message) for an HTTP error status (429, 529
+//     overloaded, ...);
+//   - llm.ErrUpstream and the transport's error when the connection fails.
+//
+// Recv returns io.EOF after message_stop, or an error wrapping:
+//   - the context's error once it is cancelled (the response body is closed,
+//     which aborts the upstream HTTP request);
+//   - llm.ErrUpstream and llm.ErrStreamCut when the body ends, or
+//     message_stop comes, before any stop_reason;
+//   - llm.ErrUpstream and an *llm.StreamError for an "error" event;
+//   - llm.ErrUpstream and llm.ErrMalformed for an event whose data is not
+//     JSON.
+//
+// Once the stop_reason was delivered the answer is complete: a body that
+// ends after it without message_stop still ends with io.EOF. The API key
+// never appears in an error string.
+package anthropic

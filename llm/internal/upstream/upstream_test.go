@@ -1,0 +1,129 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/armistice-go/armistice/llm"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const secret = "sk-secret-123456"
+
+func TestRedact(t *testing.T) {
+	if got := Redact("a "+secret+" b "+secret, secret); got != "a [redacted] b [redacted]" {
+		t.Fatalf("Redact = %q", got)
+	}
+	if got := Redact("abc", "ab"); got != "abc" {
+		t.Fatalf("a short secret was redacted: %q", got)
+	}
+	base := errors.New("dial " + secret)
+	err := RedactError(base, secret)
+	if strings.Contains(err.Error(), secret) || !errors.Is(err, base) {
+		t.Fatalf("RedactError = %v", err)
+	}
+	if plain := errors.New("fine"); RedactError(plain, secret) != plain || RedactError(nil, secret) != nil {
+		t.Fatal("RedactError changed an error without the secret")
+	}
+}
+
+func response(code int, body string, h http.Header) *http.Response {
+	if h == nil {
+		h = http.Header{}
+	}
+	return &http.Response{StatusCode: code, Header: h, Body: io.NopCloser(strings.NewReader(body))}
+}
+
+func TestStatus(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		res  *http.Response
+		want llm.StatusError
+	}{
+		{response(429, `{"error":{"message":"slow `+secret+`","type":"requests"}}`, http.Header{"Retry-After": {"2"}}),
+			llm.StatusError{StatusCode: 429, RetryAfter: 2 * time.Second, Message: "slow [redacted]"}},
+		{response(529, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, nil),
+			llm.StatusError{StatusCode: 529, Message: "Overloaded"}},
+		{response(502, `<html>bad gateway</html>`, nil), llm.StatusError{StatusCode: 502, Message: "Bad Gateway"}},
+		{&http.Response{StatusCode: 500, Header: http.Header{}}, llm.StatusError{StatusCode: 500, Message: "Internal Server Error"}},
+	} {
+		if got := Status(tc.res, now, secret); *got != tc.want {
+			t.Errorf("Status = %+v, want %+v", *got, tc.want)
+		}
+	}
+}
+
+func TestStreamError(t *testing.T) {
+	for _, tc := range []struct {
+		data string
+		want llm.StreamError
+	}{
+		{`{"error":{"message":"boom","type":"server_error"}}`, llm.StreamError{Type: "server_error", Message: "boom"}},
+		{`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, llm.StreamError{Type: "overloaded_error", Message: "Overloaded"}},
+		{`{"error":{"code":"rate_limited"}}`, llm.StreamError{Type: "rate_limited"}},
+		{`{"error":"flat ` + secret + `"}`, llm.StreamError{Message: `{"error":"flat [redacted]"}`}},
+		{strings.Repeat("x", 300), llm.StreamError{Message: strings.Repeat("x", 200) + "..."}},
+	} {
+		if got := StreamError([]byte(tc.data), secret); *got != tc.want {
+			t.Errorf("StreamError(%.40s) = %+v, want %+v", tc.data, *got, tc.want)
+		}
+	}
+}
+
+type closer struct{ closed chan struct{} }
+
+func (c *closer) Close() error { close(c.closed); return nil }
+
+func TestWatch(t *testing.T) {
+	c := &closer{closed: make(chan struct{})}
+	ctx, cancel := context.WithCancel(t.Context())
+	stop := Watch(ctx, c)
+	cancel()
+	<-c.closed
+	stop()
+	stop()
+
+	c = &closer{closed: make(chan struct{})}
+	ctx, cancel = context.WithCancel(t.Context())
+	stop = Watch(ctx, c)
+	stop()
+	cancel()
+	select {
+	case <-c.closed:
+		t.Fatal("closed after stop")
+	default:
+	}
+	Watch(ctx, nil)()
+}
+
+func TestChecks(t *testing.T) {
+	for _, u := range []string{"http://localhost:8000/v1", "https://api.openai.com/v1"} {
+		if err := CheckBaseURL(u); err != nil {
+			t.Errorf("CheckBaseURL(%q) = %v", u, err)
+		}
+	}
+	for _, u := range []string{"", "localhost:8000", "ftp://x", "http://", "%zz"} {
+		if CheckBaseURL(u) == nil {
+			t.Errorf("CheckBaseURL(%q) = nil", u)
+		}
+	}
+	if err := CheckHeaders(map[string]string{"X-A": "b c", "anthropic-beta": "x"}); err != nil {
+		t.Error(err)
+	}
+	for _, h := range []map[string]string{{"": "x"}, {"a b": "x"}, {"a:": "x"}, {"X": "a\rb"}} {
+		if CheckHeaders(h) == nil {
+			t.Errorf("CheckHeaders(%q) = nil", h)
+		}
+	}
+	if c := DefaultHTTPClient(); c.Timeout != 0 || c.Transport == nil {
+		t.Errorf("DefaultHTTPClient = %+v", c)
+	}
+}

@@ -1,0 +1,242 @@
+package openai_test
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/armistice-go/armistice/llm"
+	"github.com/armistice-go/armistice/llm/internal/providertest"
+	"github.com/armistice-go/armistice/llm/llmtest"
+	"github.com/armistice-go/armistice/llm/openai"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func newProvider(t *testing.T, cfg openai.Config) *openai.Provider {
+	t.Helper()
+	p, err := openai.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func factory(t *testing.T, baseURL string, hc *http.Client) llm.Provider {
+	return newProvider(t, openai.Config{BaseURL: baseURL, APIKey: providertest.Secret, Model: "gpt-test", HTTPClient: hc})
+}
+
+func TestContract(t *testing.T) { providertest.Run(t, llmtest.OpenAI, factory) }
+
+// sent returns the JSON body of the only request s received.
+func sent(t *testing.T, s *llmtest.Server) map[string]any {
+	t.Helper()
+	reqs := s.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests, want 1", len(reqs))
+	}
+	var body map[string]any
+	if err := json.Unmarshal(reqs[0].Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+func TestRequestShape(t *testing.T) {
+	s := llmtest.NewOpenAIServer(t, llmtest.Answer("a"))
+	p := newProvider(t, openai.Config{
+		BaseURL:      s.URL,
+		APIKey:       providertest.Secret,
+		Model:        "gpt-test",
+		HTTPClient:   s.Client(),
+		ExtraHeaders: map[string]string{"X-Route": "blue"},
+	})
+	req := llm.Request{Messages: []llm.Message{
+		{Role: llm.RoleSystem, Content: "Be brief."},
+		{Role: llm.RoleUser, Content: "Hi"},
+		{Role: llm.RoleAssistant, Content: "Hello."},
+		{Role: llm.RoleUser, Content: "Again"},
+	}, MaxTokens: 9}
+	st, err := p.Stream(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := providertest.Drain(t, st); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	body := sent(t, s)
+	if body["model"] != "gpt-test" || body["stream"] != true || body["max_tokens"] != 9.0 {
+		t.Fatalf("body %v", body)
+	}
+	if _, ok := body["max_completion_tokens"]; ok {
+		t.Fatalf("max_completion_tokens sent by default: %v", body)
+	}
+	if opts, _ := body["stream_options"].(map[string]any); opts["include_usage"] != true {
+		t.Fatalf("stream_options %v, want include_usage", body["stream_options"])
+	}
+	msgs, _ := json.Marshal(body["messages"])
+	want := `[{"content":"Be brief.","role":"system"},{"content":"Hi","role":"user"},{"content":"Hello.","role":"assistant"},{"content":"Again","role":"user"}]`
+	if string(msgs) != want {
+		t.Fatalf("messages %s, want %s", msgs, want)
+	}
+	h := s.Requests()[0].Header
+	if h.Get("X-Route") != "blue" || h.Get("Authorization") != "Bearer "+providertest.Secret {
+		t.Fatalf("headers %v", h)
+	}
+	if s.Requests()[0].Header.Get("X-Stainless-Retry-Count") != "0" {
+		t.Fatalf("retry count header %q", h.Get("X-Stainless-Retry-Count"))
+	}
+}
+
+func TestMaxCompletionTokens(t *testing.T) {
+	s := llmtest.NewOpenAIServer(t, llmtest.Answer("a"))
+	p := newProvider(t, openai.Config{BaseURL: s.URL, HTTPClient: s.Client(), MaxCompletionTokens: true})
+	req := llm.Prompt("x")
+	req.MaxTokens = 5
+	st, err := p.Stream(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	providertest.Drain(t, st)
+	body := sent(t, s)
+	if body["max_completion_tokens"] != 5.0 || body["max_tokens"] != nil || body["model"] != openai.DefaultModel {
+		t.Fatalf("body %v", body)
+	}
+	if auth := s.Requests()[0].Header.Get("Authorization"); auth != "" {
+		t.Fatalf("Authorization %q sent without an API key", auth)
+	}
+}
+
+func TestNoSDKRetries(t *testing.T) {
+	s := llmtest.NewOpenAIServer(t, llmtest.Status(500, ""), llmtest.Answer("a"))
+	p := newProvider(t, openai.Config{BaseURL: s.URL, HTTPClient: s.Client()})
+	if _, err := p.Stream(t.Context(), llm.Prompt("x")); err == nil {
+		t.Fatal("Stream succeeded: the SDK retried")
+	}
+	if n := s.Count(); n != 1 {
+		t.Fatalf("%d requests, want 1", n)
+	}
+}
+
+func TestIgnoresEnvironment(t *testing.T) {
+	s := llmtest.NewOpenAIServer(t, llmtest.Answer("a"))
+	t.Setenv("OPENAI_API_KEY", "sk-from-env")
+	t.Setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+	t.Setenv("OPENAI_ORG_ID", "org-env")
+	p := newProvider(t, openai.Config{BaseURL: s.URL, HTTPClient: s.Client()})
+	st, err := p.Stream(t.Context(), llm.Prompt("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	providertest.Drain(t, st)
+	h := s.Requests()[0].Header
+	if h.Get("Authorization") != "" || h.Get("OpenAI-Organization") != "" {
+		t.Fatalf("environment leaked into the request: %v", h)
+	}
+}
+
+func TestFinishReasons(t *testing.T) {
+	for wire, want := range map[string]llm.FinishReason{
+		"stop":           llm.FinishStop,
+		"length":         llm.FinishLength,
+		"content_filter": llm.FinishContentFilter,
+		"tool_calls":     llm.FinishStop,
+		"function_call":  llm.FinishStop,
+		"something_new":  llm.FinishStop,
+	} {
+		s := llmtest.NewOpenAIServer(t, llmtest.Script{Steps: []llmtest.Step{{Text: "a"}, {WireFinish: wire}, {Done: true}}})
+		p := newProvider(t, openai.Config{BaseURL: s.URL, HTTPClient: s.Client()})
+		st, err := p.Stream(t.Context(), llm.Prompt("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := providertest.Drain(t, st); r.Err != nil || r.Finish != want {
+			t.Errorf("%s: finish %q, %v; want %q", wire, r.Finish, r.Err, want)
+		}
+	}
+}
+
+func TestOddChunks(t *testing.T) {
+	const prefix = `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":`
+	for _, tc := range []struct {
+		name string
+		raw  string
+		text string
+		err  error
+	}{
+		{"other choices ignored", prefix + `[{"index":1,"delta":{"content":"x"},"finish_reason":null},{"index":0,"delta":{"content":"a"},"finish_reason":null}]}` + "\n\n" +
+			prefix + `[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\ndata: [DONE]\n\n", "a", nil},
+		{"comments and unknown fields", ": keep-alive\n\n" + prefix + `[{"index":0,"delta":{"content":"a","reasoning_content":"hm"},"finish_reason":null}],"extra":1}` + "\n\n" +
+			prefix + `[{"index":0,"delta":{},"finish_reason":"stop"}]}` + "\n\ndata: [DONE]\n\n", "a", nil},
+		{"choices not an array", prefix + `5}` + "\n\n", "", llm.ErrMalformed},
+		{"not JSON", "data: hello\n\n", "", llm.ErrMalformed},
+		{"error without message", `data: {"error":{"code":"overloaded"}}` + "\n\n", "", llm.ErrUpstream},
+		{"text after the finish is dropped", prefix + `[{"index":0,"delta":{"content":"a"},"finish_reason":"length"}]}` + "\n\n" +
+			prefix + `[{"index":0,"delta":{"content":"b"},"finish_reason":null}]}` + "\n\ndata: [DONE]\n\n", "a", nil},
+		{"error after the finish ends cleanly", prefix + `[{"index":0,"delta":{"content":"a"},"finish_reason":"stop"}]}` + "\n\n" +
+			`data: {"error":{"message":"late"}}` + "\n\n", "a", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := llmtest.NewOpenAIServer(t, llmtest.Replay(tc.raw))
+			p := newProvider(t, openai.Config{BaseURL: s.URL, HTTPClient: s.Client()})
+			st, err := p.Stream(t.Context(), llm.Prompt("x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := providertest.Drain(t, st)
+			if r.Text != tc.text || !errors.Is(r.Err, tc.err) || (tc.err == nil && r.Err != nil) {
+				t.Fatalf("got %q, %v; want %q, %v", r.Text, r.Err, tc.text, tc.err)
+			}
+		})
+	}
+}
+
+func TestDefaultHTTPClient(t *testing.T) {
+	s := llmtest.NewOpenAIServer(t, llmtest.Answer("a", "b"))
+	p := newProvider(t, openai.Config{BaseURL: s.URL})
+	st, err := p.Stream(t.Context(), llm.Prompt("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := providertest.Drain(t, st); r.Text != "ab" {
+		t.Fatalf("got %+v", r)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	p := newProvider(t, openai.Config{})
+	if p.Name() != "openai" {
+		t.Fatalf("Name = %q", p.Name())
+	}
+	if p := newProvider(t, openai.Config{Name: "local-vllm"}); p.Name() != "local-vllm" {
+		t.Fatalf("Name = %q", p.Name())
+	}
+	if d := openai.DefaultConfig(); d.BaseURL != "https://api.openai.com/v1" || d.Model == "" || d.Name != "openai" {
+		t.Fatalf("DefaultConfig = %+v", d)
+	}
+	for _, cfg := range []openai.Config{
+		{BaseURL: "api.openai.com/v1"},
+		{BaseURL: "ftp://x/v1"},
+		{BaseURL: "http://"},
+		{BaseURL: "http://a b/"},
+		{ExtraHeaders: map[string]string{"Bad Name": "x"}},
+		{ExtraHeaders: map[string]string{"X-Ok": "a\r\nInjected: 1"}},
+		{APIKey: providertest.Secret + "\n"},
+	} {
+		err := cfg.Validate()
+		if !errors.Is(err, openai.ErrInvalidConfig) {
+			t.Errorf("Validate(%+v) = %v, want ErrInvalidConfig", cfg, err)
+			continue
+		}
+		if strings.Contains(err.Error(), providertest.Secret) {
+			t.Errorf("Validate leaks the key: %v", err)
+		}
+		if _, err := openai.New(cfg); !errors.Is(err, openai.ErrInvalidConfig) {
+			t.Errorf("New(%+v) = %v", cfg, err)
+		}
+	}
+}

@@ -1,0 +1,60 @@
+// Package resilient implements failure handling once for every provider: a
+// Provider that wraps an ordered list of named upstream providers (a
+// primary and its fallbacks), retries the failures worth retrying, falls
+// back when an upstream is used up, and classifies every error into a Kind
+// for metrics and logs.
+//
+// # The retryable phase
+//
+// Only what happens before the first token is retried. Provider.Stream opens
+// a stream on an upstream and reads it up to its first chunk that carries
+// text, a finish reason or usage; that chunk is buffered and handed out by
+// the first Recv. If opening or that first read fails, the attempt failed:
+//
+//   - if the request's context is done, Stream returns at once with an error
+//     wrapping the context's error (kind cancelled or timeout);
+//   - if the error's kind is not retryable (a 4xx other than 429, an error
+//     object in the stream, a malformed chunk, an invalid request), Stream
+//     returns it at once, without trying a fallback;
+//   - otherwise (a connection failure, 429, 5xx, a transport timeout, a
+//     stream cut before its first chunk) the upstream is tried again, up to
+//     1+Config.Retries attempts, then the next upstream, each from its first
+//     attempt. When the last upstream is used up, Stream returns an error
+//     wrapping ErrExhausted and the last attempt's error.
+//
+// Between attempts on one upstream the provider waits: the upstream's
+// Retry-After when it sent one (llm.StatusError.RetryAfter, from
+// Retry-After in seconds or as an HTTP date, or retry-after-ms), else an
+// exponential backoff (BaseBackoff, doubling, capped at MaxBackoff) drawn
+// with equal jitter from Config.Rand. It never sleeps past the context's
+// deadline: when the wait would end after it, the upstream is given up at
+// once, moving to the next one without waiting or, on the last upstream,
+// failing at once with an error wrapping ErrDeadline and the last attempt's
+// error. An upstream asking for a Retry-After beyond Config.MaxRetryAfter is
+// given up at once too, as if used up (ErrExhausted if it was the last).
+// Waits go through Config.After, so tests observe them without sleeping.
+//
+// After the first chunk nothing is retried: any error ends the stream (the
+// text already delivered stays delivered), and an io.EOF before a finish
+// reason becomes an error wrapping llm.ErrUpstream and llm.ErrStreamCut.
+//
+// # Kinds
+//
+// Classify maps an error to a Kind: cancelled, timeout, connect,
+// status_429, status_5xx, status_4xx, stream_cut, malformed, stream_error,
+// invalid_request, other. It reads only the standard library's error types
+// and the llm package's (llm.StatusError, llm.StreamError, ErrMalformed,
+// ErrStreamCut, ErrInvalidRequest), which the SDK providers produce, so it
+// imports no SDK. The errors Stream and Recv return keep the kind of the
+// failure behind them. A cancelled context is the caller's decision, not an
+// upstream error: Kind.Upstream is false for it, and the Observer hears of
+// it through Aborted, not Error.
+//
+// # Observing
+//
+// The Observer (default NopObserver) hears of every attempt, retry (with
+// its wait), fallback, error (with its kind) and abort (with the latency
+// from the context ending to the upstream request being let go), enough to
+// export upstream attempt, retry and error counters and a
+// cancel-to-abort histogram.
+package resilient

@@ -1,0 +1,304 @@
+package resilient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/armistice-go/armistice/llm"
+)
+
+// Provider opens each stream on the first upstream that delivers a first
+// chunk, retrying and falling back as its package documentation says. It is
+// safe for concurrent use.
+type Provider struct {
+	cfg Config
+}
+
+var _ llm.Provider = (*Provider)(nil)
+
+// New returns a Provider for cfg, with its zero fields defaulted, or an
+// error wrapping ErrInvalidConfig.
+func New(cfg Config) (*Provider, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Provider{cfg: cfg}, nil
+}
+
+// Name returns Config.Name.
+func (p *Provider) Name() string { return p.cfg.Name }
+
+// Stream opens a stream and reads it up to its first chunk carrying text, a
+// finish reason or usage: that is the retryable phase. It returns the
+// stream with that chunk buffered for the first Recv, or the error that
+// ended the phase (see the package documentation).
+func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, error) {
+	clock := watchCancel(ctx)
+	var (
+		last     error // the last attempt's error
+		attempts []string
+	)
+	for ui, up := range p.cfg.Upstreams {
+		n := 0
+		var giveUp error // why the upstream was given up before its last attempt
+		for n < 1+p.cfg.Retries {
+			n++
+			p.cfg.Observer.Attempt(up.Name, n)
+			inner, first, err := p.open(ctx, up, req)
+			if err == nil {
+				return &stream{cfg: &p.cfg, upstream: up.Name, ctx: ctx, clock: clock, inner: inner, first: &first}, nil
+			}
+			if ctx.Err() != nil {
+				p.cfg.Observer.Aborted(up.Name, clock.since())
+				return nil, ctxError(ctx, up.Name, err)
+			}
+			kind := Classify(err)
+			p.cfg.Observer.Error(up.Name, kind, err)
+			last = named(up.Name, err)
+			if !kind.Retryable() {
+				clock.stop()
+				return nil, last
+			}
+			if n == 1+p.cfg.Retries {
+				break
+			}
+			wait, why := p.wait(ctx, err, n)
+			if why != nil {
+				giveUp = why
+				break
+			}
+			p.cfg.Observer.Retry(up.Name, kind, wait)
+			select {
+			case <-p.cfg.After(wait):
+			case <-ctx.Done():
+				clock.stop()
+				return nil, ctxError(ctx, up.Name, last)
+			}
+		}
+		switch {
+		case len(attempts) > 0:
+			attempts = append(attempts, fmt.Sprintf("%d on %s", n, up.Name))
+		case n == 1:
+			attempts = append(attempts, "1 attempt on "+up.Name)
+		default:
+			attempts = append(attempts, fmt.Sprintf("%d attempts on %s", n, up.Name))
+		}
+		if ui+1 < len(p.cfg.Upstreams) {
+			p.cfg.Observer.Fallback(up.Name, Classify(last), p.cfg.Upstreams[ui+1].Name)
+			continue
+		}
+		clock.stop()
+		sentinel := ErrExhausted
+		if giveUp == ErrDeadline {
+			sentinel = ErrDeadline
+		}
+		return nil, fmt.Errorf("%w after %s: %w", sentinel, strings.Join(attempts, ", "), last)
+	}
+	panic("unreachable: Validate requires an upstream")
+}
+
+// open makes one attempt: it opens a stream on up and reads it to its first
+// chunk that carries something. On failure the stream is closed.
+func (p *Provider) open(ctx context.Context, up Upstream, req llm.Request) (llm.Stream, llm.Chunk, error) {
+	s, err := up.Provider.Stream(ctx, req)
+	if err != nil {
+		return nil, llm.Chunk{}, err
+	}
+	for {
+		c, err := s.Recv()
+		if err == io.EOF {
+			err = fmt.Errorf("%w: %w (before the first chunk)", llm.ErrUpstream, llm.ErrStreamCut)
+		}
+		if err != nil {
+			s.Close()
+			return nil, llm.Chunk{}, err
+		}
+		if c.Text != "" || c.FinishReason != llm.FinishNone || c.Usage != nil {
+			return s, c, nil
+		}
+	}
+}
+
+// wait returns how long to wait before retry n (n ≥ 1 attempts made) after
+// err, or why the upstream should be given up instead: errTooLong when it
+// asked for a Retry-After beyond MaxRetryAfter, ErrDeadline when the wait
+// would end past ctx's deadline.
+func (p *Provider) wait(ctx context.Context, err error, n int) (time.Duration, error) {
+	var wait time.Duration
+	var status *llm.StatusError
+	if errors.As(err, &status) && status.RetryAfter > 0 {
+		if status.RetryAfter > p.cfg.MaxRetryAfter {
+			return 0, errTooLong
+		}
+		wait = status.RetryAfter
+	} else {
+		wait = p.backoff(n)
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
+		return 0, ErrDeadline
+	}
+	return wait, nil
+}
+
+// errTooLong is why an upstream asking for too long a Retry-After is given
+// up; the request then ends as exhausted.
+var errTooLong = errors.New("resilient: Retry-After beyond MaxRetryAfter")
+
+// backoff is the jittered backoff before retry n (n ≥ 1): the exponential
+// backoff d = min(MaxBackoff, BaseBackoff·2^(n-1)), drawn with equal
+// jitter in [d/2, d).
+func (p *Provider) backoff(n int) time.Duration {
+	d := p.cfg.BaseBackoff
+	for i := 1; i < n && d < p.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, p.cfg.MaxBackoff)
+	half := d / 2
+	r := p.cfg.Rand()
+	if r < 0 || r >= 1 || r != r {
+		r = 0
+	}
+	return half + time.Duration(r*float64(d-half))
+}
+
+// named prefixes err with the package and the upstream's name, unless
+// err already starts with that name (an upstream named like its provider).
+func named(upstream string, err error) error {
+	if strings.HasPrefix(err.Error(), upstream+": ") {
+		return fmt.Errorf("resilient: %w", err)
+	}
+	return fmt.Errorf("resilient: %s: %w", upstream, err)
+}
+
+// ctxError returns an error wrapping ctx's error and the attempt's.
+func ctxError(ctx context.Context, upstream string, err error) error {
+	if errors.Is(err, ctx.Err()) {
+		return named(upstream, err)
+	}
+	return named(upstream, fmt.Errorf("%w (last error: %v)", ctx.Err(), err))
+}
+
+// stream is a stream past its first chunk. Like every llm.Stream it is
+// used by one goroutine.
+type stream struct {
+	cfg      *Config
+	upstream string
+	ctx      context.Context
+	clock    *cancelClock
+	inner    llm.Stream
+	first    *llm.Chunk // buffered by Stream, handed out by the first Recv
+
+	finished bool  // a finish reason was delivered
+	end      error // io.EOF or the error every later Recv returns
+	aborted  bool  // Aborted was reported
+	closed   bool
+}
+
+// Recv returns the buffered first chunk, then the upstream's chunks. No
+// error after the first chunk is retried. An io.EOF before any finish
+// reason becomes an error wrapping llm.ErrStreamCut.
+func (s *stream) Recv() (llm.Chunk, error) {
+	if s.end != nil {
+		return llm.Chunk{}, s.end
+	}
+	if s.closed {
+		return llm.Chunk{}, ErrClosed
+	}
+	var c llm.Chunk
+	var err error
+	if s.first != nil {
+		c, s.first = *s.first, nil
+	} else {
+		c, err = s.inner.Recv()
+	}
+	if err == nil {
+		if c.FinishReason != llm.FinishNone {
+			s.finished = true
+		}
+		return c, nil
+	}
+	switch {
+	case s.ctx.Err() != nil:
+		s.end = ctxError(s.ctx, s.upstream, err)
+		s.abort()
+	case err == io.EOF && s.finished:
+		s.end = io.EOF
+		s.clock.stop()
+	default:
+		s.clock.stop()
+		if err == io.EOF {
+			err = fmt.Errorf("%w: %w", llm.ErrUpstream, llm.ErrStreamCut)
+		}
+		s.cfg.Observer.Error(s.upstream, Classify(err), err)
+		s.end = named(s.upstream, err)
+	}
+	return llm.Chunk{}, s.end
+}
+
+// abort closes the inner stream after the context ended and reports how
+// long letting go of the upstream took. It reports once.
+func (s *stream) abort() {
+	s.inner.Close()
+	if !s.aborted {
+		s.aborted = true
+		s.cfg.Observer.Aborted(s.upstream, s.clock.since())
+	}
+}
+
+// Close closes the upstream stream. It is idempotent.
+func (s *stream) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.end == nil && s.ctx.Err() != nil {
+		s.abort() // cancelled while nobody was in Recv
+	} else {
+		s.clock.stop()
+	}
+	return s.inner.Close()
+}
+
+// cancelClock notes when a context ended. It is used by one goroutine at a
+// time (the one calling Stream, then the stream's user).
+type cancelClock struct {
+	at         time.Time     // written by the callback before done closes
+	done       chan struct{} // closed by the callback
+	unregister func() bool
+	stopped    bool
+	fired      bool // the callback was started: at will be set
+}
+
+// watchCancel starts noting when ctx ends.
+func watchCancel(ctx context.Context) *cancelClock {
+	c := &cancelClock{done: make(chan struct{})}
+	c.unregister = context.AfterFunc(ctx, func() {
+		c.at = time.Now()
+		close(c.done)
+	})
+	return c
+}
+
+// stop stops watching; it is safe to call more than once.
+func (c *cancelClock) stop() {
+	if !c.stopped {
+		c.stopped = true
+		c.fired = !c.unregister()
+	}
+}
+
+// since stops watching and returns the time since the context ended, or 0
+// if it had not ended while watched.
+func (c *cancelClock) since() time.Duration {
+	c.stop()
+	if !c.fired {
+		return 0
+	}
+	<-c.done // the callback has started; it only reads the clock
+	return time.Since(c.at)
+}

@@ -46,6 +46,9 @@ func (o *recordingObserver) SubscribersChanged(delta int) {
 	o.subscribers += delta
 }
 
+// Both tests run in a scenario, that is inside a testing/synctest bubble:
+// their sleeps pass virtual time only.
+
 func TestObserverSeesTheWholeLife(t *testing.T) {
 	obs := &recordingObserver{}
 	scenario(t, func(c *Config) { c.Observer = obs; c.Linger = time.Second }, func(h *harness) {

@@ -3,8 +3,8 @@ package openaiapi
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/armistice-go/armistice/http/internal/jsonenc"
 
+	"github.com/armistice-go/armistice/http/internal/jsonenc"
 	"github.com/labstack/echo/v4"
 )
 

@@ -1,18 +1,15 @@
 package anthropic
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	sdk "github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/anthropics/anthropic-sdk-go/v2/option"
-	"github.com/anthropics/anthropic-sdk-go/v2/packages/ssestream"
 
 	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/llm/internal/upstream"
@@ -74,15 +71,10 @@ func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, err
 	s := p.client.Messages.NewStreaming(ctx, params, option.WithResponseInto(&res))
 	if err := s.Err(); err != nil {
 		s.Close()
-		return nil, p.openError(ctx, res, err)
+		return nil, upstream.OpenError(ctx, p.cfg.Name, p.cfg.APIKey, res, err)
 	}
-	st := &stream{name: p.cfg.Name, secret: p.cfg.APIKey, ctx: ctx, s: s}
-	if res != nil {
-		st.stopWatch = upstream.Watch(ctx, res.Body)
-	} else {
-		st.stopWatch = func() {}
-	}
-	return st, nil
+	dec := &decoder{name: p.cfg.Name, secret: p.cfg.APIKey}
+	return upstream.NewStream(ctx, p.cfg.Name, p.cfg.APIKey, s, res, dec, ErrClosed), nil
 }
 
 // params builds the Messages request. System messages go to the system
@@ -124,118 +116,64 @@ func (p *Provider) params(req llm.Request) (sdk.MessageNewParams, error) {
 	}, nil
 }
 
-// openError turns the SDK's error for a stream that did not open into ours.
-func (p *Provider) openError(ctx context.Context, res *http.Response, err error) error {
-	if cerr := upstream.Cancelled(ctx, p.cfg.Name); cerr != nil {
-		return cerr
-	}
-	if res != nil && res.StatusCode >= 400 {
-		return fmt.Errorf("%s: %w", p.cfg.Name, upstream.Status(res, time.Now(), p.cfg.APIKey))
-	}
-	return upstream.RedactError(fmt.Errorf("%s: %w: %w", p.cfg.Name, llm.ErrUpstream, err), p.cfg.APIKey)
+// decoder maps Messages events; upstream.Stream does the rest.
+type decoder struct {
+	name, secret string
+	input        int  // input tokens from message_start
+	finished     bool // a stop_reason was delivered
+	chunks       int  // text or finish chunks decoded, for messages
 }
 
-// stream is one open answer.
-type stream struct {
-	name      string
-	secret    string
-	ctx       context.Context
-	s         *ssestream.Stream[sdk.MessageStreamEventUnion]
-	stopWatch func()
+func (d *decoder) Finished() bool { return d.finished }
 
-	input    int   // input tokens from message_start
-	finished bool  // a stop_reason was delivered
-	chunks   int   // chunks delivered
-	end      error // io.EOF or the error every later Recv returns
-	closed   bool
-}
-
-// Recv returns the next chunk: a text delta, or the finish chunk (from
-// message_delta, with usage), then io.EOF at message_stop.
-func (s *stream) Recv() (llm.Chunk, error) {
-	if s.end != nil {
-		return llm.Chunk{}, s.end
-	}
-	if s.closed {
-		return llm.Chunk{}, ErrClosed
-	}
-	for {
-		if err := upstream.Cancelled(s.ctx, s.name); err != nil {
-			return s.fail(err)
-		}
-		if !s.s.Next() {
-			return s.fail(s.endError(s.s.Err()))
-		}
-		ev := s.s.Current()
-		var c llm.Chunk
-		switch ev.Type {
-		case "message_start":
-			s.input = int(ev.Message.Usage.InputTokens)
-		case "content_block_start":
-			if ev.ContentBlock.Type == "text" && !s.finished {
-				c.Text = ev.ContentBlock.Text
-			}
-		case "content_block_delta":
-			if ev.Delta.Type == "text_delta" && !s.finished {
-				c.Text = ev.Delta.Text
-			}
-		case "message_delta":
-			if ev.Delta.StopReason != "" && !s.finished {
-				s.finished = true
-				input := s.input
-				if ev.Usage.InputTokens > 0 {
-					input = int(ev.Usage.InputTokens)
-				}
-				c.FinishReason = stopReason(ev.Delta.StopReason)
-				c.Usage = &llm.Usage{PromptTokens: input, CompletionTokens: int(ev.Usage.OutputTokens)}
-			}
-		case "message_stop":
-			if s.finished {
-				return s.fail(io.EOF)
-			}
-			return s.fail(fmt.Errorf("%s: %w: %w (message_stop without stop_reason, after %d chunks)", s.name, llm.ErrUpstream, llm.ErrStreamCut, s.chunks))
-		}
-		if c.Text != "" || c.FinishReason != llm.FinishNone {
-			s.chunks++
-			return c, nil
-		}
-	}
-}
-
-// fail ends the stream with err, releasing the connection.
-func (s *stream) fail(err error) (llm.Chunk, error) {
-	s.end = err
-	s.release()
-	return llm.Chunk{}, err
-}
-
-// endError maps how the SDK's stream ended (err is nil on a clean end of
-// the body) onto the stream's final error.
-func (s *stream) endError(err error) error {
-	if cerr := upstream.Cancelled(s.ctx, s.name); cerr != nil {
-		return cerr
-	}
-	if s.finished {
-		// The answer is complete; a body that ends without message_stop
-		// after the stop_reason does not undo it.
-		return io.EOF
-	}
+// EventError recognises an "error" event inside the stream (the SDK
+// reports it with the stream's own status, 200, or as a plain error).
+func (d *decoder) EventError(err error) error {
 	var aerr *sdk.Error
 	switch {
-	case err == nil:
-		return fmt.Errorf("%s: %w: %w (after %d chunks)", s.name, llm.ErrUpstream, llm.ErrStreamCut, s.chunks)
 	case errors.As(err, &aerr):
-		// An "error" event inside the stream (the SDK reports it with the
-		// stream's own status, 200).
-		return fmt.Errorf("%s: %w", s.name, upstream.StreamError([]byte(aerr.RawJSON()), s.secret))
+		return upstream.StreamError([]byte(aerr.RawJSON()), d.secret)
 	case strings.HasPrefix(err.Error(), "received error while streaming: "):
-		data := strings.TrimPrefix(err.Error(), "received error while streaming: ")
-		return fmt.Errorf("%s: %w", s.name, upstream.StreamError([]byte(data), s.secret))
-	case upstream.IsJSONError(err), errors.Is(err, bufio.ErrTooLong):
-		return upstream.RedactError(fmt.Errorf("%s: %w: %w: %w", s.name, llm.ErrUpstream, llm.ErrMalformed, err), s.secret)
-	default:
-		return upstream.RedactError(fmt.Errorf("%s: %w: %w (after %d chunks): %w", s.name, llm.ErrUpstream, llm.ErrStreamCut, s.chunks, err), s.secret)
+		return upstream.StreamError([]byte(strings.TrimPrefix(err.Error(), "received error while streaming: ")), d.secret)
 	}
+	return nil
+}
+
+// Decode maps one event: a text delta, or the finish chunk (from
+// message_delta, with usage); message_stop ends the stream.
+func (d *decoder) Decode(ev sdk.MessageStreamEventUnion) (llm.Chunk, bool, error) {
+	var c llm.Chunk
+	switch ev.Type {
+	case "message_start":
+		d.input = int(ev.Message.Usage.InputTokens)
+	case "content_block_start":
+		if ev.ContentBlock.Type == "text" && !d.finished {
+			c.Text = ev.ContentBlock.Text
+		}
+	case "content_block_delta":
+		if ev.Delta.Type == "text_delta" && !d.finished {
+			c.Text = ev.Delta.Text
+		}
+	case "message_delta":
+		if ev.Delta.StopReason != "" && !d.finished {
+			d.finished = true
+			input := d.input
+			if ev.Usage.InputTokens > 0 {
+				input = int(ev.Usage.InputTokens)
+			}
+			c.FinishReason = stopReason(ev.Delta.StopReason)
+			c.Usage = &llm.Usage{PromptTokens: input, CompletionTokens: int(ev.Usage.OutputTokens)}
+		}
+	case "message_stop":
+		if d.finished {
+			return c, true, io.EOF
+		}
+		return c, true, fmt.Errorf("%s: %w: %w (message_stop without stop_reason, after %d chunks)", d.name, llm.ErrUpstream, llm.ErrStreamCut, d.chunks)
+	}
+	if c.Text != "" || c.FinishReason != llm.FinishNone {
+		d.chunks++
+	}
+	return c, false, nil
 }
 
 // stopReason maps a Messages stop_reason. tool_use and pause_turn end the
@@ -252,20 +190,4 @@ func stopReason(r sdk.StopReason) llm.FinishReason {
 	default: // end_turn, stop_sequence, tool_use, pause_turn, others
 		return llm.FinishStop
 	}
-}
-
-// release stops the cancel watch and closes the SDK stream (and with it the
-// response body). It is idempotent.
-func (s *stream) release() {
-	s.stopWatch()
-	_ = s.s.Close()
-}
-
-// Close releases the stream. It is idempotent.
-func (s *stream) Close() error {
-	if !s.closed {
-		s.closed = true
-		s.release()
-	}
-	return nil
 }

@@ -1,13 +1,10 @@
 package openai
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"time"
 
 	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -71,15 +68,10 @@ func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, err
 	s := p.svc.NewStreaming(ctx, params, option.WithResponseInto(&res))
 	if err := s.Err(); err != nil {
 		s.Close()
-		return nil, p.openError(ctx, res, err)
+		return nil, upstream.OpenError(ctx, p.cfg.Name, p.cfg.APIKey, res, err)
 	}
-	st := &stream{name: p.cfg.Name, secret: p.cfg.APIKey, ctx: ctx, s: s}
-	if res != nil {
-		st.stopWatch = upstream.Watch(ctx, res.Body)
-	} else {
-		st.stopWatch = func() {}
-	}
-	return st, nil
+	dec := &decoder{name: p.cfg.Name, secret: p.cfg.APIKey}
+	return upstream.NewStream(ctx, p.cfg.Name, p.cfg.APIKey, s, res, dec, ErrClosed), nil
 }
 
 // params builds the Chat Completions request.
@@ -119,96 +111,29 @@ func (p *Provider) params(req llm.Request) (sdk.ChatCompletionNewParams, error) 
 	return params, nil
 }
 
-// openError turns the SDK's error for a stream that did not open into ours.
-func (p *Provider) openError(ctx context.Context, res *http.Response, err error) error {
-	if cerr := upstream.Cancelled(ctx, p.cfg.Name); cerr != nil {
-		return cerr
-	}
-	if res != nil && res.StatusCode >= 400 {
-		return fmt.Errorf("%s: %w", p.cfg.Name, upstream.Status(res, time.Now(), p.cfg.APIKey))
-	}
-	return upstream.RedactError(fmt.Errorf("%s: %w: %w", p.cfg.Name, llm.ErrUpstream, err), p.cfg.APIKey)
+// decoder maps Chat Completions chunks; upstream.Stream does the rest.
+type decoder struct {
+	name, secret string
+	finished     bool // a finish reason was delivered
 }
 
-// stream is one open answer.
-type stream struct {
-	name      string
-	secret    string
-	ctx       context.Context
-	s         *ssestream.Stream[sdk.ChatCompletionChunk]
-	stopWatch func()
+func (d *decoder) Finished() bool { return d.finished }
 
-	finished bool  // a finish reason was delivered
-	chunks   int   // chunks delivered
-	end      error // io.EOF or the error every later Recv returns
-	closed   bool
-}
-
-// Recv returns the next chunk. The role chunk and other chunks without
-// text, finish reason or usage are skipped. After the finish chunk it may
-// return one usage chunk, then io.EOF.
-func (s *stream) Recv() (llm.Chunk, error) {
-	if s.end != nil {
-		return llm.Chunk{}, s.end
-	}
-	if s.closed {
-		return llm.Chunk{}, ErrClosed
-	}
-	for {
-		if err := upstream.Cancelled(s.ctx, s.name); err != nil {
-			return s.fail(err)
-		}
-		if !s.s.Next() {
-			return s.fail(s.endError(s.s.Err()))
-		}
-		c, err := s.convert(s.s.Current())
-		if err != nil {
-			return s.fail(err)
-		}
-		if c.Text != "" || c.FinishReason != llm.FinishNone || c.Usage != nil {
-			s.chunks++
-			return c, nil
-		}
-	}
-}
-
-// fail ends the stream with err, releasing the connection.
-func (s *stream) fail(err error) (llm.Chunk, error) {
-	s.end = err
-	s.release()
-	return llm.Chunk{}, err
-}
-
-// endError maps how the SDK's stream ended (err is nil on a clean end of
-// the body or "data: [DONE]") onto the stream's final error.
-func (s *stream) endError(err error) error {
-	if cerr := upstream.Cancelled(s.ctx, s.name); cerr != nil {
-		return cerr
-	}
-	if s.finished {
-		// The answer is complete; whatever happens after the finish chunk
-		// (a missing usage chunk, a dropped connection) does not undo it.
-		return io.EOF
-	}
+// EventError recognises an error object inside the stream.
+func (d *decoder) EventError(err error) error {
 	var serr *ssestream.StreamError
-	switch {
-	case err == nil:
-		return fmt.Errorf("%s: %w: %w (after %d chunks)", s.name, llm.ErrUpstream, llm.ErrStreamCut, s.chunks)
-	case errors.As(err, &serr):
-		return fmt.Errorf("%s: %w", s.name, upstream.StreamError(serr.Event.Data, s.secret))
-	case upstream.IsJSONError(err), errors.Is(err, bufio.ErrTooLong):
-		return upstream.RedactError(fmt.Errorf("%s: %w: %w: %w", s.name, llm.ErrUpstream, llm.ErrMalformed, err), s.secret)
-	default:
-		return upstream.RedactError(fmt.Errorf("%s: %w: %w (after %d chunks): %w", s.name, llm.ErrUpstream, llm.ErrStreamCut, s.chunks, err), s.secret)
+	if errors.As(err, &serr) {
+		return upstream.StreamError(serr.Event.Data, d.secret)
 	}
+	return nil
 }
 
-// convert maps one Chat Completions chunk. Only choice 0 is read (the
-// provider never asks for more). A chunk whose choices are present but not
-// an array is malformed.
-func (s *stream) convert(ev sdk.ChatCompletionChunk) (llm.Chunk, error) {
+// Decode maps one chunk. Only choice 0 is read (the provider never asks
+// for more). A chunk whose choices are present but not an array is
+// malformed. After the finish chunk only usage is read.
+func (d *decoder) Decode(ev sdk.ChatCompletionChunk) (llm.Chunk, bool, error) {
 	if raw := ev.JSON.Choices.Raw(); raw != "" && raw != "null" && !ev.JSON.Choices.Valid() {
-		return llm.Chunk{}, fmt.Errorf("%s: %w: %w: choices is not an array", s.name, llm.ErrUpstream, llm.ErrMalformed)
+		return llm.Chunk{}, true, fmt.Errorf("%s: %w: %w: choices is not an array", d.name, llm.ErrUpstream, llm.ErrMalformed)
 	}
 	var c llm.Chunk
 	if ev.JSON.Usage.Valid() {
@@ -217,8 +142,8 @@ func (s *stream) convert(ev sdk.ChatCompletionChunk) (llm.Chunk, error) {
 			CompletionTokens: int(ev.Usage.CompletionTokens),
 		}
 	}
-	if s.finished {
-		return c, nil // nothing but usage follows a finish
+	if d.finished {
+		return c, false, nil // nothing but usage follows a finish
 	}
 	for _, ch := range ev.Choices {
 		if ch.Index != 0 {
@@ -227,10 +152,10 @@ func (s *stream) convert(ev sdk.ChatCompletionChunk) (llm.Chunk, error) {
 		c.Text = ch.Delta.Content
 		if ch.FinishReason != "" {
 			c.FinishReason = finishReason(ch.FinishReason)
-			s.finished = true
+			d.finished = true
 		}
 	}
-	return c, nil
+	return c, false, nil
 }
 
 // finishReason maps a Chat Completions finish_reason. A tool or function
@@ -246,20 +171,4 @@ func finishReason(r string) llm.FinishReason {
 	default: // "stop", "tool_calls", "function_call", others
 		return llm.FinishStop
 	}
-}
-
-// release stops the cancel watch and closes the SDK stream (and with it the
-// response body). It is idempotent.
-func (s *stream) release() {
-	s.stopWatch()
-	_ = s.s.Close()
-}
-
-// Close releases the stream. It is idempotent.
-func (s *stream) Close() error {
-	if !s.closed {
-		s.closed = true
-		s.release()
-	}
-	return nil
 }

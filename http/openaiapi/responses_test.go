@@ -359,6 +359,10 @@ func TestRetrieveAfterCompletion(t *testing.T) {
 	}
 	s := e.script()
 	s.Token("All")
+	// Wait, on the event stream, until the token is in the log.
+	watch := client.Responses.GetStreaming(e.ctx(), created.ID, responses.ResponseGetParams{})
+	readUntil(t, watch, func(ev responses.ResponseStreamEventUnion) bool { return ev.Type == "response.output_text.delta" })
+	watch.Close()
 	// While in progress, the snapshot holds the text so far.
 	mid, err := client.Responses.Get(e.ctx(), created.ID, responses.ResponseGetParams{})
 	if err != nil || mid.Status != "in_progress" || mid.OutputText() != "All" || mid.Output[0].Status != "in_progress" {

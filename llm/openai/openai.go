@@ -2,13 +2,11 @@ package openai
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
 	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
-	"github.com/openai/openai-go/v3/packages/ssestream"
 
 	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/llm/internal/upstream"
@@ -65,11 +63,17 @@ func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, err
 		return nil, err
 	}
 	var res *http.Response
-	s := p.svc.NewStreaming(ctx, params, option.WithResponseInto(&res))
-	if err := s.Err(); err != nil {
-		s.Close()
+	// New with the body handed over raw: the SDK sends the request
+	// (auth, headers, base URL, HTTP errors) and the stream is decoded
+	// here (see wire.go). "stream": true is what NewStreaming would set.
+	_, err = p.svc.New(ctx, params, option.WithJSONSet("stream", true), option.WithResponseBodyInto(&res))
+	if err != nil {
+		if res != nil && res.Body != nil {
+			res.Body.Close()
+		}
 		return nil, upstream.OpenError(ctx, p.cfg.Name, p.cfg.APIKey, res, err)
 	}
+	s := newChunkReader(res)
 	dec := &decoder{name: p.cfg.Name, secret: p.cfg.APIKey}
 	return upstream.NewStream(ctx, p.cfg.Name, p.cfg.APIKey, s, res, dec, ErrClosed), nil
 }
@@ -121,22 +125,18 @@ func (d *decoder) Finished() bool { return d.finished }
 
 // EventError recognises an error object inside the stream.
 func (d *decoder) EventError(err error) error {
-	var serr *ssestream.StreamError
-	if errors.As(err, &serr) {
-		return upstream.StreamError(serr.Event.Data, d.secret)
+	if e, ok := asEventError(err); ok {
+		return upstream.StreamError(e.data, d.secret)
 	}
 	return nil
 }
 
 // Decode maps one chunk. Only choice 0 is read (the provider never asks
-// for more). A chunk whose choices are present but not an array is
-// malformed. After the finish chunk only usage is read.
-func (d *decoder) Decode(ev sdk.ChatCompletionChunk) (llm.Chunk, bool, error) {
-	if raw := ev.JSON.Choices.Raw(); raw != "" && raw != "null" && !ev.JSON.Choices.Valid() {
-		return llm.Chunk{}, true, fmt.Errorf("%s: %w: %w: choices is not an array", d.name, llm.ErrUpstream, llm.ErrMalformed)
-	}
+// for more). (A chunk whose choices are not an array fails to decode, as
+// malformed.) After the finish chunk only usage is read.
+func (d *decoder) Decode(ev wireChunk) (llm.Chunk, bool, error) {
 	var c llm.Chunk
-	if ev.JSON.Usage.Valid() {
+	if ev.Usage != nil {
 		c.Usage = &llm.Usage{
 			PromptTokens:     int(ev.Usage.PromptTokens),
 			CompletionTokens: int(ev.Usage.CompletionTokens),

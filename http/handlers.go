@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/armistice-go/armistice/actors"
 	"github.com/armistice-go/armistice/llm"
@@ -205,19 +206,16 @@ func truncate(s string, n int) string {
 }
 
 // events streams the request's log as Server-Sent Events.
+//
+// The work is split into callees so that this frame stays small: net/http's
+// first header write (chunkWriter.writeHeader alone has a 2.8 KB frame)
+// then fits in the connection goroutine's 8 KB stack, which otherwise
+// doubles to 16 KB and, parked under echo's middleware for the stream's
+// whole life, never shrinks back (about 8 KB per attached stream).
 func (s *Server) events(c echo.Context) error {
-	id := c.Param("id")
-	cursor, err := parseCursor(c.Request().Header.Get("Last-Event-ID"), c.QueryParams()["after"])
+	sub, err := s.subscribe(c)
 	if err != nil {
 		return err
-	}
-	if !plausibleID(id) {
-		return notFound()
-	}
-	ctx := c.Request().Context()
-	sub, err := s.eng.Subscribe(ctx, id, tenant(c), cursor)
-	if err != nil {
-		return s.engineError(err, actors.Snapshot{})
 	}
 	defer sub.Close()
 	if s.streamDone != nil {
@@ -228,29 +226,63 @@ func (s *Server) events(c echo.Context) error {
 	}
 	s.metrics.streams.Inc()
 	defer s.metrics.streams.Dec()
+	startStream(c.Response())
+	s.stream(c.Request().Context(), c.Response(), sub)
+	return nil
+}
 
-	w := c.Response()
+// subscribe reads the cursor and attaches to the request.
+//
+//go:noinline
+func (s *Server) subscribe(c echo.Context) (*actors.Subscription, error) {
+	id := c.Param("id")
+	cursor, err := parseCursor(c.Request().Header.Get("Last-Event-ID"), c.QueryParams()["after"])
+	if err != nil {
+		return nil, err
+	}
+	if !plausibleID(id) {
+		return nil, notFound()
+	}
+	sub, err := s.eng.Subscribe(c.Request().Context(), id, tenant(c), cursor)
+	if err != nil {
+		return nil, s.engineError(err, actors.Snapshot{})
+	}
+	return sub, nil
+}
+
+// startStream sends the event stream's headers.
+//
+//go:noinline
+func startStream(w *echo.Response) {
 	h := w.Header()
 	h.Set(echo.HeaderContentType, "text/event-stream")
 	h.Set(echo.HeaderCacheControl, "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(stdhttp.StatusOK)
 	w.Flush()
+}
 
+// stream writes records as they come until the end record, the client
+// leaves, or the request stops without an end for this subscriber.
+//
+//go:noinline
+func (s *Server) stream(ctx context.Context, w *echo.Response, sub *actors.Subscription) {
+	hb := newHeartbeat(ctx, s.cfg.Heartbeat)
+	defer hb.stop()
 	for {
-		records, err := s.next(ctx, sub)
+		records, err := hb.next(sub)
 		switch {
 		case err == nil:
 		case errors.Is(err, errHeartbeat):
 			if _, err := w.Write([]byte(": ping\n\n")); err != nil {
-				return nil
+				return
 			}
 			w.Flush()
 			continue
 		default:
 			// The client left (ctx), or the request stopped without an
 			// end for us: nothing more can be said on this stream.
-			return nil
+			return
 		}
 		// Coalesce: everything that is ready goes out in one write. The
 		// buffer is borrowed only for the write, so an idle stream holds
@@ -266,11 +298,11 @@ func (s *Server) events(c echo.Context) error {
 			writeBuffers.Put(buf)
 		}
 		if err != nil {
-			return nil
+			return
 		}
 		w.Flush()
 		if records[len(records)-1].Kind == model.KindEnd {
-			return nil
+			return
 		}
 	}
 }
@@ -279,16 +311,58 @@ var writeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); retur
 
 var errHeartbeat = errors.New("heartbeat due")
 
-// next waits for records at most one heartbeat interval.
-func (s *Server) next(ctx context.Context, sub *actors.Subscription) ([]model.Record, error) {
-	if s.cfg.Heartbeat <= 0 {
-		return sub.Next(ctx)
+// heartbeat bounds each wait for records by the heartbeat interval. It
+// keeps one timer per stream and resets it before each wait, instead of a
+// context and a timer per wait: at a paced rate every token is its own
+// wait.
+type heartbeat struct {
+	parent context.Context
+	every  time.Duration
+	ctx    context.Context // parent, cancelled with errHeartbeat when the timer fires
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+}
+
+func newHeartbeat(ctx context.Context, every time.Duration) *heartbeat {
+	h := &heartbeat{parent: ctx, every: every}
+	if every > 0 {
+		h.arm()
 	}
-	hctx, cancel := context.WithTimeoutCause(ctx, s.cfg.Heartbeat, errHeartbeat)
-	defer cancel()
-	recs, err := sub.Next(hctx)
-	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(hctx), errHeartbeat) {
-		return nil, errHeartbeat
+	return h
+}
+
+// arm starts a fresh wait context and its timer (stopped until reset).
+func (h *heartbeat) arm() {
+	ctx, cancel := context.WithCancelCause(h.parent)
+	h.ctx, h.cancel = ctx, cancel
+	h.timer = time.AfterFunc(h.every, func() { cancel(errHeartbeat) })
+}
+
+func (h *heartbeat) stop() {
+	if h.timer != nil {
+		h.timer.Stop()
+		h.cancel(nil)
 	}
-	return recs, err
+}
+
+// next waits for records at most one heartbeat interval; errHeartbeat
+// means the interval passed without any.
+func (h *heartbeat) next(sub *actors.Subscription) ([]model.Record, error) {
+	if h.every <= 0 {
+		return sub.Next(h.parent)
+	}
+	if h.ctx.Err() == nil {
+		h.timer.Reset(h.every)
+		recs, err := sub.Next(h.ctx)
+		if err == nil || h.parent.Err() != nil || !errors.Is(context.Cause(h.ctx), errHeartbeat) {
+			return recs, err
+		}
+	} else if err := h.parent.Err(); err != nil {
+		return nil, err
+	}
+	// The timer fired (during the wait, or just after the last one):
+	// a heartbeat is due, and the next wait needs a fresh context.
+	h.stop()
+	h.arm()
+	return nil, errHeartbeat
 }

@@ -1,0 +1,395 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// newClient returns the benchmark's HTTP client: HTTP/1.1 on loopback, a
+// connection per concurrent stream, idle connections kept for reuse.
+func newClient() *http.Client {
+	return &http.Client{Transport: newTransport(false)}
+}
+
+// newTransport returns a transport without proxy or compression whose
+// pool keeps every idle connection; h2c makes it speak HTTP/2 without TLS
+// (prior knowledge), multiplexing streams over a few connections.
+func newTransport(h2c bool) *http.Transport {
+	t := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   1 << 16,
+		IdleConnTimeout:       90 * time.Second,
+		DisableCompression:    true,
+		ResponseHeaderTimeout: 60 * time.Second,
+	}
+	if h2c {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		t.Protocols = &p
+		t.HTTP2 = &http.HTTP2Config{StrictMaxConcurrentRequests: false}
+	}
+	return t
+}
+
+// system is one of the three ways the same work is done.
+type system interface {
+	Name() string
+	// Open starts an answer for sc and returns its event stream once the
+	// response headers arrived. ctx bounds the whole stream.
+	Open(ctx context.Context, sc script) (*stream, error)
+	// Cancel asks for the stream's request to be cancelled.
+	Cancel(ctx context.Context, st *stream) error
+}
+
+const (
+	fmtNative = iota // Armistice's and the baseline's SSE: id, event, data
+	fmtOpenAI        // Chat Completions chunks
+)
+
+// event is one parsed SSE event.
+type event struct {
+	kind   eventKind
+	seq    uint64 // native formats: the id line
+	idx    int    // token: its index in the answer
+	sent   int64  // token: the upstream's send time (clock ns), 0 if not stamped
+	status string // end: completed, cancelled, failed
+	at     int64  // clock ns when parsed
+}
+
+type eventKind uint8
+
+const (
+	evOther eventKind = iota
+	evToken
+	evState
+	evEnd
+)
+
+// stream is an open answer.
+type stream struct {
+	id     string // the relay's request id ("" for direct)
+	cancel context.CancelFunc
+	body   io.ReadCloser
+	r      *bufio.Reader
+	format int
+	clock  *clock
+	ended  bool
+}
+
+// Close drops the connection (a client disconnect when the answer is
+// still running).
+func (s *stream) Close() {
+	s.cancel()
+	_ = s.body.Close()
+}
+
+var errBadEvent = errors.New("malformed event")
+
+// Next returns the next event; io.EOF after the end event.
+func (s *stream) Next() (event, error) {
+	if s.ended {
+		return event{}, io.EOF
+	}
+	var ev event
+	var have bool
+	for {
+		line, err := s.r.ReadSlice('\n')
+		if err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return ev, errBadEvent
+			}
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return ev, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			if !have {
+				continue
+			}
+			ev.at = s.clock.now()
+			if ev.kind == evEnd {
+				s.ended = true
+			}
+			return ev, nil
+		}
+		switch {
+		case line[0] == ':':
+		case bytes.HasPrefix(line, []byte("id: ")):
+			n, err := strconv.ParseUint(string(line[4:]), 10, 64)
+			if err != nil {
+				return ev, errBadEvent
+			}
+			ev.seq, have = n, true
+		case bytes.HasPrefix(line, []byte("event: ")):
+			have = true
+			switch string(line[7:]) {
+			case "token":
+				ev.kind = evToken
+			case "state":
+				ev.kind = evState
+			case "end":
+				ev.kind = evEnd
+			}
+		case bytes.HasPrefix(line, []byte("data: ")):
+			have = true
+			if err := s.data(&ev, line[6:]); err != nil {
+				return ev, err
+			}
+		}
+	}
+}
+
+var (
+	textKey    = []byte(`"text":"`)
+	contentKey = []byte(`"content":"`)
+	statusKey  = []byte(`"status":"`)
+	finishKey  = []byte(`"finish_reason":"`)
+	errorKey   = []byte(`{"error"`)
+)
+
+func (s *stream) data(ev *event, d []byte) error {
+	if s.format == fmtOpenAI {
+		switch {
+		case string(d) == "[DONE]":
+			ev.kind, ev.status = evEnd, "completed"
+			return nil
+		case bytes.HasPrefix(d, errorKey):
+			ev.kind, ev.status = evEnd, "failed"
+			return nil
+		case bytes.Contains(d, finishKey):
+			ev.kind = evState
+			return nil
+		}
+		i := bytes.Index(d, contentKey)
+		if i < 0 {
+			return nil
+		}
+		text := d[i+len(contentKey):]
+		j := bytes.IndexByte(text, '"')
+		if j <= 0 {
+			return nil // the role chunk's empty content
+		}
+		ev.kind = evToken
+		return parseToken(ev, text[:j])
+	}
+	switch ev.kind {
+	case evToken:
+		i := bytes.Index(d, textKey)
+		if i < 0 {
+			return errBadEvent
+		}
+		text := d[i+len(textKey):]
+		j := bytes.IndexByte(text, '"')
+		if j < 0 {
+			return errBadEvent
+		}
+		return parseToken(ev, text[:j])
+	case evEnd:
+		i := bytes.Index(d, statusKey)
+		if i < 0 {
+			return errBadEvent
+		}
+		st := d[i+len(statusKey):]
+		j := bytes.IndexByte(st, '"')
+		if j < 0 {
+			return errBadEvent
+		}
+		ev.status = string(st[:j])
+	}
+	return nil
+}
+
+// parseToken reads the upstream's token text: " <index>" or
+// " <index>:<send time>".
+func parseToken(ev *event, t []byte) error {
+	if len(t) < 2 || t[0] != ' ' {
+		return errBadEvent
+	}
+	t = t[1:]
+	n, i := 0, 0
+	for ; i < len(t) && t[i] >= '0' && t[i] <= '9'; i++ {
+		n = n*10 + int(t[i]-'0')
+	}
+	if i == 0 {
+		return errBadEvent
+	}
+	ev.idx = n
+	if i < len(t) {
+		if t[i] != ':' {
+			return errBadEvent
+		}
+		var ts int64
+		for _, c := range t[i+1:] {
+			if c < '0' || c > '9' {
+				return errBadEvent
+			}
+			ts = ts*10 + int64(c-'0')
+		}
+		ev.sent = ts
+	}
+	return nil
+}
+
+// Drain reads to the end event and returns it.
+func (s *stream) Drain() (event, error) {
+	for {
+		ev, err := s.Next()
+		if err != nil {
+			return ev, err
+		}
+		if ev.kind == evEnd {
+			return ev, nil
+		}
+	}
+}
+
+// direct: the client reads the upstream itself.
+type direct struct {
+	c     *http.Client
+	url   string
+	clock *clock
+}
+
+func (d *direct) Name() string { return "direct" }
+
+func (d *direct) Open(ctx context.Context, sc script) (*stream, error) {
+	body := `{"model":"` + sc.model() + `","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`
+	ctx, cancel := context.WithCancel(ctx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url+"/v1/chat/completions", strings.NewReader(body))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := d.c.Do(req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		cancel()
+		return nil, fmt.Errorf("direct: status %d", res.StatusCode)
+	}
+	return &stream{cancel: cancel, body: res.Body, r: bufio.NewReader(res.Body), format: fmtOpenAI, clock: d.clock}, nil
+}
+
+// Cancel for direct is what a client can do: drop the connection.
+func (d *direct) Cancel(_ context.Context, st *stream) error {
+	st.Close()
+	return nil
+}
+
+// relay is a system with the native API shape: POST submit, GET events,
+// POST cancel. Armistice and the baseline differ only in their paths.
+type relay struct {
+	name   string
+	c      *http.Client
+	url    string // base, e.g. http://127.0.0.1:1234/v1
+	prefix string // "/requests"
+	clock  *clock
+	// onDisconnect, when set, is sent as the submit's on_disconnect.
+	onDisconnect string
+}
+
+func (r *relay) Name() string { return r.name }
+
+type submitAnswer struct {
+	ID string `json:"id"`
+}
+
+func (r *relay) Open(ctx context.Context, sc script) (*stream, error) {
+	id, err := r.Submit(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	return r.Events(ctx, id, "")
+}
+
+// Submit creates a request and returns its id.
+func (r *relay) Submit(ctx context.Context, sc script) (string, error) {
+	body := `{"prompt":"hi","model":"` + sc.model() + `"`
+	if r.onDisconnect != "" {
+		body += `,"on_disconnect":"` + r.onDisconnect + `"`
+	}
+	body += "}"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url+r.prefix, strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := r.c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	data, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return "", err
+	}
+	if res.StatusCode != http.StatusAccepted {
+		return "", fmt.Errorf("%s: submit: status %d: %s", r.name, res.StatusCode, bytes.TrimSpace(data))
+	}
+	var a submitAnswer
+	if err := json.Unmarshal(data, &a); err != nil || a.ID == "" {
+		return "", fmt.Errorf("%s: submit: bad answer %q", r.name, data)
+	}
+	return a.ID, nil
+}
+
+// Events opens the request's event stream, from lastEventID when set.
+func (r *relay) Events(ctx context.Context, id, lastEventID string) (*stream, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url+r.prefix+"/"+id+"/events", nil)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	res, err := r.c.Do(req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		cancel()
+		return nil, fmt.Errorf("%s: events: status %d: %s", r.name, res.StatusCode, bytes.TrimSpace(data))
+	}
+	return &stream{id: id, cancel: cancel, body: res.Body, r: bufio.NewReader(res.Body), format: fmtNative, clock: r.clock}, nil
+}
+
+func (r *relay) Cancel(ctx context.Context, st *stream) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url+r.prefix+"/"+st.id+"/cancel", nil)
+	if err != nil {
+		return err
+	}
+	res, err := r.c.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: cancel: status %d", r.name, res.StatusCode)
+	}
+	return nil
+}

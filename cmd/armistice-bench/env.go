@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	stdhttp "net/http"
+	"sync"
+	"time"
+
+	"github.com/armistice-go/armistice/actors"
+	armhttp "github.com/armistice-go/armistice/http"
+	"github.com/armistice-go/armistice/llm"
+	"github.com/armistice-go/armistice/llm/openai"
+)
+
+// env is what every scenario shares: one clock, one upstream, one client.
+type env struct {
+	clock  *clock
+	up     *upstream
+	client *stdhttp.Client
+	direct *direct
+	// provider is the relays' provider: "openai" (llm/openai, the real
+	// path) or "lean" (the diagnostic stand-in of lean.go).
+	provider string
+	// noPrewarm skips warming each engine's process registry.
+	noPrewarm bool
+}
+
+// newProvider returns the relays' provider on transport tr.
+func (e *env) newProvider(tr *stdhttp.Transport) (llm.Provider, error) {
+	hc := &stdhttp.Client{Transport: tr}
+	if e.provider == "lean" {
+		return &leanProvider{c: hc, url: e.up.url + "/v1/chat/completions"}, nil
+	}
+	return openai.New(openai.Config{BaseURL: e.up.url + "/v1", Model: "bench", HTTPClient: hc})
+}
+
+func newEnv() (*env, error) {
+	c := newClock()
+	up, err := newUpstream(c)
+	if err != nil {
+		return nil, err
+	}
+	cl := newClient()
+	return &env{clock: c, up: up, client: cl, direct: &direct{c: cl, url: up.url, clock: c}, provider: "openai"}, nil
+}
+
+func (e *env) close() {
+	e.client.CloseIdleConnections()
+	e.up.close()
+}
+
+// relayOptions are the settings of a relay (baseline or Armistice) for
+// one scenario.
+type relayOptions struct {
+	// h2c makes the relay's upstream connections HTTP/2 without TLS: one
+	// connection carries many streams (as with a TLS upstream such as
+	// api.openai.com). Otherwise each stream has its own HTTP/1.1
+	// connection (as with a local vLLM or llama.cpp server).
+	h2c bool
+	// engine adjusts Armistice's engine config.
+	engine func(*actors.Config)
+	// seed adjusts the baseline's config.
+	seed func(*seedConfig)
+}
+
+// armSystem is the real thing: actors.New + armhttp.New with the OpenAI
+// provider pointed at the local upstream, served on loopback.
+type armSystem struct {
+	*relay
+	eng  *actors.Engine
+	srv  *armhttp.Server
+	ln   net.Listener
+	tr   *stdhttp.Transport
+	done sync.WaitGroup
+	// registryWarm is the heap pre-warming the registry took (bytes).
+	registryWarm int64
+}
+
+// engineConfig is the engine's configuration for the benchmark: the
+// defaults, with room for every stream the scenarios open.
+func engineConfig(p llm.Provider) actors.Config {
+	cfg := actors.DefaultConfig(p)
+	cfg.MaxActive = 1 << 16
+	cfg.MaxQueued = 1 << 16
+	cfg.Linger = time.Second // so a round's finished requests are gone before the next
+	return cfg
+}
+
+func (e *env) newArmistice(o relayOptions) (*armSystem, error) {
+	tr := newTransport(o.h2c)
+	prov, err := e.newProvider(tr)
+	if err != nil {
+		return nil, err
+	}
+	cfg := engineConfig(prov)
+	if o.engine != nil {
+		o.engine(&cfg)
+	}
+	eng, err := actors.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// A long-running server's registry is warm; measure that state.
+	var warm int64
+	if !e.noPrewarm {
+		settle()
+		heap0 := sampleMem().HeapAlloc
+		prewarmRegistry(eng.System())
+		settle()
+		warm = sampleMem().HeapAlloc - heap0
+	}
+	hcfg := armhttp.DefaultConfig()
+	srv, err := armhttp.New(eng, hcfg)
+	if err != nil {
+		eng.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		eng.Close()
+		return nil, err
+	}
+	a := &armSystem{
+		relay: &relay{name: "armistice", c: e.client, url: "http://" + ln.Addr().String() + "/v1", prefix: "/requests", clock: e.clock},
+		eng:   eng, srv: srv, ln: ln, tr: tr, registryWarm: warm,
+	}
+	a.done.Add(1)
+	go func() {
+		defer a.done.Done()
+		_ = srv.Serve(ln)
+	}()
+	return a, nil
+}
+
+// Registered is the engine's registry size.
+func (a *armSystem) Registered() (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := a.eng.Stats(ctx)
+	return st.Registered, err
+}
+
+func (a *armSystem) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = a.srv.Shutdown(ctx, 0)
+	_ = a.eng.Close()
+	a.done.Wait()
+	a.tr.CloseIdleConnections()
+}
+
+// seedSystem is the baseline relay.
+type seedSystem struct {
+	*relay
+	srv *seedServer
+	tr  *stdhttp.Transport
+}
+
+func (e *env) newBaseline(o relayOptions) (*seedSystem, error) {
+	tr := newTransport(o.h2c)
+	prov, err := e.newProvider(tr)
+	if err != nil {
+		return nil, err
+	}
+	cfg := defaultSeedConfig()
+	cfg.Pickup, cfg.JanitorEvery = time.Second, 250*time.Millisecond
+	if o.seed != nil {
+		o.seed(&cfg)
+	}
+	srv, err := newSeedServer(prov, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &seedSystem{
+		relay: &relay{name: "baseline", c: e.client, url: srv.url, prefix: "/requests", clock: e.clock},
+		srv:   srv, tr: tr,
+	}, nil
+}
+
+func (s *seedSystem) Registered() int { return s.srv.m.Len() }
+
+func (s *seedSystem) Close() {
+	s.srv.Close()
+	s.tr.CloseIdleConnections()
+}
+
+// quietLog drops net/http's server log (accept errors under load are
+// counted by the clients instead).
+func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// waitUntil polls cond every few milliseconds until it holds or d passed.
+func waitUntil(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// errorf is fmt.Errorf with the benchmark's prefix.
+func errorf(format string, args ...any) error { return fmt.Errorf("bench: "+format, args...) }

@@ -1,0 +1,179 @@
+// Command armistice-bench measures Armistice side by side with its
+// baselines, in one process run, on loopback:
+//
+//   - direct: a local upstream (Chat Completions SSE) read by the client;
+//   - baseline: a minimal relay in the seed's design (a mutex-guarded
+//     map, a worker goroutine and a channel per request, context-aware
+//     sends, the last gasp), in this package only;
+//   - armistice: the real server (package http) and engine (package
+//     actors), with the llm/openai provider pointed at the local upstream.
+//
+// Scenarios: per_token, relay, ttft, concurrent, idle, churn, resume,
+// cancel. It prints a summary, writes bench-report.json and SVG plots to
+// --out, and ends with one key=value line. See docs/benchmarks.md.
+//
+//	go run ./cmd/armistice-bench --quick   # under 3 minutes on 2 cores
+//	go run ./cmd/armistice-bench           # the full run, under 20 minutes
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"time"
+)
+
+var scenarioNames = []string{"per_token", "relay", "ttft", "concurrent", "idle", "churn", "resume", "cancel"}
+
+type bench struct {
+	plan         plan
+	env          *env
+	upstreamHTTP string // auto, http1 or h2c
+	nofile       uint64
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("armistice-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "the quick run (under 3 minutes on 2 cores)")
+	out := fs.String("out", ".", "directory for bench-report.json and the SVG plots")
+	only := fs.String("only", "", "comma-separated scenarios to run (default: all): "+strings.Join(scenarioNames, ","))
+	provider := fs.String("provider", "openai", "the relays' provider: openai (llm/openai, the real path) or lean (a hand-written Chat Completions reader, to separate the SDK's cost from the engine's)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	up := fs.String("upstream-http", "auto", "the relays' upstream protocol: auto (HTTP/1.1 unless the streams would not fit the open-file limit), http1 or h2c")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "armistice-bench: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	switch *up {
+	case "auto", "http1", "h2c":
+	default:
+		fmt.Fprintf(stderr, "armistice-bench: --upstream-http must be auto, http1 or h2c\n")
+		return 2
+	}
+	if *provider != "openai" && *provider != "lean" {
+		fmt.Fprintf(stderr, "armistice-bench: --provider must be openai or lean\n")
+		return 2
+	}
+	p := fullPlan()
+	if *quick {
+		p = quickPlan()
+	}
+	var which []string
+	if *only != "" {
+		for _, s := range strings.Split(*only, ",") {
+			s = strings.TrimSpace(s)
+			if !slices.Contains(scenarioNames, s) {
+				fmt.Fprintf(stderr, "armistice-bench: unknown scenario %q (known: %s)\n", s, strings.Join(scenarioNames, ","))
+				return 2
+			}
+			which = append(which, s)
+		}
+	}
+	nofile := raiseNoFile()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "armistice-bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "armistice-bench: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	rep, err := execute(p, which, options{out: *out, upstreamHTTP: *up, provider: *provider, nofile: nofile}, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "armistice-bench: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, rep.Summary)
+	return 0
+}
+
+// execute runs the scenarios and writes the report and plots; it prints
+// the human summary on stdout (but not the final summary line).
+// options are the run's settings besides the plan.
+type options struct {
+	out          string
+	upstreamHTTP string // auto, http1 or h2c
+	provider     string // openai or lean
+	nofile       uint64
+}
+
+func execute(p plan, which []string, o options, stdout, progress io.Writer) (*report, error) {
+	if len(which) == 0 {
+		which = scenarioNames
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return nil, err
+	}
+	e, err := newEnv()
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	e.provider, e.noPrewarm = o.provider, p.NoPrewarm
+	b := &bench{plan: p, env: e, upstreamHTTP: o.upstreamHTTP, nofile: o.nofile}
+	rep := &report{Tool: "armistice-bench", Mode: p.Mode, Started: time.Now().UTC().Format(time.RFC3339),
+		Machine: machineInfo(), Settings: settingsOf(p, o)}
+	start := time.Now()
+	for i, name := range which {
+		fmt.Fprintf(progress, "bench: [%d/%d] %s ...\n", i+1, len(which), name)
+		t0 := time.Now()
+		if err := b.runScenario(name, rep); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		e.client.CloseIdleConnections()
+		fmt.Fprintf(progress, "bench: [%d/%d] %s done in %s: %s\n", i+1, len(which), name, time.Since(t0).Round(100*time.Millisecond), rep.brief(name))
+	}
+	rep.DurationS = round1(time.Since(start).Seconds())
+	rep.finish()
+	plots, err := writePlots(o.out, rep)
+	if err != nil {
+		return nil, err
+	}
+	rep.Plots = plots
+	if err := rep.write(filepath.Join(o.out, "bench-report.json")); err != nil {
+		return nil, err
+	}
+	rep.print(stdout)
+	return rep, nil
+}
+
+func (b *bench) runScenario(name string, rep *report) error {
+	var err error
+	switch name {
+	case "per_token":
+		rep.Scenarios.PerToken, err = b.perToken()
+	case "relay":
+		rep.Scenarios.Relay, err = b.relay()
+	case "ttft":
+		rep.Scenarios.TTFT, err = b.ttft()
+	case "concurrent":
+		rep.Scenarios.Concurrent, err = b.concurrent()
+	case "idle":
+		rep.Scenarios.Idle, err = b.idle()
+	case "churn":
+		rep.Scenarios.Churn, err = b.churn()
+	case "resume":
+		rep.Scenarios.Resume, err = b.resume()
+	case "cancel":
+		rep.Scenarios.Cancel, err = b.cancel()
+	}
+	return err
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestSmoke runs every scenario at a tiny size (a few streams, a few
+// tokens) and checks the report's shape, the summary line and the
+// correctness checks: no token lost or duplicated anywhere, every stream
+// ending as it should, no goroutine or registry entry left behind.
+func TestSmoke(t *testing.T) {
+	out := t.TempDir()
+	var stdout bytes.Buffer
+	rep, err := execute(tinyPlan(), nil, options{out: out, upstreamHTTP: "auto", provider: "openai", nofile: raiseNoFile()}, &stdout, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The summary line: every key, each a number.
+	fields := strings.Fields(rep.Summary)
+	if len(fields) != len(summaryKeys)+1 || fields[0] != "bench:" {
+		t.Fatalf("summary %q", rep.Summary)
+	}
+	for i, k := range summaryKeys {
+		name, v, ok := strings.Cut(fields[i+1], "=")
+		if !ok || name != k {
+			t.Fatalf("summary field %d is %q, want %s=…", i, fields[i+1], k)
+		}
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			t.Fatalf("summary %s=%q is not a number", k, v)
+		}
+	}
+	if !strings.Contains(stdout.String(), "targets") {
+		t.Fatalf("the human summary has no targets:\n%s", stdout.String())
+	}
+
+	// The report on disk: one object per scenario, machine info.
+	data, err := os.ReadFile(filepath.Join(out, "bench-report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Machine   map[string]any            `json:"machine"`
+		Scenarios map[string]map[string]any `json:"scenarios"`
+		Targets   []targetResult            `json:"targets"`
+		Summary   string                    `json:"summary"`
+		Plots     []string                  `json:"plots"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"cpu_model", "cores", "go_version"} {
+		if _, ok := doc.Machine[k]; !ok {
+			t.Errorf("machine info has no %s", k)
+		}
+	}
+	for _, name := range scenarioNames {
+		if len(doc.Scenarios[name]) == 0 {
+			t.Errorf("report has no %s scenario", name)
+		}
+	}
+	if doc.Summary != rep.Summary {
+		t.Errorf("report summary %q, printed %q", doc.Summary, rep.Summary)
+	}
+	for _, p := range doc.Plots {
+		b, err := os.ReadFile(filepath.Join(out, p))
+		if err != nil || !bytes.HasPrefix(b, []byte("<svg")) {
+			t.Errorf("plot %s: %v", p, err)
+		}
+	}
+	if len(doc.Plots) != 6 {
+		t.Errorf("plots %v, want 6", doc.Plots)
+	}
+
+	// Correctness: these hold at any size, on any machine.
+	s := rep.Scenarios
+	if s.Relay.Missing+s.Relay.Duplicated != 0 || s.TTFT.Missing+s.TTFT.Duplicated != 0 {
+		t.Errorf("relay lost %d/%d, ttft lost %d/%d", s.Relay.Missing, s.Relay.Duplicated, s.TTFT.Missing, s.TTFT.Duplicated)
+	}
+	if s.Concurrent.Main.Lost+s.Concurrent.Main.FailedStreams != 0 {
+		t.Errorf("concurrent lost %d, failed streams %d", s.Concurrent.Main.Lost, s.Concurrent.Main.FailedStreams)
+	}
+	for name, cs := range s.Concurrent.Main.Systems {
+		if cs.Missing+cs.Duplicated+cs.FailedStreams != 0 {
+			t.Errorf("concurrent %s: %+v", name, cs)
+		}
+	}
+	if s.Resume.Gaps+s.Resume.Duplicates != 0 {
+		t.Errorf("resume: %d gaps, %d duplicates", s.Resume.Gaps, s.Resume.Duplicates)
+	}
+	for name, cs := range s.Churn.Systems {
+		if cs.Unexpected != 0 || cs.RegisteredAfter != 0 || cs.GoroutineDelta > 0 {
+			t.Errorf("churn %s: %d unexpected endings (%v), %d registered after, goroutine delta %d",
+				name, cs.Unexpected, cs.UnexpectedDetail, cs.RegisteredAfter, cs.GoroutineDelta)
+		}
+	}
+	for name, cs := range s.Cancel.Systems {
+		if cs.Missed+cs.NoEnd != 0 {
+			t.Errorf("cancel %s: %d without an upstream abort, %d without an end", name, cs.Missed, cs.NoEnd)
+		}
+	}
+	for _, name := range []string{"direct", "baseline", "armistice", queuedName} {
+		if len(s.Idle.Systems[name].Points) != tinyPlan().IdleSteps+1 {
+			t.Errorf("idle %s: points %v", name, s.Idle.Systems[name].Points)
+		}
+	}
+}
+
+// TestLeanProvider runs the relay scenario with the diagnostic provider.
+func TestLeanProvider(t *testing.T) {
+	rep, err := execute(tinyPlan(), []string{"relay", "cancel"}, options{out: t.TempDir(), upstreamHTTP: "http1", provider: "lean", nofile: raiseNoFile()}, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Scenarios.Relay; r.Missing+r.Duplicated != 0 || r.TokensPerSec["armistice"].Median <= 0 {
+		t.Fatalf("relay: %+v", r)
+	}
+	if a := rep.Scenarios.Cancel.Systems["armistice"]; a.Missed+a.NoEnd != 0 {
+		t.Fatalf("cancel: %+v", a)
+	}
+	if !strings.Contains(rep.Summary, "relay_ratio=") || !strings.Contains(rep.Summary, "per_token_ratio=na") {
+		t.Fatalf("summary %q", rep.Summary)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{{"--nope"}, {"--only", "bogus"}, {"--upstream-http", "h3"}, {"--provider", "x"}, {"extra"}} {
+		if code := run(args, io.Discard, io.Discard); code != 2 {
+			t.Errorf("run(%q) = %d, want 2", args, code)
+		}
+	}
+}

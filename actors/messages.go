@@ -180,6 +180,9 @@ type (
 		id  string
 		ran time.Duration
 	}
+	// retire asks the supervisor to forget a finished request and stop
+	// it (request → supervisor).
+	retire struct{ id string }
 	// deleteNow makes a finished request answer its snapshot and stop
 	// (supervisor → request).
 	deleteNow struct{}

@@ -216,7 +216,10 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 			}
 		case model.StopSelf:
 			if !r.stopping {
-				c.Stop(c.Self())
+				// The supervisor forgets the id, then poisons us: a poison
+				// is queued behind every command already forwarded here,
+				// so none of them is dropped by a stop that overtakes it.
+				c.Send(c.Parent(), &retire{id: r.id})
 			}
 		}
 	}

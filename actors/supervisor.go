@@ -113,6 +113,11 @@ func (s *supervisor) Receive(c actor.Context) {
 		if e := s.byID[m.id]; e != nil {
 			s.release(c, e, m.ran)
 		}
+	case *retire:
+		if e := s.byID[m.id]; e != nil {
+			delete(s.byID, m.id) // byPID stays until Terminated
+			c.Poison(e.pid)
+		}
 	case *actor.Terminated:
 		if e := s.byPID[m.Who.Id]; e != nil {
 			if e.phase != phaseFinished {

@@ -378,3 +378,29 @@ func bubbleGoroutines() (int, string) {
 	}
 	return n, b.String()
 }
+
+// A command that reaches a request while it retires (at the end of its
+// Linger) is answered, by the request or as not found, and never left to
+// time out: the supervisor forgets the id first and then poisons the
+// actor, behind anything already forwarded to it.
+func TestCommandsAtRetirementAreAnswered(t *testing.T) {
+	scenario(t, func(c *Config) { c.Linger = time.Second }, func(h *harness) {
+		for range 30 {
+			snap := h.submit(prompt("p"))
+			sub := h.subscribe(snap.ID, 0)
+			s := h.script()
+			s.Finish(llm.FinishStop, nil)
+			h.readAll(sub)
+			synctest.Wait()
+			time.Sleep(time.Second) // the linger ends now, racing the status below
+			start := time.Now()
+			_, err := h.eng.Status(h.ctx, snap.ID, owner)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				t.Fatalf("status at retirement: %v", err)
+			}
+			if waited := time.Since(start); waited >= time.Second {
+				t.Fatalf("status at retirement waited %s", waited)
+			}
+		}
+	})
+}

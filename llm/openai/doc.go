@@ -13,6 +13,11 @@
 // set Config.MaxCompletionTokens for OpenAI's reasoning models, which only
 // accept "max_completion_tokens".
 //
+// The SDK builds, authenticates and sends the request and turns HTTP error
+// statuses into errors; the stream's chunks are decoded by this package
+// (wire.go) into the four fields it reads, because the SDK's generic
+// decoder cost about 20 µs per chunk (see docs/benchmarks.md).
+//
 // The SDK's own retries are switched off (option.WithMaxRetries(0)):
 // retrying belongs to llm/resilient, which does it once for every
 // provider. The provider reads no OPENAI_* environment variable; its Config

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/armistice-go/armistice/llm"
@@ -56,6 +57,12 @@ type Config struct {
 	// AskTimeout bounds each Engine call's wait for an answer. Default 5 s.
 	AskTimeout time.Duration
 
+	// Workers is the number of long-lived goroutines that run request
+	// actors' mailboxes; when all are busy a batch gets a goroutine of its
+	// own, so this is not a limit. Default 2 × GOMAXPROCS, at least 8.
+	// 0 keeps proto.actor's default dispatcher (a goroutine per batch).
+	Workers int
+
 	// Logger receives the engine's logs; each request logs through a
 	// sub-logger with request_id. Default: a disabled logger.
 	Logger zerolog.Logger
@@ -83,6 +90,7 @@ func DefaultConfig(p llm.Provider) Config {
 		Linger:            30 * time.Second,
 		PickupTimeout:     10 * time.Minute,
 		AskTimeout:        5 * time.Second,
+		Workers:           max(8, 2*runtime.GOMAXPROCS(0)),
 		Logger:            zerolog.Nop(),
 		Observer:          NopObserver{},
 	}
@@ -103,6 +111,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: BatchSize must be at least 1, got %d", ErrInvalidConfig, c.BatchSize)
 	case c.AskTimeout <= 0:
 		return fmt.Errorf("%w: AskTimeout must be positive, got %s", ErrInvalidConfig, c.AskTimeout)
+	case c.Workers < 0:
+		return fmt.Errorf("%w: Workers must not be negative, got %d", ErrInvalidConfig, c.Workers)
 	}
 	if err := c.limits(model.OnDisconnectContinue).Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)

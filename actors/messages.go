@@ -157,6 +157,12 @@ type Stats struct {
 	Queued int
 	// Draining is set once Drain was received.
 	Draining bool
+	// Workers is Config.Workers. MailboxRunsOnWorkers and
+	// MailboxRunsOnGoroutines count request actors' mailbox runs by where
+	// they ran; many on goroutines means Workers is too small.
+	Workers                 int
+	MailboxRunsOnWorkers    uint64
+	MailboxRunsOnGoroutines uint64
 }
 
 // Error is the reply to a command that failed. Snapshot is set when the

@@ -71,6 +71,10 @@ type supervisor struct {
 	draining     bool
 	drainWaiters []*actor.PID
 	drainTimer   scheduler.CancelFunc
+
+	// pool runs the requests' mailboxes (nil when Config.Workers is 0).
+	// It lives from Started to Stopped (or Restarting).
+	pool *dispatchPool
 }
 
 func newSupervisor(cfg *Config) *supervisor {
@@ -139,10 +143,21 @@ func (s *supervisor) Receive(c actor.Context) {
 			}
 		}
 	case *GetStats:
-		c.Respond(&Stats{Registered: len(s.byID), Active: s.active, Queued: s.queued, Draining: s.draining})
-	case *actor.Stopped:
+		st := &Stats{Registered: len(s.byID), Active: s.active, Queued: s.queued, Draining: s.draining, Workers: s.cfg.Workers}
+		if s.pool != nil {
+			st.MailboxRunsOnWorkers, st.MailboxRunsOnGoroutines = s.pool.onWorker.Load(), s.pool.onGoroutine.Load()
+		}
+		c.Respond(st)
+	case *actor.Started:
+		if s.cfg.Workers > 0 {
+			s.pool = newDispatchPool(s.cfg.Workers)
+		}
+	case *actor.Stopped, *actor.Restarting:
 		if s.drainTimer != nil {
 			s.drainTimer()
+		}
+		if s.pool != nil {
+			s.pool.stop() // the requests, stopped before us, need no worker
 		}
 	}
 }
@@ -167,6 +182,9 @@ func (s *supervisor) submit(c actor.Context, m *Submit) {
 		return
 	}
 	props := actor.PropsFromProducer(func() actor.Actor { return newRequestActor(s.cfg, id, m.Owner, m.Spec) })
+	if s.pool != nil {
+		props.Configure(actor.WithDispatcher(s.pool))
+	}
 	pid, err := c.SpawnNamed(props, id)
 	if err != nil {
 		c.Respond(&Error{Err: fmt.Errorf("%w: spawn: %w", ErrInvalidRequest, err)})

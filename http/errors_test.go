@@ -260,6 +260,8 @@ func TestMetricsCountRequests(t *testing.T) {
 		`armistice_queue_depth 0`,
 		`armistice_subscribers `,
 		`armistice_event_streams 0`,
+		`armistice_mailbox_runs_total{on="worker"} `,
+		`armistice_mailbox_runs_total{on="goroutine"} `,
 		`armistice_http_requests_total{code="202",method="POST",route="/v1/requests"} 1`,
 		`go_goroutines`,
 		`process_resident_memory_bytes`,
@@ -267,6 +269,9 @@ func TestMetricsCountRequests(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+	if strings.Contains(text, "armistice_mailbox_runs_total{on=\"worker\"} 0\n") {
+		t.Error("the request's mailbox runs were not counted on the workers")
 	}
 }
 

@@ -195,15 +195,19 @@ type engineCollector struct {
 	queue   *prometheus.Desc
 	active  *prometheus.Desc
 	known   *prometheus.Desc
+	runs    *prometheus.Desc
 	timeout time.Duration
 }
 
 func newEngineCollector(eng *actors.Engine) *engineCollector {
 	return &engineCollector{
-		eng:     eng,
-		queue:   prometheus.NewDesc("armistice_queue_depth", "Requests waiting for a slot.", nil, nil),
-		active:  prometheus.NewDesc("armistice_active_slots", "Slots held by streaming requests.", nil, nil),
-		known:   prometheus.NewDesc("armistice_registered_requests", "Request ids the supervisor knows.", nil, nil),
+		eng:    eng,
+		queue:  prometheus.NewDesc("armistice_queue_depth", "Requests waiting for a slot.", nil, nil),
+		active: prometheus.NewDesc("armistice_active_slots", "Slots held by streaming requests.", nil, nil),
+		known:  prometheus.NewDesc("armistice_registered_requests", "Request ids the supervisor knows.", nil, nil),
+		runs: prometheus.NewDesc("armistice_mailbox_runs_total",
+			"Request actors' mailbox runs, by where they ran: on a long-lived worker, or on a goroutine of their own when every worker was busy.",
+			[]string{"on"}, nil),
 		timeout: time.Second,
 	}
 }
@@ -212,6 +216,7 @@ func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.queue
 	ch <- c.active
 	ch <- c.known
+	ch <- c.runs
 }
 
 func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
@@ -224,4 +229,6 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(st.Queued))
 	ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(st.Active))
 	ch <- prometheus.MustNewConstMetric(c.known, prometheus.GaugeValue, float64(st.Registered))
+	ch <- prometheus.MustNewConstMetric(c.runs, prometheus.CounterValue, float64(st.MailboxRunsOnWorkers), "worker")
+	ch <- prometheus.MustNewConstMetric(c.runs, prometheus.CounterValue, float64(st.MailboxRunsOnGoroutines), "goroutine")
 }

@@ -1,0 +1,121 @@
+package actors
+
+import (
+	"errors"
+	"runtime"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/armistice-go/armistice/llm"
+	"github.com/armistice-go/armistice/llm/scripted"
+)
+
+func TestDispatchPoolRunsBatchesOnItsWorkers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newDispatchPool(2)
+		defer p.stop()
+		synctest.Wait() // both workers are waiting
+		before := runtime.NumGoroutine()
+		done := make(chan struct{})
+		for range 100 {
+			p.Schedule(func() { done <- struct{}{} })
+			<-done
+			synctest.Wait() // the worker is back waiting
+		}
+		if got := p.onWorker.Load(); got != 100 {
+			t.Errorf("%d of 100 batches ran on a worker (%d on goroutines of their own)", got, p.onGoroutine.Load())
+		}
+		if after := runtime.NumGoroutine(); after != before {
+			t.Errorf("goroutines: %d before, %d after", before, after)
+		}
+	})
+}
+
+// A batch that runs long must not hold up another actor's: with every
+// worker busy, Schedule returns at once and the batch runs anyway.
+func TestDispatchPoolNeverWaitsForABusyWorker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newDispatchPool(2)
+		defer p.stop()
+		synctest.Wait()
+		release := make(chan struct{})
+		for range 2 {
+			p.Schedule(func() { <-release })
+		}
+		synctest.Wait()
+		ran := make(chan struct{})
+		p.Schedule(func() { close(ran) }) // would block here if it waited
+		<-ran
+		if p.onWorker.Load() != 2 || p.onGoroutine.Load() != 1 {
+			t.Errorf("on workers %d, on goroutines %d; want 2 and 1", p.onWorker.Load(), p.onGoroutine.Load())
+		}
+		close(release)
+	})
+}
+
+// After stop the workers end (the bubble would not end otherwise) and a
+// batch scheduled late still runs.
+func TestDispatchPoolAfterStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newDispatchPool(3)
+		p.stop()
+		p.stop()
+		synctest.Wait()
+		ran := make(chan struct{})
+		p.Schedule(func() { close(ran) })
+		<-ran
+	})
+}
+
+// The engine's request actors run on the pool: a paced answer of 50
+// tokens is 50 and more mailbox runs, and with the workers idle between
+// tokens each lands on a worker.
+func TestRequestsRunOnTheWorkers(t *testing.T) {
+	for _, workers := range []int{0, 4} {
+		scenario(t, func(c *Config) { c.Workers = workers }, func(h *harness) {
+			snap := h.submit(prompt("p"))
+			sub := h.subscribe(snap.ID, 0)
+			s := h.script()
+			for range 50 {
+				s.Token("x")
+				time.Sleep(20 * time.Millisecond)
+			}
+			s.Finish(llm.FinishStop, nil)
+			recs := h.readAll(sub)
+			if got := text(recs); len(got) != 50 {
+				t.Fatalf("text %q, want 50 tokens", got)
+			}
+			st, err := h.eng.Stats(h.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Workers != workers {
+				t.Errorf("Stats.Workers %d, want %d", st.Workers, workers)
+			}
+			switch {
+			case workers == 0 && st.MailboxRunsOnWorkers+st.MailboxRunsOnGoroutines != 0:
+				t.Errorf("without workers the pool counted %d + %d runs", st.MailboxRunsOnWorkers, st.MailboxRunsOnGoroutines)
+			// A run or two at the start may come before the new workers
+			// first wait; every token's run finds one idle.
+			case workers > 0 && (st.MailboxRunsOnWorkers < 50 || st.MailboxRunsOnGoroutines > 2):
+				t.Errorf("runs on workers %d (want ≥ 50), on goroutines %d (want ≤ 2)", st.MailboxRunsOnWorkers, st.MailboxRunsOnGoroutines)
+			}
+		})
+	}
+}
+
+func TestConfigValidateWorkers(t *testing.T) {
+	cfg := DefaultConfig(scripted.New())
+	if cfg.Workers < 8 {
+		t.Errorf("default Workers %d, want at least 8", cfg.Workers)
+	}
+	cfg.Workers = -1
+	if err := cfg.Validate(); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("Workers -1: %v, want ErrInvalidConfig", err)
+	}
+	cfg.Workers = 0
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Workers 0: %v", err)
+	}
+}

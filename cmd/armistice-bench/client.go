@@ -267,30 +267,63 @@ type direct struct {
 func (d *direct) Name() string { return "direct" }
 
 func (d *direct) Open(ctx context.Context, sc script) (*stream, error) {
+	return openChat(ctx, d.c, d.url, "direct", d.clock, sc)
+}
+
+// openChat posts a streamed Chat Completions request (with usage) to
+// base+"/v1/chat/completions" and returns its chunk stream once the
+// response headers arrived: one round trip.
+func openChat(ctx context.Context, c *http.Client, base, name string, clk *clock, sc script) (*stream, error) {
 	body := `{"model":"` + sc.model() + `","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}`
 	ctx, cancel := context.WithCancel(ctx)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url+"/v1/chat/completions", strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/chat/completions", strings.NewReader(body))
 	if err != nil {
 		cancel()
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	res, err := d.c.Do(req)
+	res, err := c.Do(req)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
 	if res.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, res.Body)
+		data, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 		res.Body.Close()
 		cancel()
-		return nil, fmt.Errorf("direct: status %d", res.StatusCode)
+		return nil, fmt.Errorf("%s: status %d: %s", name, res.StatusCode, bytes.TrimSpace(data))
 	}
-	return &stream{cancel: cancel, body: res.Body, r: bufio.NewReader(res.Body), format: fmtOpenAI, clock: d.clock}, nil
+	return &stream{cancel: cancel, body: res.Body, r: bufio.NewReader(res.Body), format: fmtOpenAI, clock: clk}, nil
 }
 
 // Cancel for direct is what a client can do: drop the connection.
 func (d *direct) Cancel(_ context.Context, st *stream) error {
+	st.Close()
+	return nil
+}
+
+// chatName is the system name of Armistice reached through its
+// OpenAI-compatible route.
+const chatName = "armistice_chat"
+
+// chatAPI is Armistice's OpenAI-compatible route (package
+// http/openaiapi): POST /v1/chat/completions with stream true, one round
+// trip like direct, against the native API's submit then events. A chat
+// completion is foreground: dropping the connection cancels it.
+type chatAPI struct {
+	c     *http.Client
+	url   string // the server's base, e.g. http://127.0.0.1:1234
+	clock *clock
+}
+
+func (a *chatAPI) Name() string { return chatName }
+
+func (a *chatAPI) Open(ctx context.Context, sc script) (*stream, error) {
+	return openChat(ctx, a.c, a.url, chatName, a.clock, sc)
+}
+
+// Cancel for a chat completion is dropping the connection.
+func (a *chatAPI) Cancel(_ context.Context, st *stream) error {
 	st.Close()
 	return nil
 }

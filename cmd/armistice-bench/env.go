@@ -12,6 +12,7 @@ import (
 
 	"github.com/armistice-go/armistice/actors"
 	armhttp "github.com/armistice-go/armistice/http"
+	"github.com/armistice-go/armistice/http/openaiapi"
 	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/llm/openai"
 )
@@ -68,9 +69,13 @@ type relayOptions struct {
 }
 
 // armSystem is the real thing: actors.New + armhttp.New with the OpenAI
-// provider pointed at the local upstream, served on loopback.
+// provider pointed at the local upstream, served on loopback, with the
+// OpenAI-compatible routes registered as cmd/armistice does. As a system
+// it is the native API; chat is the same server through
+// POST /v1/chat/completions.
 type armSystem struct {
 	*relay
+	chat *chatAPI
 	eng  *actors.Engine
 	srv  *armhttp.Server
 	ln   net.Listener
@@ -119,6 +124,15 @@ func (e *env) newArmistice(o relayOptions) (*armSystem, error) {
 		eng.Close()
 		return nil, err
 	}
+	oai := openaiapi.DefaultConfig()
+	oai.Models = []string{"bench"}
+	oai.Heartbeat = hcfg.Heartbeat
+	oai.MaxBodyBytes = hcfg.MaxBodyBytes
+	oai.MaxPromptBytes = hcfg.MaxPromptBytes
+	if err := openaiapi.Register(srv, oai); err != nil {
+		eng.Close()
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		eng.Close()
@@ -126,6 +140,7 @@ func (e *env) newArmistice(o relayOptions) (*armSystem, error) {
 	}
 	a := &armSystem{
 		relay: &relay{name: "armistice", c: e.client, url: "http://" + ln.Addr().String() + "/v1", prefix: "/requests", clock: e.clock},
+		chat:  &chatAPI{c: e.client, url: "http://" + ln.Addr().String(), clock: e.clock},
 		eng:   eng, srv: srv, ln: ln, tr: tr, registryWarm: warm,
 	}
 	a.done.Add(1)

@@ -6,7 +6,9 @@
 //     map, a worker goroutine and a channel per request, context-aware
 //     sends, the last gasp), in this package only;
 //   - armistice: the real server (package http) and engine (package
-//     actors), with the llm/openai provider pointed at the local upstream.
+//     actors), with the llm/openai provider pointed at the local upstream;
+//     the ttft scenario also reaches it through its OpenAI-compatible
+//     POST /v1/chat/completions (armistice_chat, one round trip).
 //
 // Scenarios: per_token, relay, ttft, concurrent, idle, churn, resume,
 // cancel. It prints a summary, writes bench-report.json and SVG plots to

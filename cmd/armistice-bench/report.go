@@ -78,6 +78,7 @@ var summaryKeys = []string{
 	"per_token_ratio", "relay_ratio", "ttft_added_p50_us", "ttft_added_p99_us", "concurrent_p99_added_ms",
 	"idle_kb_per_stream", "churn_goroutine_delta", "churn_heap_ratio", "resume_p99_ms",
 	"ttft200_added_p50_us", "ttft200_added_p99_us", "cancel_abort_p50_ms", "cancel_abort_p99_ms",
+	"ttft_chat_added_p50_us", "ttft_chat_added_p99_us",
 }
 
 // finish computes the targets and the summary line.
@@ -106,6 +107,15 @@ func (r *report) finish() {
 			le("ttft", fmt.Sprintf("added TTFT p50, %d concurrent", p.Concurrent.Streams), p.Concurrent.AddedP50.Median, 150, "µs"),
 			le("ttft", fmt.Sprintf("added TTFT p99, %d concurrent", p.Concurrent.Streams), p.Concurrent.AddedP99.Median, 500, "µs"),
 		)
+		if c50, c99 := p.Sequential.ChatAddedP50, p.Sequential.ChatAddedP99; c50 != nil && c99 != nil {
+			set("ttft_chat_added_p50_us", c50.Median)
+			set("ttft_chat_added_p99_us", c99.Median)
+			const note = "extra row: Armistice through POST /v1/chat/completions (stream), one round trip like direct"
+			t50 := le("ttft", "added TTFT p50, sequential, single round trip", c50.Median, 150, "µs")
+			t99 := le("ttft", "added TTFT p99, sequential, single round trip", c99.Median, 500, "µs")
+			t50.Note, t99.Note = note, note
+			t = append(t, t50, t99)
+		}
 	}
 	if p := s.Concurrent; p != nil {
 		set("concurrent_p99_added_ms", p.Main.AddedP99Ms.Median)
@@ -188,8 +198,12 @@ func (r *report) brief(name string) string {
 		}
 	case "ttft":
 		if p := s.TTFT; p != nil {
-			return fmt.Sprintf("added p50/p99: sequential %.0f/%.0f µs, %d concurrent %.0f/%.0f µs",
+			b := fmt.Sprintf("added p50/p99: sequential %.0f/%.0f µs, %d concurrent %.0f/%.0f µs",
 				p.Sequential.AddedP50.Median, p.Sequential.AddedP99.Median, p.Concurrent.Streams, p.Concurrent.AddedP50.Median, p.Concurrent.AddedP99.Median)
+			if c50, c99 := p.Sequential.ChatAddedP50, p.Sequential.ChatAddedP99; c50 != nil && c99 != nil {
+				b += fmt.Sprintf("; %s sequential %.0f/%.0f µs", chatName, c50.Median, c99.Median)
+			}
+			return b
 		}
 	case "concurrent":
 		if p := s.Concurrent; p != nil {
@@ -247,12 +261,19 @@ func (r *report) print(w io.Writer) {
 		}{{fmt.Sprintf("sequential, %d tokens, %d requests per round", p.Sequential.Tokens, p.Sequential.Requests), &p.Sequential},
 			{fmt.Sprintf("%d concurrent paced streams, %d measured per round", p.Concurrent.Streams, p.Concurrent.Requests), &p.Concurrent.ttftPart}} {
 			fmt.Fprintf(w, "\nttft (%s, %d rounds)\n", part.name, part.t.Rounds)
-			for _, n := range []string{"direct", "baseline", "armistice"} {
+			names := []string{"direct", "baseline", "armistice"}
+			if _, ok := part.t.Systems[chatName]; ok {
+				names = append(names, chatName)
+			}
+			for _, n := range names {
 				ts := part.t.Systems[n]
-				fmt.Fprintf(w, "  %-9s p50 %s, p99 %s\n", n, fig(ts.P50, "µs", 0), fig(ts.P99, "µs", 0))
+				fmt.Fprintf(w, "  %-14s p50 %s, p99 %s\n", n, fig(ts.P50, "µs", 0), fig(ts.P99, "µs", 0))
 			}
 			fmt.Fprintf(w, "  armistice added: p50 %s, p99 %s (baseline added p50 %.0f, p99 %.0f µs)\n",
 				fig(part.t.AddedP50, "µs", 0), fig(part.t.AddedP99, "µs", 0), part.t.BaselineAddedP50.Median, part.t.BaselineAddedP99.Median)
+			if c50, c99 := part.t.ChatAddedP50, part.t.ChatAddedP99; c50 != nil && c99 != nil {
+				fmt.Fprintf(w, "  %s added (one round trip, POST /v1/chat/completions): p50 %s, p99 %s\n", chatName, fig(*c50, "µs", 0), fig(*c99, "µs", 0))
+			}
 		}
 	}
 	if p := s.Concurrent; p != nil {

@@ -2,52 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
-	"io"
 	"runtime"
 	"time"
 
-	"github.com/armistice-go/armistice/actors"
-	"github.com/armistice-go/armistice/llm"
-	"github.com/armistice-go/armistice/model"
+	"github.com/armistice-go/armistice/internal/pertoken"
 )
 
-// The per_token scenario is actors/bench_test.go's BenchmarkPerToken run
-// from this program: the same provider stub, the same two paths, a fixed
-// token count per round instead of testing's b.N.
-
-// countingProvider streams n tokens as fast as they are read. It allocates
-// nothing per token, so the paths are measured, not the provider.
-type countingProvider struct{ n int }
-
-type countingStream struct {
-	ctx  context.Context
-	left int
-	done bool
-}
-
-func (p countingProvider) Name() string { return "counting" }
-
-func (p countingProvider) Stream(ctx context.Context, _ llm.Request) (llm.Stream, error) {
-	return &countingStream{ctx: ctx, left: p.n}, nil
-}
-
-func (s *countingStream) Recv() (llm.Chunk, error) {
-	if err := s.ctx.Err(); err != nil {
-		return llm.Chunk{}, err
-	}
-	switch {
-	case s.left > 0:
-		s.left--
-		return llm.Chunk{Text: " token"}, nil
-	case !s.done:
-		s.done = true
-		return llm.Chunk{FinishReason: llm.FinishStop}, nil
-	}
-	return llm.Chunk{}, io.EOF
-}
-
-func (s *countingStream) Close() error { return nil }
+// The per_token scenario is actors' BenchmarkPerToken run from this
+// program: the same provider stub and the same two paths (package
+// internal/pertoken), a fixed token count per round instead of testing's
+// b.N.
 
 type perTokenPath struct {
 	NsPerToken     figure `json:"ns_per_token"`
@@ -84,76 +48,16 @@ func measure(n int, f func() error) (pathRun, error) {
 }
 
 func runPerTokenEngine(n int) (pathRun, error) {
-	cfg := actors.DefaultConfig(countingProvider{n: n})
-	cfg.MaxOutputBytes = 0
-	eng, err := actors.New(cfg)
+	eng, err := pertoken.NewEngine(n)
 	if err != nil {
 		return pathRun{}, err
 	}
 	defer eng.Close()
-	ctx := context.Background()
-	return measure(n, func() error {
-		snap, err := eng.Submit(ctx, "bench", actors.Spec{Messages: []llm.Message{{Role: llm.RoleUser, Content: "p"}}})
-		if err != nil {
-			return err
-		}
-		sub, err := eng.Subscribe(ctx, snap.ID, "bench", 0)
-		if err != nil {
-			return err
-		}
-		defer sub.Close()
-		tokens := 0
-		for {
-			recs, err := sub.Next(ctx)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			for i := range recs {
-				if recs[i].Kind == model.KindToken {
-					tokens++
-				}
-			}
-		}
-		if tokens != n {
-			return errorf("per_token: engine read %d tokens, want %d", tokens, n)
-		}
-		return nil
-	})
+	return measure(n, func() error { return pertoken.RunEngine(context.Background(), eng, n) })
 }
 
 func runPerTokenChannel(n int) (pathRun, error) {
-	ctx := context.Background()
-	return measure(n, func() error {
-		stream, _ := countingProvider{n: n}.Stream(ctx, llm.Request{})
-		ch := make(chan string, 1024) // generous: the baseline at its best
-		go func() {
-			defer close(ch)
-			for {
-				c, err := stream.Recv()
-				if err != nil {
-					return
-				}
-				if c.Text != "" {
-					select {
-					case ch <- c.Text:
-					case <-ctx.Done():
-						return
-					}
-				}
-			}
-		}()
-		var log []model.Record
-		for text := range ch {
-			log = append(log, model.Record{Seq: uint64(len(log) + 1), Kind: model.KindToken, Text: text})
-		}
-		if len(log) != n {
-			return errorf("per_token: channel read %d tokens, want %d", len(log), n)
-		}
-		return nil
-	})
+	return measure(n, func() error { return pertoken.RunChannel(context.Background(), n) })
 }
 
 func (b *bench) perToken() (*perTokenResult, error) {

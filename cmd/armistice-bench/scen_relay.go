@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -181,6 +182,11 @@ type ttftPart struct {
 	// Baseline minus direct, for reference.
 	BaselineAddedP50 figure `json:"baseline_added_p50_us"`
 	BaselineAddedP99 figure `json:"baseline_added_p99_us"`
+	// ChatAddedP50/ChatAddedP99: Armistice through its OpenAI-compatible
+	// POST /v1/chat/completions (armistice_chat: one round trip, like
+	// direct) minus direct, per round (µs). Sequential only.
+	ChatAddedP50 *figure `json:"chat_added_p50_us,omitempty"`
+	ChatAddedP99 *figure `json:"chat_added_p99_us,omitempty"`
 	// Ratio99 is Armistice p99 / direct p99.
 	Ratio99 figure `json:"ratio_p99"`
 
@@ -212,11 +218,13 @@ func (b *bench) ttft() (*ttftResult, error) {
 	ctx := context.Background()
 
 	// Sequential: one request at a time, the systems interleaved request
-	// by request.
+	// by request; Armistice also through its single-request
+	// OpenAI-compatible route.
 	seq := &res.Sequential
 	seq.Rounds, seq.Requests, seq.Tokens = p.Rounds, p.TTFTRequests, p.TTFTTokens
 	sc := script{Tokens: p.TTFTTokens}
-	for _, s := range sys.all {
+	seqAll := append(slices.Clone(sys.all), sys.arm.chat)
+	for _, s := range seqAll {
 		for range 5 { // warm-up
 			if _, _, err := b.ttftOne(ctx, s, sc); err != nil {
 				return nil, err
@@ -227,7 +235,7 @@ func (b *bench) ttft() (*ttftResult, error) {
 	for r := range p.Rounds {
 		rounds[r] = map[string][]float64{}
 		for i := range p.TTFTRequests {
-			for _, s := range rotate(sys.all, r+i) {
+			for _, s := range rotate(seqAll, r+i) {
 				us, t, err := b.ttftOne(ctx, s, sc)
 				if err != nil {
 					return nil, err
@@ -272,7 +280,7 @@ func (b *bench) ttft() (*ttftResult, error) {
 func (t *ttftPart) summarize(rounds []map[string][]float64) {
 	t.Systems = map[string]ttftSystem{}
 	p50s, p99s := map[string][]float64{}, map[string][]float64{}
-	var a50, a99, b50, b99, r99 []float64
+	var a50, a99, b50, b99, r99, c50, c99 []float64
 	for _, r := range rounds {
 		q50, q99 := map[string]float64{}, map[string]float64{}
 		for name, v := range r {
@@ -286,6 +294,10 @@ func (t *ttftPart) summarize(rounds []map[string][]float64) {
 		b50 = append(b50, round1(q50["baseline"]-q50["direct"]))
 		b99 = append(b99, round1(q99["baseline"]-q99["direct"]))
 		r99 = append(r99, round2(q99["armistice"]/q99["direct"]))
+		if _, ok := r[chatName]; ok {
+			c50 = append(c50, round1(q50[chatName]-q50["direct"]))
+			c99 = append(c99, round1(q99[chatName]-q99["direct"]))
+		}
 	}
 	for name := range p50s {
 		t.Systems[name] = ttftSystem{P50: newFigure(p50s[name]), P99: newFigure(p99s[name])}
@@ -293,6 +305,10 @@ func (t *ttftPart) summarize(rounds []map[string][]float64) {
 	t.AddedP50, t.AddedP99 = newFigure(a50), newFigure(a99)
 	t.BaselineAddedP50, t.BaselineAddedP99 = newFigure(b50), newFigure(b99)
 	t.Ratio99 = newFigure(r99)
+	if len(c50) > 0 {
+		f50, f99 := newFigure(c50), newFigure(c99)
+		t.ChatAddedP50, t.ChatAddedP99 = &f50, &f99
+	}
 	if len(rounds) > 0 {
 		t.samples = rounds[len(rounds)-1]
 	}

@@ -84,6 +84,30 @@ func TestSmoke(t *testing.T) {
 	if s.Relay.Missing+s.Relay.Duplicated != 0 || s.TTFT.Missing+s.TTFT.Duplicated != 0 {
 		t.Errorf("relay lost %d/%d, ttft lost %d/%d", s.Relay.Missing, s.Relay.Duplicated, s.TTFT.Missing, s.TTFT.Duplicated)
 	}
+	// The single-round-trip path (POST /v1/chat/completions) ran with the
+	// sequential TTFT, and only there; its tokens count in TTFT.Missing.
+	seq := s.TTFT.Sequential
+	if ts, ok := seq.Systems[chatName]; !ok || ts.P50.Median <= 0 || len(seq.samples[chatName]) != tinyPlan().TTFTRequests {
+		t.Errorf("ttft sequential %s: %+v, %d samples", chatName, ts, len(seq.samples[chatName]))
+	}
+	if seq.ChatAddedP50 == nil || seq.ChatAddedP99 == nil || len(seq.ChatAddedP50.Rounds) != tinyPlan().Rounds {
+		t.Errorf("ttft sequential chat added: %v, %v", seq.ChatAddedP50, seq.ChatAddedP99)
+	}
+	if _, ok := s.TTFT.Concurrent.Systems[chatName]; ok || s.TTFT.Concurrent.ChatAddedP50 != nil {
+		t.Errorf("ttft concurrent has %s", chatName)
+	}
+	if _, ok := doc.Scenarios["ttft"]["sequential"].(map[string]any)["chat_added_p50_us"]; !ok {
+		t.Errorf("report's ttft.sequential has no chat_added_p50_us")
+	}
+	chatTargets := 0
+	for _, tr := range rep.Targets {
+		if strings.Contains(tr.Name, "single round trip") {
+			chatTargets++
+		}
+	}
+	if chatTargets != 2 || !strings.Contains(stdout.String(), chatName+" added") {
+		t.Errorf("%d single-round-trip targets; summary:\n%s", chatTargets, stdout.String())
+	}
 	if s.Concurrent.Main.Lost+s.Concurrent.Main.FailedStreams != 0 {
 		t.Errorf("concurrent lost %d, failed streams %d", s.Concurrent.Main.Lost, s.Concurrent.Main.FailedStreams)
 	}

@@ -13,7 +13,7 @@ import (
 // Hand-written SVG line charts: axes, ticks, a legend, lines or CDF
 // steps. No dependency.
 
-var systemColor = map[string]string{"direct": "#1f77b4", "baseline": "#ff7f0e", "armistice": "#2ca02c", queuedName: "#2ca02c"}
+var systemColor = map[string]string{"direct": "#1f77b4", "baseline": "#ff7f0e", "armistice": "#2ca02c", queuedName: "#2ca02c", chatName: "#d62728"}
 
 type series struct {
 	name   string
@@ -249,6 +249,11 @@ func writePlots(dir string, r *report) ([]string, error) {
 				note: fmt.Sprintf("Armistice added p50 %.0f µs, p99 %.0f µs over direct (medians of %d rounds)", part.p.AddedP50.Median, part.p.AddedP99.Median, part.p.Rounds)}
 			for _, n := range names {
 				c.series = append(c.series, cdf(n, part.p.samples[n]))
+			}
+			if c50, c99 := part.p.ChatAddedP50, part.p.ChatAddedP99; c50 != nil && c99 != nil {
+				c.series = append(c.series, cdf(chatName, part.p.samples[chatName]))
+				c.note = fmt.Sprintf("Added over direct, p50 / p99 (medians of %d rounds): armistice %.0f / %.0f µs, %s %.0f / %.0f µs",
+					part.p.Rounds, part.p.AddedP50.Median, part.p.AddedP99.Median, chatName, c50.Median, c99.Median)
 			}
 			add(part.file, c)
 		}

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestPaths(t *testing.T) {
 	ctx := context.Background()

@@ -13,10 +13,15 @@
 // set Config.MaxCompletionTokens for OpenAI's reasoning models, which only
 // accept "max_completion_tokens".
 //
-// The SDK builds, authenticates and sends the request and turns HTTP error
-// statuses into errors; the stream's chunks are decoded by this package
-// (wire.go) into the four fields it reads, because the SDK's generic
-// decoder cost about 20 µs per chunk (see docs/benchmarks.md).
+// The body is encoded by this package (body.go, encoding/json) and handed
+// to the SDK as raw bytes (Client.Post); the SDK resolves the base URL,
+// authenticates, adds the headers, sends the request and turns HTTP error
+// statuses into errors. Letting the SDK marshal ChatCompletionNewParams cost
+// about a fifth of a request's time in BenchmarkStreamStart and grew the
+// calling goroutine's stack to 32 KB, kept while it reads the stream. The
+// stream's chunks are decoded by this package (wire.go) into the four
+// fields it reads, because the SDK's generic decoder cost about 20 µs per
+// chunk (see docs/benchmarks.md).
 //
 // The SDK's own retries are switched off (option.WithMaxRetries(0)):
 // retrying belongs to llm/resilient, which does it once for every

@@ -2,7 +2,6 @@ package openai
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	sdk "github.com/openai/openai-go/v3"
@@ -15,8 +14,8 @@ import (
 // Provider streams Chat Completions from an OpenAI-compatible server. It is
 // safe for concurrent use.
 type Provider struct {
-	cfg Config
-	svc sdk.ChatCompletionService
+	cfg    Config
+	client sdk.Client // only its Options are set: Stream posts a raw body
 }
 
 var _ llm.Provider = (*Provider)(nil)
@@ -47,7 +46,11 @@ func New(cfg Config) (*Provider, error) {
 	for name, value := range cfg.ExtraHeaders {
 		opts = append(opts, option.WithHeader(name, value))
 	}
-	return &Provider{cfg: cfg, svc: sdk.NewChatCompletionService(opts...)}, nil
+	// The client carries the options exactly as the SDK's own
+	// ChatCompletionService holds them (one inherited layer); its Post
+	// sends a []byte body as it is, with Content-Type application/json.
+	// Its services are left zero: only Post is used.
+	return &Provider{cfg: cfg, client: sdk.Client{Options: sdk.NewChatCompletionService(opts...).Options}}, nil
 }
 
 // Name returns Config.Name.
@@ -58,15 +61,15 @@ func (p *Provider) Name() string { return p.cfg.Name }
 // context's error, or llm.ErrUpstream: an *llm.StatusError for an HTTP
 // error status, the transport's error for a failed connection.
 func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, error) {
-	params, err := p.params(req)
+	body, err := p.body(req)
 	if err != nil {
 		return nil, err
 	}
 	var res *http.Response
-	// New with the body handed over raw: the SDK sends the request
-	// (auth, headers, base URL, HTTP errors) and the stream is decoded
-	// here (see wire.go). "stream": true is what NewStreaming would set.
-	_, err = p.svc.New(ctx, params, option.WithJSONSet("stream", true), option.WithResponseBodyInto(&res))
+	// The body is encoded here (body.go) and handed over raw: the SDK
+	// sends the request (base URL, auth, headers, HTTP errors) and hands
+	// back the response unread; the stream is decoded here (wire.go).
+	err = p.client.Post(ctx, "chat/completions", body, &res)
 	if err != nil {
 		if res != nil && res.Body != nil {
 			res.Body.Close()
@@ -76,43 +79,6 @@ func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, err
 	s := newChunkReader(res)
 	dec := &decoder{name: p.cfg.Name, secret: p.cfg.APIKey}
 	return upstream.NewStream(ctx, p.cfg.Name, p.cfg.APIKey, s, res, dec, ErrClosed), nil
-}
-
-// params builds the Chat Completions request.
-func (p *Provider) params(req llm.Request) (sdk.ChatCompletionNewParams, error) {
-	if len(req.Messages) == 0 {
-		return sdk.ChatCompletionNewParams{}, fmt.Errorf("%s: %w: no messages", p.cfg.Name, llm.ErrInvalidRequest)
-	}
-	msgs := make([]sdk.ChatCompletionMessageParamUnion, 0, len(req.Messages))
-	for i, m := range req.Messages {
-		switch m.Role {
-		case llm.RoleSystem:
-			msgs = append(msgs, sdk.SystemMessage(m.Content))
-		case llm.RoleUser:
-			msgs = append(msgs, sdk.UserMessage(m.Content))
-		case llm.RoleAssistant:
-			msgs = append(msgs, sdk.AssistantMessage(m.Content))
-		default:
-			return sdk.ChatCompletionNewParams{}, fmt.Errorf("%s: %w: message %d has unknown role %q", p.cfg.Name, llm.ErrInvalidRequest, i, m.Role)
-		}
-	}
-	model := req.Model
-	if model == "" {
-		model = p.cfg.Model
-	}
-	params := sdk.ChatCompletionNewParams{
-		Model:         model,
-		Messages:      msgs,
-		StreamOptions: sdk.ChatCompletionStreamOptionsParam{IncludeUsage: sdk.Bool(true)},
-	}
-	if req.MaxTokens > 0 {
-		if p.cfg.MaxCompletionTokens {
-			params.MaxCompletionTokens = sdk.Int(int64(req.MaxTokens))
-		} else {
-			params.MaxTokens = sdk.Int(int64(req.MaxTokens))
-		}
-	}
-	return params, nil
 }
 
 // decoder maps Chat Completions chunks; upstream.Stream does the rest.

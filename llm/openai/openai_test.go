@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -17,7 +18,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func newProvider(t *testing.T, cfg openai.Config) *openai.Provider {
+func newProvider(t testing.TB, cfg openai.Config) *openai.Provider {
 	t.Helper()
 	p, err := openai.New(cfg)
 	if err != nil {
@@ -46,68 +47,168 @@ func sent(t *testing.T, s *llmtest.Server) map[string]any {
 	return body
 }
 
-func TestRequestShape(t *testing.T) {
-	s := llmtest.NewOpenAIServer(t, llmtest.Answer("a"))
-	p := newProvider(t, openai.Config{
-		BaseURL:      s.URL,
-		APIKey:       providertest.Secret,
-		Model:        "gpt-test",
-		HTTPClient:   s.Client(),
-		ExtraHeaders: map[string]string{"X-Route": "blue"},
-	})
-	req := llm.Request{Messages: []llm.Message{
+// TestRequestBody checks the body on the wire against the one the SDK used
+// to build (ChatCompletionNewParams plus "stream": true), compared as JSON
+// values.
+func TestRequestBody(t *testing.T) {
+	conversation := []llm.Message{
 		{Role: llm.RoleSystem, Content: "Be brief."},
 		{Role: llm.RoleUser, Content: "Hi"},
 		{Role: llm.RoleAssistant, Content: "Hello."},
 		{Role: llm.RoleUser, Content: "Again"},
-	}, MaxTokens: 9}
-	st, err := p.Stream(t.Context(), req)
-	if err != nil {
-		t.Fatal(err)
 	}
-	if r := providertest.Drain(t, st); r.Err != nil {
-		t.Fatal(r.Err)
-	}
-	body := sent(t, s)
-	if body["model"] != "gpt-test" || body["stream"] != true || body["max_tokens"] != 9.0 {
-		t.Fatalf("body %v", body)
-	}
-	if _, ok := body["max_completion_tokens"]; ok {
-		t.Fatalf("max_completion_tokens sent by default: %v", body)
-	}
-	if opts, _ := body["stream_options"].(map[string]any); opts["include_usage"] != true {
-		t.Fatalf("stream_options %v, want include_usage", body["stream_options"])
-	}
-	msgs, _ := json.Marshal(body["messages"])
-	want := `[{"content":"Be brief.","role":"system"},{"content":"Hi","role":"user"},{"content":"Hello.","role":"assistant"},{"content":"Again","role":"user"}]`
-	if string(msgs) != want {
-		t.Fatalf("messages %s, want %s", msgs, want)
-	}
-	h := s.Requests()[0].Header
-	if h.Get("X-Route") != "blue" || h.Get("Authorization") != "Bearer "+providertest.Secret {
-		t.Fatalf("headers %v", h)
-	}
-	if s.Requests()[0].Header.Get("X-Stainless-Retry-Count") != "0" {
-		t.Fatalf("retry count header %q", h.Get("X-Stainless-Retry-Count"))
+	for _, tc := range []struct {
+		name               string
+		givenMaxCompletion bool
+		whenReq            llm.Request
+		expectBody         string
+	}{
+		{
+			name:       "plain prompt, default model",
+			whenReq:    llm.Prompt("x"),
+			expectBody: `{"messages":[{"content":"x","role":"user"}],"model":"gpt-test","stream_options":{"include_usage":true},"stream":true}`,
+		},
+		{
+			name:    "system and assistant messages keep their roles and order",
+			whenReq: llm.Request{Messages: conversation},
+			expectBody: `{"messages":[{"content":"Be brief.","role":"system"},{"content":"Hi","role":"user"},{"content":"Hello.","role":"assistant"},{"content":"Again","role":"user"}],` +
+				`"model":"gpt-test","stream_options":{"include_usage":true},"stream":true}`,
+		},
+		{
+			name:       "MaxTokens as max_tokens",
+			whenReq:    llm.Request{Messages: conversation[1:2], MaxTokens: 9},
+			expectBody: `{"messages":[{"content":"Hi","role":"user"}],"model":"gpt-test","max_tokens":9,"stream_options":{"include_usage":true},"stream":true}`,
+		},
+		{
+			name:               "MaxTokens as max_completion_tokens",
+			givenMaxCompletion: true,
+			whenReq:            llm.Request{Messages: conversation[1:2], MaxTokens: 9},
+			expectBody:         `{"messages":[{"content":"Hi","role":"user"}],"model":"gpt-test","max_completion_tokens":9,"stream_options":{"include_usage":true},"stream":true}`,
+		},
+		{
+			name:               "MaxCompletionTokens without a limit sends none",
+			givenMaxCompletion: true,
+			whenReq:            llm.Prompt("x"),
+			expectBody:         `{"messages":[{"content":"x","role":"user"}],"model":"gpt-test","stream_options":{"include_usage":true},"stream":true}`,
+		},
+		{
+			name:       "model override",
+			whenReq:    llm.Request{Model: "special-model", Messages: conversation[1:2]},
+			expectBody: `{"messages":[{"content":"Hi","role":"user"}],"model":"special-model","stream_options":{"include_usage":true},"stream":true}`,
+		},
+		{
+			name: "empty contents are sent, strings are escaped",
+			whenReq: llm.Request{Messages: []llm.Message{
+				{Role: llm.RoleSystem},
+				{Role: llm.RoleUser, Content: "<a&b> \u2028 \"q\" \\ \t \xff é"},
+				{Role: llm.RoleAssistant},
+			}},
+			expectBody: `{"messages":[{"content":"","role":"system"},{"content":"<a&b> \u2028 \"q\" \\ \t \ufffd é","role":"user"},{"content":"","role":"assistant"}],` +
+				`"model":"gpt-test","stream_options":{"include_usage":true},"stream":true}`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := llmtest.NewOpenAIServer(t, llmtest.Answer("a"))
+			p := newProvider(t, openai.Config{BaseURL: s.URL, Model: "gpt-test", HTTPClient: s.Client(), MaxCompletionTokens: tc.givenMaxCompletion})
+			st, err := p.Stream(t.Context(), tc.whenReq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := providertest.Drain(t, st); r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			var want map[string]any
+			if err := json.Unmarshal([]byte(tc.expectBody), &want); err != nil {
+				t.Fatal(err)
+			}
+			if got := sent(t, s); !reflect.DeepEqual(got, want) {
+				t.Fatalf("body\n%s\nwant\n%s", s.Requests()[0].Body, tc.expectBody)
+			}
+		})
 	}
 }
 
-func TestMaxCompletionTokens(t *testing.T) {
+func TestDefaultModel(t *testing.T) {
 	s := llmtest.NewOpenAIServer(t, llmtest.Answer("a"))
-	p := newProvider(t, openai.Config{BaseURL: s.URL, HTTPClient: s.Client(), MaxCompletionTokens: true})
-	req := llm.Prompt("x")
-	req.MaxTokens = 5
-	st, err := p.Stream(t.Context(), req)
+	p := newProvider(t, openai.Config{BaseURL: s.URL, HTTPClient: s.Client()})
+	st, err := p.Stream(t.Context(), llm.Prompt("x"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	providertest.Drain(t, st)
-	body := sent(t, s)
-	if body["max_completion_tokens"] != 5.0 || body["max_tokens"] != nil || body["model"] != openai.DefaultModel {
-		t.Fatalf("body %v", body)
+	if got := sent(t, s)["model"]; got != openai.DefaultModel {
+		t.Fatalf("model %v, want %s", got, openai.DefaultModel)
 	}
-	if auth := s.Requests()[0].Header.Get("Authorization"); auth != "" {
-		t.Fatalf("Authorization %q sent without an API key", auth)
+}
+
+func TestRequestHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		givenKey   string
+		givenExtra map[string]string
+		expect     map[string]string // "" means absent
+	}{
+		{
+			name:       "key and extra headers",
+			givenKey:   providertest.Secret,
+			givenExtra: map[string]string{"X-Route": "blue"},
+			expect: map[string]string{
+				"Authorization":           "Bearer " + providertest.Secret,
+				"X-Route":                 "blue",
+				"Content-Type":            "application/json",
+				"Accept":                  "application/json",
+				"X-Stainless-Retry-Count": "0",
+				"X-Stainless-Lang":        "go",
+			},
+		},
+		{
+			name:   "no key, no Authorization",
+			expect: map[string]string{"Authorization": "", "Content-Type": "application/json"},
+		},
+		{
+			// As with the SDK building the body: extra headers are applied
+			// after its defaults, so they may replace them.
+			name:       "extra headers override the defaults",
+			givenKey:   providertest.Secret,
+			givenExtra: map[string]string{"Content-Type": "application/json; charset=utf-8", "Authorization": "Token other"},
+			expect:     map[string]string{"Content-Type": "application/json; charset=utf-8", "Authorization": "Token other"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := llmtest.NewOpenAIServer(t, llmtest.Answer("a"))
+			p := newProvider(t, openai.Config{BaseURL: s.URL, APIKey: tc.givenKey, HTTPClient: s.Client(), ExtraHeaders: tc.givenExtra})
+			st, err := p.Stream(t.Context(), llm.Prompt("x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			providertest.Drain(t, st)
+			req := s.Requests()[0]
+			if req.Method != http.MethodPost || req.Path != "/v1/chat/completions" {
+				t.Fatalf("%s %s", req.Method, req.Path)
+			}
+			for name, want := range tc.expect {
+				if got := req.Header.Get(name); got != want {
+					t.Errorf("%s: %q, want %q", name, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestInvalidRequest(t *testing.T) {
+	p := newProvider(t, openai.Config{BaseURL: "http://127.0.0.1:1/v1"})
+	for _, tc := range []struct {
+		req  llm.Request
+		want string
+	}{
+		{llm.Request{}, "openai: " + llm.ErrInvalidRequest.Error() + ": no messages"},
+		{llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "x"}, {Role: "tool", Content: "y"}}},
+			"openai: " + llm.ErrInvalidRequest.Error() + `: message 1 has unknown role "tool"`},
+	} {
+		_, err := p.Stream(t.Context(), tc.req)
+		if !errors.Is(err, llm.ErrInvalidRequest) || err.Error() != tc.want {
+			t.Errorf("Stream(%+v) = %v, want %s", tc.req, err, tc.want)
+		}
 	}
 }
 

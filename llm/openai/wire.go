@@ -9,8 +9,8 @@ import (
 	"net/http"
 )
 
-// The SDK builds, authenticates and sends the request and turns HTTP
-// errors into ours; the stream's events are decoded here. The SDK's own
+// The SDK sends the request (encoded in body.go) and turns HTTP errors
+// into ours; the stream's events are decoded here. The SDK's own
 // stream decoder parses every chunk with a reflection-heavy JSON layer
 // that cost about 20 µs per chunk in cmd/armistice-bench's profiles and
 // capped a relay near 50k tokens/s on two cores; the chunks need four
@@ -54,8 +54,13 @@ type chunkReader struct {
 	done bool
 }
 
+// readBuffer holds a typical chunk line (a few hundred bytes) with room
+// to spare; longer lines are gathered in long. The connection below keeps
+// a 4 KB buffer of its own, and a silent stream holds both for its life.
+const readBuffer = 1024
+
 func newChunkReader(res *http.Response) *chunkReader {
-	return &chunkReader{body: res.Body, r: bufio.NewReaderSize(res.Body, 4096)}
+	return &chunkReader{body: res.Body, r: bufio.NewReaderSize(res.Body, readBuffer)}
 }
 
 // Next decodes the next event. It returns false at "data: [DONE]", at the

@@ -57,9 +57,9 @@ type Config struct {
 	// AskTimeout bounds each Engine call's wait for an answer. Default 5 s.
 	AskTimeout time.Duration
 
-	// Workers is the number of long-lived goroutines that run request
-	// actors' mailboxes; when all are busy a batch gets a goroutine of its
-	// own, so this is not a limit. Default 2 × GOMAXPROCS, at least 8.
+	// Workers is the number of long-lived goroutines that run the
+	// supervisor's and the requests' mailboxes; when all are busy a run
+	// gets a goroutine of its own, so this is not a limit. Default 2 × GOMAXPROCS, at least 8.
 	// 0 keeps proto.actor's default dispatcher (a goroutine per batch).
 	Workers int
 

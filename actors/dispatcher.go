@@ -9,40 +9,67 @@ import (
 // yields the processor, proto.actor's own default.
 const defaultThroughput = 300
 
-// dispatchPool is the proto.actor Dispatcher of request actors: it runs
-// their mailbox batches on a few long-lived goroutines. proto.actor's
-// default starts a goroutine per batch, and a fresh goroutine's small
-// stack is too small for a request's step path, so at a paced rate (one
-// token per batch) every token paid a stack copy: 7–10 % of all CPU in
-// the benchmark's profiles (docs/benchmarks.md). A worker grows its stack
-// once and keeps it.
+// dispatchPool is the proto.actor Dispatcher of the supervisor and its
+// request actors: it runs their mailbox runs on a few long-lived
+// goroutines. proto.actor's default starts a goroutine per run, and a
+// fresh goroutine's small stack is too small for a request's step path or
+// the supervisor's admission, so at a paced rate (one token per run) every
+// token paid a stack copy: 7–10 % of all CPU in the benchmark's profiles
+// (docs/benchmarks.md). A worker grows its stack once and keeps it.
 //
 // Schedule never waits (rule 4): when no worker is idle it starts a
-// goroutine, as the default dispatcher does, so one long batch never holds
-// up another actor. After stop every batch gets its own goroutine.
+// goroutine, as the default dispatcher does, so one long run never holds
+// up another actor. Before start and after stop every run gets its own
+// goroutine.
 type dispatchPool struct {
 	work chan func()
-	quit chan struct{}
-	once sync.Once
+
+	mu    sync.Mutex
+	users int           // supervisors running on this pool
+	quit  chan struct{} // closed when the last user stops
 
 	onWorker, onGoroutine atomic.Uint64
 }
 
-// newDispatchPool starts n workers; stop ends them.
-func newDispatchPool(n int) *dispatchPool {
-	p := &dispatchPool{work: make(chan func()), quit: make(chan struct{})}
-	for range n {
-		go p.worker()
-	}
-	return p
+func newDispatchPool() *dispatchPool {
+	return &dispatchPool{work: make(chan func())}
 }
 
-func (p *dispatchPool) worker() {
+// start is called by each supervisor as it starts: the first starts n
+// workers. Every start is matched by a stop.
+func (p *dispatchPool) start(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.users++
+	if p.users > 1 {
+		return
+	}
+	p.quit = make(chan struct{})
+	for range n {
+		go p.worker(p.quit)
+	}
+}
+
+// stop is called by each supervisor as it stops (or restarts): the last
+// lets the workers end once their current run is done.
+func (p *dispatchPool) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.users == 0 {
+		return
+	}
+	p.users--
+	if p.users == 0 {
+		close(p.quit)
+	}
+}
+
+func (p *dispatchPool) worker(quit <-chan struct{}) {
 	for {
 		select {
 		case fn := <-p.work:
 			fn()
-		case <-p.quit:
+		case <-quit:
 			return
 		}
 	}
@@ -63,7 +90,3 @@ func (p *dispatchPool) Schedule(fn func()) {
 
 // Throughput is proto.actor's default.
 func (p *dispatchPool) Throughput() int { return defaultThroughput }
-
-// stop lets the workers end once their current batch is done. It is safe
-// to call more than once.
-func (p *dispatchPool) stop() { p.once.Do(func() { close(p.quit) }) }

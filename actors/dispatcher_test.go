@@ -13,7 +13,8 @@ import (
 
 func TestDispatchPoolRunsBatchesOnItsWorkers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := newDispatchPool(2)
+		p := newDispatchPool()
+		p.start(2)
 		defer p.stop()
 		synctest.Wait() // both workers are waiting
 		before := runtime.NumGoroutine()
@@ -36,7 +37,8 @@ func TestDispatchPoolRunsBatchesOnItsWorkers(t *testing.T) {
 // worker busy, Schedule returns at once and the batch runs anyway.
 func TestDispatchPoolNeverWaitsForABusyWorker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := newDispatchPool(2)
+		p := newDispatchPool()
+		p.start(2)
 		defer p.stop()
 		synctest.Wait()
 		release := make(chan struct{})
@@ -54,23 +56,48 @@ func TestDispatchPoolNeverWaitsForABusyWorker(t *testing.T) {
 	})
 }
 
-// After stop the workers end (the bubble would not end otherwise) and a
-// batch scheduled late still runs.
-func TestDispatchPoolAfterStop(t *testing.T) {
+// Each supervisor on the pool starts and stops it; the workers end with
+// the last stop (the bubble would not end otherwise), and a run scheduled
+// before the first start or after the last stop still runs.
+func TestDispatchPoolLifetime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := newDispatchPool(3)
-		p.stop()
-		p.stop()
+		p := newDispatchPool()
+		runs := func() {
+			t.Helper()
+			ran := make(chan struct{})
+			p.Schedule(func() { close(ran) })
+			<-ran
+			synctest.Wait()
+		}
+		runs() // before start
+		p.start(3)
+		p.start(3) // a second supervisor from the same props
 		synctest.Wait()
-		ran := make(chan struct{})
-		p.Schedule(func() { close(ran) })
-		<-ran
+		p.stop()
+		runs() // one user left: still on a worker
+		if p.onWorker.Load() != 1 || p.onGoroutine.Load() != 1 {
+			t.Errorf("on workers %d, on goroutines %d; want 1 and 1", p.onWorker.Load(), p.onGoroutine.Load())
+		}
+		p.stop()
+		p.stop() // more stops than starts change nothing
+		synctest.Wait()
+		runs() // after the last stop
+		if p.onGoroutine.Load() != 2 {
+			t.Errorf("on goroutines %d after the last stop, want 2", p.onGoroutine.Load())
+		}
+		p.start(1) // a restarted supervisor starts it again
+		synctest.Wait()
+		runs()
+		if p.onWorker.Load() != 2 {
+			t.Errorf("on workers %d after a restart, want 2", p.onWorker.Load())
+		}
+		p.stop()
 	})
 }
 
-// The engine's request actors run on the pool: a paced answer of 50
-// tokens is 50 and more mailbox runs, and with the workers idle between
-// tokens each lands on a worker.
+// The engine's supervisor and request actors run on the pool: a paced
+// answer of 50 tokens is 50 and more mailbox runs, and with the workers
+// idle between tokens each lands on a worker.
 func TestRequestsRunOnTheWorkers(t *testing.T) {
 	for _, workers := range []int{0, 4} {
 		scenario(t, func(c *Config) { c.Workers = workers }, func(h *harness) {

@@ -158,7 +158,7 @@ type Stats struct {
 	// Draining is set once Drain was received.
 	Draining bool
 	// Workers is Config.Workers. MailboxRunsOnWorkers and
-	// MailboxRunsOnGoroutines count request actors' mailbox runs by where
+	// MailboxRunsOnGoroutines count the engine's mailbox runs (supervisor and requests) by where
 	// they ran; many on goroutines means Workers is too small.
 	Workers                 int
 	MailboxRunsOnWorkers    uint64

@@ -30,7 +30,13 @@ func SupervisorProps(cfg Config) (*actor.Props, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = NopObserver{}
 	}
-	return actor.PropsFromProducer(func() actor.Actor { return newSupervisor(&cfg) }, actor.WithSupervisor(stopOnPanic)), nil
+	opts := []actor.PropsOption{actor.WithSupervisor(stopOnPanic)}
+	var pool *dispatchPool
+	if cfg.Workers > 0 {
+		pool = newDispatchPool()
+		opts = append(opts, actor.WithDispatcher(pool))
+	}
+	return actor.PropsFromProducer(func() actor.Actor { return newSupervisor(&cfg, pool) }, opts...), nil
 }
 
 type phase uint8
@@ -72,14 +78,16 @@ type supervisor struct {
 	drainWaiters []*actor.PID
 	drainTimer   scheduler.CancelFunc
 
-	// pool runs the requests' mailboxes (nil when Config.Workers is 0).
-	// It lives from Started to Stopped (or Restarting).
+	// pool runs this supervisor's and its requests' mailboxes (nil when
+	// Config.Workers is 0). Its workers run from Started to Stopped (or
+	// Restarting); the runs before and after get goroutines of their own.
 	pool *dispatchPool
 }
 
-func newSupervisor(cfg *Config) *supervisor {
+func newSupervisor(cfg *Config, pool *dispatchPool) *supervisor {
 	return &supervisor{
 		cfg:    cfg,
+		pool:   pool,
 		logger: cfg.Logger.With().Str("component", "supervisor").Logger(),
 		byID:   make(map[string]*entry),
 		byPID:  make(map[string]*entry),
@@ -149,15 +157,15 @@ func (s *supervisor) Receive(c actor.Context) {
 		}
 		c.Respond(st)
 	case *actor.Started:
-		if s.cfg.Workers > 0 {
-			s.pool = newDispatchPool(s.cfg.Workers)
+		if s.pool != nil {
+			s.pool.start(s.cfg.Workers)
 		}
 	case *actor.Stopped, *actor.Restarting:
 		if s.drainTimer != nil {
 			s.drainTimer()
 		}
 		if s.pool != nil {
-			s.pool.stop() // the requests, stopped before us, need no worker
+			s.pool.stop() // the requests were stopped before us
 		}
 	}
 }

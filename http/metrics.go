@@ -206,7 +206,7 @@ func newEngineCollector(eng *actors.Engine) *engineCollector {
 		active: prometheus.NewDesc("armistice_active_slots", "Slots held by streaming requests.", nil, nil),
 		known:  prometheus.NewDesc("armistice_registered_requests", "Request ids the supervisor knows.", nil, nil),
 		runs: prometheus.NewDesc("armistice_mailbox_runs_total",
-			"Request actors' mailbox runs, by where they ran: on a long-lived worker, or on a goroutine of their own when every worker was busy.",
+			"The engine's mailbox runs (supervisor and requests), by where they ran: on a long-lived worker, or on a goroutine of their own when every worker was busy.",
 			[]string{"on"}, nil),
 		timeout: time.Second,
 	}

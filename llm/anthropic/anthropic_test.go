@@ -32,20 +32,6 @@ func factory(t *testing.T, baseURL string, hc *http.Client) llm.Provider {
 
 func TestContract(t *testing.T) { providertest.Run(t, llmtest.Anthropic, factory) }
 
-// sent returns the JSON body of the only request s received.
-func sent(t *testing.T, s *llmtest.Server) map[string]any {
-	t.Helper()
-	reqs := s.Requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests, want 1", len(reqs))
-	}
-	var body map[string]any
-	if err := json.Unmarshal(reqs[0].Body, &body); err != nil {
-		t.Fatal(err)
-	}
-	return body
-}
-
 func TestRequestShape(t *testing.T) {
 	s := llmtest.NewAnthropicServer(t, llmtest.Answer("a"))
 	p := newProvider(t, anthropic.Config{
@@ -69,7 +55,7 @@ func TestRequestShape(t *testing.T) {
 	if r.Err != nil || r.Usage == nil || r.Usage.PromptTokens != 6 {
 		t.Fatalf("got %+v (usage %+v)", r, r.Usage)
 	}
-	body := sent(t, s)
+	body := providertest.SentJSON(t, s)
 	if body["model"] != anthropic.DefaultModel || body["stream"] != true || body["max_tokens"] != float64(anthropic.DefaultMaxTokens) {
 		t.Fatalf("body %v", body)
 	}

@@ -33,20 +33,6 @@ func factory(t *testing.T, baseURL string, hc *http.Client) llm.Provider {
 
 func TestContract(t *testing.T) { providertest.Run(t, llmtest.OpenAI, factory) }
 
-// sent returns the JSON body of the only request s received.
-func sent(t *testing.T, s *llmtest.Server) map[string]any {
-	t.Helper()
-	reqs := s.Requests()
-	if len(reqs) != 1 {
-		t.Fatalf("%d requests, want 1", len(reqs))
-	}
-	var body map[string]any
-	if err := json.Unmarshal(reqs[0].Body, &body); err != nil {
-		t.Fatal(err)
-	}
-	return body
-}
-
 // TestRequestBody checks the body on the wire against the one the SDK used
 // to build (ChatCompletionNewParams plus "stream": true), compared as JSON
 // values.
@@ -121,7 +107,7 @@ func TestRequestBody(t *testing.T) {
 			if err := json.Unmarshal([]byte(tc.expectBody), &want); err != nil {
 				t.Fatal(err)
 			}
-			if got := sent(t, s); !reflect.DeepEqual(got, want) {
+			if got := providertest.SentJSON(t, s); !reflect.DeepEqual(got, want) {
 				t.Fatalf("body\n%s\nwant\n%s", s.Requests()[0].Body, tc.expectBody)
 			}
 		})
@@ -136,7 +122,7 @@ func TestDefaultModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	providertest.Drain(t, st)
-	if got := sent(t, s)["model"]; got != openai.DefaultModel {
+	if got := providertest.SentJSON(t, s)["model"]; got != openai.DefaultModel {
 		t.Fatalf("model %v, want %s", got, openai.DefaultModel)
 	}
 }

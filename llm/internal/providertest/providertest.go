@@ -5,6 +5,7 @@ package providertest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -441,4 +442,18 @@ func NoSecret(t testing.TB, err error) {
 			t.Fatalf("the API key appears in the error: %s", s)
 		}
 	}
+}
+
+// SentJSON returns the JSON body of the only request s received.
+func SentJSON(t testing.TB, s *llmtest.Server) map[string]any {
+	t.Helper()
+	reqs := s.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests, want 1", len(reqs))
+	}
+	var body map[string]any
+	if err := json.Unmarshal(reqs[0].Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	return body
 }

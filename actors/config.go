@@ -59,8 +59,9 @@ type Config struct {
 
 	// Workers is the number of long-lived goroutines that run the
 	// supervisor's and the requests' mailboxes; when all are busy a run
-	// gets a goroutine of its own, so this is not a limit. Default 2 × GOMAXPROCS, at least 8.
-	// 0 keeps proto.actor's default dispatcher (a goroutine per batch).
+	// gets a goroutine of its own, so this is not a limit. Default
+	// 2 × GOMAXPROCS, at least 8. 0 keeps proto.actor's default dispatcher
+	// (a goroutine per run).
 	Workers int
 
 	// Logger receives the engine's logs; each request logs through a

@@ -158,8 +158,9 @@ type Stats struct {
 	// Draining is set once Drain was received.
 	Draining bool
 	// Workers is Config.Workers. MailboxRunsOnWorkers and
-	// MailboxRunsOnGoroutines count the engine's mailbox runs (supervisor and requests) by where
-	// they ran; many on goroutines means Workers is too small.
+	// MailboxRunsOnGoroutines count the engine's mailbox runs (supervisor
+	// and requests) by where they ran; many on goroutines means Workers is
+	// too small.
 	Workers                 int
 	MailboxRunsOnWorkers    uint64
 	MailboxRunsOnGoroutines uint64

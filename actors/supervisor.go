@@ -165,7 +165,10 @@ func (s *supervisor) Receive(c actor.Context) {
 			s.drainTimer()
 		}
 		if s.pool != nil {
-			s.pool.stop() // the requests were stopped before us
+			// On Stopped the requests are gone already; on Restarting
+			// they are stopped next, their last runs on goroutines of
+			// their own.
+			s.pool.stop()
 		}
 	}
 }

@@ -28,6 +28,8 @@ type env struct {
 	provider string
 	// noPrewarm skips warming each engine's process registry.
 	noPrewarm bool
+	// workers overrides actors.Config.Workers when not negative.
+	workers int
 }
 
 // newProvider returns the relays' provider on transport tr.
@@ -46,7 +48,7 @@ func newEnv() (*env, error) {
 		return nil, err
 	}
 	cl := newClient()
-	return &env{clock: c, up: up, client: cl, direct: &direct{c: cl, url: up.url, clock: c}, provider: "openai"}, nil
+	return &env{clock: c, up: up, client: cl, direct: &direct{c: cl, url: up.url, clock: c}, provider: "openai", workers: -1}, nil
 }
 
 func (e *env) close() {
@@ -102,6 +104,9 @@ func (e *env) newArmistice(o relayOptions) (*armSystem, error) {
 		return nil, err
 	}
 	cfg := engineConfig(prov)
+	if e.workers >= 0 {
+		cfg.Workers = e.workers
+	}
 	if o.engine != nil {
 		o.engine(&cfg)
 	}

@@ -51,6 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	only := fs.String("only", "", "comma-separated scenarios to run (default: all): "+strings.Join(scenarioNames, ","))
 	provider := fs.String("provider", "openai", "the relays' provider: openai (llm/openai, the real path) or lean (a hand-written Chat Completions reader, to separate the SDK's cost from the engine's)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	workers := fs.Int("workers", -1, "Armistice's actors.Config.Workers (default: the engine's default; 0: protoactor's goroutine per mailbox run), for A/B runs of the worker pool")
 	up := fs.String("upstream-http", "auto", "the relays' upstream protocol: auto (HTTP/1.1 unless the streams would not fit the open-file limit), http1 or h2c")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -63,6 +64,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "auto", "http1", "h2c":
 	default:
 		fmt.Fprintf(stderr, "armistice-bench: --upstream-http must be auto, http1 or h2c\n")
+		return 2
+	}
+	if *workers < -1 {
+		fmt.Fprintf(stderr, "armistice-bench: --workers must not be negative\n")
 		return 2
 	}
 	if *provider != "openai" && *provider != "lean" {
@@ -98,7 +103,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	rep, err := execute(p, which, options{out: *out, upstreamHTTP: *up, provider: *provider, nofile: nofile}, stdout, stderr)
+	rep, err := execute(p, which, options{out: *out, upstreamHTTP: *up, provider: *provider, workers: *workers, nofile: nofile}, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "armistice-bench: %v\n", err)
 		return 1
@@ -114,6 +119,7 @@ type options struct {
 	out          string
 	upstreamHTTP string // auto, http1 or h2c
 	provider     string // openai or lean
+	workers      int    // actors.Config.Workers, or -1 for the default
 	nofile       uint64
 }
 
@@ -129,7 +135,7 @@ func execute(p plan, which []string, o options, stdout, progress io.Writer) (*re
 		return nil, err
 	}
 	defer e.close()
-	e.provider, e.noPrewarm = o.provider, p.NoPrewarm
+	e.provider, e.noPrewarm, e.workers = o.provider, p.NoPrewarm, o.workers
 	b := &bench{plan: p, env: e, upstreamHTTP: o.upstreamHTTP, nofile: o.nofile}
 	rep := &report{Tool: "armistice-bench", Mode: p.Mode, Started: time.Now().UTC().Format(time.RFC3339),
 		Machine: machineInfo(), Settings: settingsOf(p, o)}

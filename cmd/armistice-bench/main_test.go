@@ -1,9 +1,27 @@
 package main
 
 import (
+	"io"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// Bad flags are refused with exit code 2 before anything runs.
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--workers", "-2"},
+		{"--provider", "sdk"},
+		{"--upstream-http", "h3"},
+		{"--only", "nope"},
+		{"extra"},
+	} {
+		var stderr strings.Builder
+		if code := run(args, io.Discard, &stderr); code != 2 {
+			t.Errorf("%q: exit %d, want 2 (stderr %q)", args, code, stderr.String())
+		}
+	}
+}

@@ -46,6 +46,7 @@ func settingsOf(p plan, o options) map[string]any {
 	return map[string]any{
 		"upstream_http_flag": o.upstreamHTTP,
 		"provider":           o.provider,
+		"workers_flag":       o.workers,
 		"plan":               p,
 		"engine":             "actors.DefaultConfig with MaxActive and MaxQueued 65536, Linger 1s (resume: 10m; churn: see the scenario); http.DefaultConfig",
 		"baseline":           "channel buffer 64, pickup 1s, janitor every 250ms",

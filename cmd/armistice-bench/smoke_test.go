@@ -18,7 +18,7 @@ import (
 func TestSmoke(t *testing.T) {
 	out := t.TempDir()
 	var stdout bytes.Buffer
-	rep, err := execute(tinyPlan(), nil, options{out: out, upstreamHTTP: "auto", provider: "openai", nofile: raiseNoFile()}, &stdout, io.Discard)
+	rep, err := execute(tinyPlan(), nil, options{out: out, upstreamHTTP: "auto", provider: "openai", workers: -1, nofile: raiseNoFile()}, &stdout, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestSmoke(t *testing.T) {
 
 // TestLeanProvider runs the relay scenario with the diagnostic provider.
 func TestLeanProvider(t *testing.T) {
-	rep, err := execute(tinyPlan(), []string{"relay", "cancel"}, options{out: t.TempDir(), upstreamHTTP: "http1", provider: "lean", nofile: raiseNoFile()}, io.Discard, io.Discard)
+	rep, err := execute(tinyPlan(), []string{"relay", "cancel"}, options{out: t.TempDir(), upstreamHTTP: "http1", provider: "lean", workers: 0, nofile: raiseNoFile()}, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

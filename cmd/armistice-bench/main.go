@@ -37,6 +37,10 @@ type bench struct {
 	env          *env
 	upstreamHTTP string // auto, http1 or h2c
 	nofile       uint64
+	// trace, when set, is the file prefix where the Armistice rounds of
+	// the concurrent scenario write a runtime/trace of their measured
+	// window, one file per stream count.
+	trace string
 }
 
 func main() {
@@ -51,6 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	only := fs.String("only", "", "comma-separated scenarios to run (default: all): "+strings.Join(scenarioNames, ","))
 	provider := fs.String("provider", "openai", "the relays' provider: openai (llm/openai, the real path) or lean (a hand-written Chat Completions reader, to separate the SDK's cost from the engine's)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	traceFile := fs.String("trace", "", "write a runtime/trace of the measured window of Armistice's concurrent rounds to PREFIX-N.trace for N streams (a later round of the same N overwrites it), for go tool trace")
 	workers := fs.Int("workers", -1, "Armistice's actors.Config.Workers (default: the engine's default; 0: protoactor's goroutine per mailbox run), for A/B runs of the worker pool")
 	up := fs.String("upstream-http", "auto", "the relays' upstream protocol: auto (HTTP/1.1 unless the streams would not fit the open-file limit), http1 or h2c")
 	if err := fs.Parse(args); err != nil {
@@ -103,7 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	rep, err := execute(p, which, options{out: *out, upstreamHTTP: *up, provider: *provider, workers: *workers, nofile: nofile}, stdout, stderr)
+	rep, err := execute(p, which, options{out: *out, upstreamHTTP: *up, provider: *provider, workers: *workers, trace: *traceFile, nofile: nofile}, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "armistice-bench: %v\n", err)
 		return 1
@@ -120,6 +125,7 @@ type options struct {
 	upstreamHTTP string // auto, http1 or h2c
 	provider     string // openai or lean
 	workers      int    // actors.Config.Workers, or -1 for the default
+	trace        string // see bench.trace
 	nofile       uint64
 }
 
@@ -136,7 +142,7 @@ func execute(p plan, which []string, o options, stdout, progress io.Writer) (*re
 	}
 	defer e.close()
 	e.provider, e.noPrewarm, e.workers = o.provider, p.NoPrewarm, o.workers
-	b := &bench{plan: p, env: e, upstreamHTTP: o.upstreamHTTP, nofile: o.nofile}
+	b := &bench{plan: p, env: e, upstreamHTTP: o.upstreamHTTP, nofile: o.nofile, trace: o.trace}
 	rep := &report{Tool: "armistice-bench", Mode: p.Mode, Started: time.Now().UTC().Format(time.RFC3339),
 		Machine: machineInfo(), Settings: settingsOf(p, o)}
 	start := time.Now()

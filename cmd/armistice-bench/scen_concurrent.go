@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/trace"
 
 	"github.com/armistice-go/armistice/actors"
 	"math"
@@ -333,6 +335,12 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 	monStop := make(chan struct{})
 	go func() {
 		defer close(monDone)
+		var stopTrace func()
+		defer func() {
+			if stopTrace != nil {
+				stopTrace() // the round ended before its window did
+			}
+		}()
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		startT := time.NewTimer(time.Until(winStart))
@@ -345,8 +353,13 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 				return
 			case <-startT.C:
 				cpu0, at0 = cpuSeconds(), time.Now()
+				stopTrace = b.startTrace(s, n)
 			case <-endT.C:
 				cpu1, at1 = cpuSeconds(), time.Now()
+				if stopTrace != nil {
+					stopTrace()
+					stopTrace = nil
+				}
 			case <-tick.C:
 				if v := procStatus("VmRSS"); v > peak.Load() {
 					peak.Store(v)
@@ -422,4 +435,25 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 	out.tps = float64(inWindow.Load()) / steady.Seconds()
 	out.delivered = float64(inWindow.Load()) / (float64(n) * rate * steady.Seconds())
 	return out, nil
+}
+
+// startTrace starts a runtime/trace into "<b.trace>-<n>.trace" for
+// Armistice's rounds of n streams and returns the function that stops it,
+// or nil. A failure only costs the trace.
+func (b *bench) startTrace(s system, n int) func() {
+	if b.trace == "" || s.Name() != "armistice" {
+		return nil
+	}
+	f, err := os.Create(fmt.Sprintf("%s-%d.trace", b.trace, n))
+	if err != nil {
+		return nil
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil
+	}
+	return func() {
+		trace.Stop()
+		f.Close()
+	}
 }

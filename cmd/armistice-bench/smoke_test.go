@@ -18,9 +18,19 @@ import (
 func TestSmoke(t *testing.T) {
 	out := t.TempDir()
 	var stdout bytes.Buffer
-	rep, err := execute(tinyPlan(), nil, options{out: out, upstreamHTTP: "auto", provider: "openai", workers: -1, nofile: raiseNoFile()}, &stdout, io.Discard)
+	traceFile := filepath.Join(out, "concurrent")
+	rep, err := execute(tinyPlan(), nil, options{out: out, upstreamHTTP: "auto", provider: "openai", workers: -1, trace: traceFile, nofile: raiseNoFile()}, &stdout, io.Discard)
 	if err != nil {
 		t.Fatal(err)
+	}
+	traces, _ := filepath.Glob(traceFile + "-*.trace")
+	if len(traces) == 0 {
+		t.Error("no trace of Armistice's concurrent window")
+	}
+	for _, f := range traces {
+		if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
+			t.Errorf("empty trace %s: %v", f, err)
+		}
 	}
 
 	// The summary line: every key, each a number.

@@ -3,6 +3,7 @@ package actors
 import (
 	"errors"
 	"runtime"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -104,13 +105,25 @@ func TestRequestsRunOnTheWorkers(t *testing.T) {
 			snap := h.submit(prompt("p"))
 			sub := h.subscribe(snap.ID, 0)
 			s := h.script()
+			// A reader that keeps up, as a stream handler does.
+			read := make(chan string, 1)
+			go func() {
+				var b strings.Builder
+				for {
+					recs, err := sub.Next(h.ctx)
+					if err != nil {
+						read <- b.String()
+						return
+					}
+					b.WriteString(text(recs))
+				}
+			}()
 			for range 50 {
 				s.Token("x")
 				time.Sleep(20 * time.Millisecond)
 			}
 			s.Finish(llm.FinishStop, nil)
-			recs := h.readAll(sub)
-			if got := text(recs); len(got) != 50 {
+			if got := <-read; len(got) != 50 {
 				t.Fatalf("text %q, want 50 tokens", got)
 			}
 			st, err := h.eng.Stats(h.ctx)
@@ -127,6 +140,10 @@ func TestRequestsRunOnTheWorkers(t *testing.T) {
 			// first wait; every token's run finds one idle.
 			case workers > 0 && (st.MailboxRunsOnWorkers < 50 || st.MailboxRunsOnGoroutines > 2):
 				t.Errorf("runs on workers %d (want ≥ 50), on goroutines %d (want ≤ 2)", st.MailboxRunsOnWorkers, st.MailboxRunsOnGoroutines)
+			// One run per token, and a Pull per half window rather than
+			// per token: well under two runs per token.
+			case workers > 0 && st.MailboxRunsOnWorkers > 50+50/(pullWindow/2)+10:
+				t.Errorf("%d mailbox runs for 50 paced tokens: a Pull per token?", st.MailboxRunsOnWorkers)
 			}
 		})
 	}

@@ -26,7 +26,8 @@
 // and GetStats with ctx.Request, so that the answer (*Snapshot,
 // *Subscribed, *Drained, *Stats or *Error) reaches you. A subscriber actor
 // sends Pull to the Subscribed.Request PID and receives *Batch messages,
-// one per Pull; it sends Unsubscribe when done. The request watches the
+// one per credit the Pull grants (one when it grants none); it sends
+// Unsubscribe when done. The request watches the
 // subscriber and detaches it if it stops. Messages that may one day cross
 // nodes (Submit, GetStatus, Cancel, Pull, Unsubscribe, Batch, Snapshot) are
 // plain data.
@@ -36,12 +37,12 @@
 // A request's state, log and subscribers are touched only inside its
 // actor's Receive; the id→PID table only inside the supervisor's. Tokens
 // reach the request through a small handoff buffer (one message per batch,
-// not per token). Subscribers pull: the request answers at most one Pull
-// per subscriber at a time with a slice of its append-only log, so a slow
-// reader gets larger batches later and never blocks anybody, and no
-// per-subscriber queue grows. A request stops itself (a message to self)
-// only after its end record reached every attached subscriber and Linger
-// passed, or after PickupTimeout; the supervisor forgets it on Terminated.
+// not per token). Subscribers pull: the request sends a subscriber only
+// the batches it granted credit for, each a slice of its append-only log,
+// so a slow reader gets larger batches later and never blocks anybody,
+// and no per-subscriber queue grows past the grant. A request stops
+// itself (a message to self) only after its end record reached every
+// attached subscriber and Linger passed, or after PickupTimeout; the supervisor forgets it on Terminated.
 // A panic stops the request (never a restart, which would replay the LLM
 // call); its subscribers still receive a failed/internal_error end.
 package actors

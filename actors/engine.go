@@ -110,9 +110,9 @@ func (e *Engine) Drain(ctx context.Context, grace time.Duration) error {
 // the whole log). Read with Next; Close when done. A cursor at or past the
 // end record gives a subscription that is Exhausted.
 func (e *Engine) Subscribe(ctx context.Context, id, owner string, after uint64) (*Subscription, error) {
-	// Capacity 2: one answer to the single outstanding Pull, plus the
-	// final batch a stopping request leaves; the actor never blocks.
-	ch := make(chan Batch, 2)
+	// Room for every batch the subscription grants, plus the final batch
+	// a stopping request leaves; the actor never blocks.
+	ch := make(chan Batch, pullWindow+1)
 	res, err := e.ask(ctx, &Subscribe{ID: id, Owner: owner, After: after, ch: ch}, 0)
 	if err != nil {
 		return nil, err
@@ -186,9 +186,17 @@ func (e *Engine) snapshot(res any, err error) (Snapshot, error) {
 	return *s, nil
 }
 
+// pullWindow is how many batches a Subscription lets the request send
+// ahead of its reading. It grants them back in halves, so at a paced rate
+// (a batch per token) the request's mailbox runs one Pull per
+// pullWindow/2 tokens instead of one per token. A batch is a slice of the
+// shared log, so the window costs no copies.
+const pullWindow = 8
+
 // Subscription reads one request's log from a cursor. It is used by one
-// goroutine at a time. It holds at most one outstanding Pull, so however
-// slowly it reads, it never blocks the request or other subscribers.
+// goroutine at a time. It grants the request at most pullWindow batches
+// ahead of its reading, so however slowly it reads, it never blocks the
+// request or other subscribers.
 type Subscription struct {
 	root     *actor.RootContext
 	req      *actor.PID
@@ -198,7 +206,9 @@ type Subscription struct {
 	max      int
 	snapshot Snapshot
 
-	pulling   bool
+	granted   bool           // the first Pull, with the whole window, was sent
+	consumed  int            // batches read since credits were last granted
+	pending   []model.Record // the rest of a batch split by coalesce
 	done      bool
 	detached  bool
 	exhausted bool
@@ -215,42 +225,86 @@ func (s *Subscription) Cursor() uint64 { return s.cursor }
 func (s *Subscription) Exhausted() bool { return s.exhausted }
 
 // Next returns the next records, in seq order, never one twice and never
-// with a gap. It blocks until records exist or ctx is done. After the batch
-// holding the end record it returns io.EOF. If the request stops before
+// with a gap: those already delivered, at most BatchSize. It blocks until
+// records exist or ctx is done. After
+// the batch holding the end record it returns io.EOF. If the request stops before
 // the end reaches the subscriber it returns ErrRequestGone.
 func (s *Subscription) Next(ctx context.Context) ([]model.Record, error) {
+	if len(s.pending) > 0 {
+		// Already past the cursor (and possibly holding the end): hand
+		// it over before anything else.
+		recs := s.pending
+		s.pending = nil
+		return s.coalesce(recs), nil
+	}
 	if s.done {
 		return nil, io.EOF
 	}
 	if s.detached {
 		return nil, ErrClosed
 	}
+	if !s.granted {
+		s.granted = true
+		s.root.Send(s.req, &Pull{Sub: s.id, Max: s.max, Credits: pullWindow})
+	}
 	for {
-		var b Batch
-		var ok bool
-		if !s.pulling {
-			select {
-			case b, ok = <-s.ch: // the final batch of a stopped request: no Pull needed
-			default:
-				s.root.Send(s.req, &Pull{Sub: s.id, Max: s.max})
-				s.pulling = true
-			}
-		}
-		if !s.pulling {
-			if recs, ret, err := s.accept(b, ok); ret {
-				return recs, err
-			}
-			continue
-		}
 		select {
-		case b, ok = <-s.ch:
-			if recs, ret, err := s.accept(b, ok); ret {
+		case b, ok := <-s.ch:
+			s.took(b, ok)
+			recs, ret, err := s.accept(b, ok)
+			if !ret {
+				continue
+			}
+			if err != nil {
 				return recs, err
 			}
+			return s.coalesce(recs), nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// took counts a batch read and grants the request credit back once half
+// the window was read.
+func (s *Subscription) took(b Batch, ok bool) {
+	if !ok || b.Closed {
+		return
+	}
+	s.consumed++
+	if s.consumed >= pullWindow/2 {
+		s.root.Send(s.req, &Pull{Sub: s.id, Max: s.max, Credits: s.consumed})
+		s.consumed = 0
+	}
+}
+
+// coalesce appends the batches already waiting to recs, up to s.max
+// records (a batch that does not fit whole is split, its rest kept for
+// the next call), so a fast stream is handed over and written in few large
+// pieces. It never waits: only this goroutine receives, so a non-empty
+// channel has a value ready (a close is seen only after the values before
+// it).
+func (s *Subscription) coalesce(recs []model.Record) []model.Record {
+	copied := false
+	for !s.done && len(recs) < s.max && len(s.ch) > 0 {
+		b := <-s.ch
+		s.took(b, true)
+		more, ret, _ := s.accept(b, true)
+		if !ret {
+			continue
+		}
+		if room := s.max - len(recs); len(more) > room {
+			more, s.pending = more[:room], more[room:]
+		}
+		if !copied {
+			// The records are the log's; build a new slice, never
+			// append into the log's spare capacity.
+			recs = append(make([]model.Record, 0, min(s.max, len(recs)+len(more)*2)), recs...)
+			copied = true
+		}
+		recs = append(recs, more...)
+	}
+	return recs
 }
 
 // accept takes one delivery; ret is false when it held nothing new.
@@ -258,9 +312,6 @@ func (s *Subscription) accept(b Batch, ok bool) (recs []model.Record, ret bool, 
 	if !ok {
 		s.done, s.detached = true, true
 		return nil, true, ErrRequestGone
-	}
-	if !b.Closed {
-		s.pulling = false
 	}
 	recs = b.Records
 	for len(recs) > 0 && recs[0].Seq <= s.cursor {

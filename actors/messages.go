@@ -115,13 +115,16 @@ type Subscribed struct {
 	Exhausted bool
 }
 
-// Pull asks for the next records after the subscriber's cursor, at most
-// Max (0 means BatchSize). The answer, a *Batch, comes as soon as records
-// exist; at most one Pull per subscriber is outstanding, so a slow
-// subscriber holds at most one batch and never blocks the request.
+// Pull grants the request Credits more batches (0 means 1) of the records
+// after the subscriber's cursor, each at most Max records (0 means
+// BatchSize). Each *Batch comes as soon as records exist and uses one
+// credit, so a subscriber holds at most the batches it granted and never
+// blocks the request. An actor subscriber that keeps one Pull outstanding
+// gets one batch per Pull.
 type Pull struct {
-	Sub uint64
-	Max int
+	Sub     uint64
+	Max     int
+	Credits int
 }
 
 // Unsubscribe detaches a subscriber.

@@ -46,12 +46,13 @@ type requestActor struct {
 }
 
 type subscriber struct {
-	id     uint64
-	cursor uint64 // the highest seq handed over
-	want   int    // records asked for by a waiting Pull; 0 when none waits
-	gotEnd bool
-	pid    *actor.PID
-	ch     chan Batch
+	id      uint64
+	cursor  uint64 // the highest seq handed over
+	max     int    // records per batch, from the latest Pull
+	credits int    // batches the subscriber can still take; 0: wait for a Pull
+	gotEnd  bool
+	pid     *actor.PID
+	ch      chan Batch
 }
 
 func newRequestActor(cfg *Config, id, owner string, spec Spec) *requestActor {
@@ -105,10 +106,11 @@ func (r *requestActor) Receive(c actor.Context) {
 		r.subscribe(c, m)
 	case *Pull:
 		if s := r.findSub(m.Sub); s != nil {
-			s.want = m.Max
-			if s.want <= 0 || s.want > r.cfg.BatchSize {
-				s.want = r.cfg.BatchSize
+			s.max = m.Max
+			if s.max <= 0 || s.max > r.cfg.BatchSize {
+				s.max = r.cfg.BatchSize
 			}
+			s.credits += max(m.Credits, 1)
 			r.deliver(c, s)
 			r.flush(c)
 		}
@@ -364,46 +366,54 @@ func (r *requestActor) detach(c actor.Context, id uint64) {
 	}
 }
 
-// wake answers every waiting Pull that new records can satisfy.
+// wake answers every subscriber with credit that new records can satisfy.
 func (r *requestActor) wake(c actor.Context) {
 	for _, s := range r.subs {
-		if s.want > 0 {
+		if s.credits > 0 {
 			r.deliver(c, s)
 		}
 	}
 }
 
-// deliver hands s the records after its cursor, at most s.want, without
-// copying: the log is append-only, so a capped sub-slice stays valid.
+// deliver hands s the records after its cursor, a batch of at most s.max
+// per credit, without copying: the log is append-only, so a capped
+// sub-slice stays valid.
 func (r *requestActor) deliver(c actor.Context, s *subscriber) {
-	from := int(s.cursor)
-	if mutant("cursor-off-by-one") {
-		from++
-	}
-	to := min(len(r.log), from+s.want)
-	if to <= from {
-		return
-	}
-	batch := r.log[from:to:to]
-	if !mutant("duplicate-delivery") {
-		s.cursor = uint64(to)
-	}
-	s.want = 0
-	b := Batch{Sub: s.id, Records: batch}
-	if s.ch != nil {
-		select {
-		case s.ch <- b:
-		default:
-			// Cannot happen while the subscriber keeps to one Pull at a
-			// time; never block on a reader that may be gone (rule 4).
-			r.logger.Error().Uint64("sub", s.id).Msg("subscriber channel full; delivery dropped")
+	for s.credits > 0 {
+		from := int(s.cursor)
+		if mutant("cursor-off-by-one") {
+			from++
 		}
-	} else {
-		c.Send(s.pid, &b)
-	}
-	if batch[len(batch)-1].Kind == model.KindEnd && !s.gotEnd {
-		s.gotEnd = true
-		r.queue = append(r.queue, model.EndDelivered{At: now()})
+		to := min(len(r.log), from+s.max)
+		if to <= from {
+			return
+		}
+		batch := r.log[from:to:to]
+		b := Batch{Sub: s.id, Records: batch}
+		if s.ch != nil {
+			// A Subscription grants no more batches than its channel
+			// holds, less the place kept for the final batch. Never block
+			// on a reader that may be gone (rule 4).
+			if len(s.ch) >= cap(s.ch)-1 {
+				r.logger.Error().Uint64("sub", s.id).Msg("subscriber channel full: more credit than room")
+				return
+			}
+			select {
+			case s.ch <- b:
+			default:
+				return // only this actor sends, so this cannot happen
+			}
+		} else {
+			c.Send(s.pid, &b)
+		}
+		if !mutant("duplicate-delivery") {
+			s.cursor = uint64(to)
+		}
+		s.credits--
+		if batch[len(batch)-1].Kind == model.KindEnd && !s.gotEnd {
+			s.gotEnd = true
+			r.queue = append(r.queue, model.EndDelivered{At: now()})
+		}
 	}
 }
 

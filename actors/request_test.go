@@ -470,3 +470,45 @@ func TestDeleteForgetsOnlyFinishedRequests(t *testing.T) {
 		}
 	})
 }
+
+// A Subscription grants the request pullWindow batches ahead of its
+// reading: a subscriber that stops reading holds at most that many, the
+// request goes on answering, and once the reader is back it gets what
+// waits in one Next and every record exactly once.
+func TestSubscriptionWindow(t *testing.T) {
+	scenario(t, nil, func(h *harness) {
+		snap := h.submit(prompt("p"))
+		sub := h.subscribe(snap.ID, 0)
+		s := h.script()
+		first, err := sub.Next(h.ctx) // grants the window
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 * pullWindow {
+			s.Token("x")
+			time.Sleep(20 * time.Millisecond) // each token its own batch
+		}
+		synctest.Wait()
+		if n := len(sub.ch); n != pullWindow-1 {
+			// The first Next took one batch of the window.
+			t.Errorf("%d batches wait in the channel, want %d", n, pullWindow-1)
+		}
+		if st := h.status(snap.ID); st.Tokens != 3*pullWindow {
+			t.Errorf("status while the reader is away: %d tokens, want %d", st.Tokens, 3*pullWindow)
+		}
+		// What waits comes back in one piece.
+		waiting, err := sub.Next(h.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := text(waiting); len(got) < pullWindow-1 {
+			t.Errorf("one Next after the pause returned %q, want at least the %d waiting tokens", got, pullWindow-1)
+		}
+		s.Finish(llm.FinishStop, nil)
+		recs := append(append(first, waiting...), h.readAll(sub)...)
+		if got := text(recs); len(got) != 3*pullWindow {
+			t.Errorf("text %q, want %d tokens", got, 3*pullWindow)
+		}
+		wantEnd(t, recs, model.StateDone, model.StatusCompleted, model.ReasonStop)
+	})
+}

@@ -253,10 +253,17 @@ func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
 
 	buf := make([]byte, 0, 256)
 	send := func(b []byte) bool {
-		if _, err := w.Write(b); err != nil {
-			return false
+		_, err := w.Write(b)
+		if err == nil {
+			err = rc.Flush()
 		}
-		return rc.Flush() == nil
+		if err != nil && sc.Tag != 0 {
+			// A write can fail before the server noticed the close and
+			// ended the context; the handler then returns (unregistering
+			// the AfterFunc below), so note the abort here too.
+			u.noteAbort(sc.Tag)
+		}
+		return err == nil
 	}
 	// The request's context ends when the client goes away (HTTP/1.1:
 	// the connection closes; HTTP/2: the stream is reset). Note it the

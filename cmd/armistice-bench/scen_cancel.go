@@ -34,7 +34,7 @@ func (b *bench) cancel() (*cancelResult, error) {
 	}
 	defer sys.close()
 	res := &cancelResult{Rounds: p.Rounds, Cancels: p.CancelCount, UpstreamHTTP: sys.UpstreamHTTP, Systems: map[string]cancelSystem{},
-		Note: "from sending the cancel (relays: POST .../cancel; direct: the client closing its connection) to the upstream handler seeing its request context end"}
+		Note: "from sending the cancel (relays: POST .../cancel; direct: the client closing its connection) to the upstream handler seeing its request context end or its next write fail"}
 	ctx := context.Background()
 	p50s, p99s := map[string][]float64{}, map[string][]float64{}
 	missed, noEnd := map[string]int{}, map[string]int{}

@@ -15,7 +15,8 @@ import (
 // Whatever the batch size, the bursts of tokens and the reader's pauses,
 // a Subscription hands over every record once, in order, never more than
 // BatchSize per Next (coalescing several deliveries, splitting one when it
-// does not fit), and the end last.
+// does not fit), and the end last. scenario runs it in a testing/synctest
+// bubble, so the bursts and pauses are virtual time.
 func TestSubscriptionHandsOverEveryRecordOnce(t *testing.T) {
 	for seed := range 30 {
 		rng := rand.New(rand.NewPCG(uint64(seed), 7))

@@ -149,21 +149,31 @@ func (b *bench) relay() (*relayResult, error) {
 // oneStream runs one answer to its end and returns its tokens per second
 // (from the open to the end event).
 func (b *bench) oneStream(ctx context.Context, s system, sc script) (float64, *tally, error) {
-	start := b.env.clock.now()
-	st, err := s.Open(ctx, sc)
+	start, t, err := b.runAnswer(ctx, s, sc)
 	if err != nil {
-		return 0, nil, err
-	}
-	defer st.Close()
-	t, err := read(st, sc.Tokens)
-	if err != nil {
-		return 0, t, errorf("%s: stream: %v", s.Name(), err)
-	}
-	if t.end != "completed" || t.tokens != sc.Tokens {
-		return 0, t, errorf("%s: stream ended %q after %d of %d tokens", s.Name(), t.end, t.tokens, sc.Tokens)
+		return 0, t, err
 	}
 	el := time.Duration(t.endAt - start)
 	return float64(sc.Tokens) / el.Seconds(), t, nil
+}
+
+// runAnswer opens one answer, reads it to its end and checks that it
+// completed with every token; start is the clock at the open.
+func (b *bench) runAnswer(ctx context.Context, s system, sc script) (start int64, t *tally, err error) {
+	start = b.env.clock.now()
+	st, err := s.Open(ctx, sc)
+	if err != nil {
+		return start, nil, err
+	}
+	defer st.Close()
+	t, err = read(st, sc.Tokens)
+	if err != nil {
+		return start, t, errorf("%s: stream: %v", s.Name(), err)
+	}
+	if t.end != "completed" || t.tokens != sc.Tokens {
+		return start, t, errorf("%s: stream ended %q after %d of %d tokens", s.Name(), t.end, t.tokens, sc.Tokens)
+	}
+	return start, t, nil
 }
 
 type ttftSystem struct {
@@ -316,18 +326,9 @@ func (t *ttftPart) summarize(rounds []map[string][]float64) {
 
 // ttftOne runs one answer and returns its time to first token in µs.
 func (b *bench) ttftOne(ctx context.Context, s system, sc script) (float64, *tally, error) {
-	start := b.env.clock.now()
-	st, err := s.Open(ctx, sc)
+	start, t, err := b.runAnswer(ctx, s, sc)
 	if err != nil {
-		return 0, nil, err
-	}
-	defer st.Close()
-	t, err := read(st, sc.Tokens)
-	if err != nil {
-		return 0, t, errorf("%s: stream: %v", s.Name(), err)
-	}
-	if t.end != "completed" || t.tokens != sc.Tokens {
-		return 0, t, errorf("%s: stream ended %q after %d of %d tokens", s.Name(), t.end, t.tokens, sc.Tokens)
+		return 0, t, err
 	}
 	return float64(t.firstAt-start) / 1e3, t, nil
 }

@@ -270,7 +270,14 @@ func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
 	// moment it happens; a normal return unregisters first.
 	if sc.Tag != 0 {
 		stop := context.AfterFunc(ctx, func() { u.noteAbort(sc.Tag) })
-		defer stop()
+		defer func() {
+			// The handler can see ctx.Done and return before the context
+			// gets round to starting the AfterFunc; stop then wins and
+			// the func never runs, so note the abort here instead.
+			if stop() && ctx.Err() != nil {
+				u.noteAbort(sc.Tag)
+			}
+		}()
 	}
 	if !send(append(buf[:0], roleChunk...)) {
 		return

@@ -96,6 +96,29 @@ func TestDispatchPoolLifetime(t *testing.T) {
 	})
 }
 
+// New returns with the workers running, so a goroutine baseline taken
+// right after it (as the http tests take with goleak.IgnoreCurrent) holds
+// them. The supervisor starts them as it handles Started, on a goroutine
+// of its own; before New waited for it, the baseline missed them now and
+// then.
+func TestNewReturnsWithTheWorkersRunning(t *testing.T) {
+	for range 20 {
+		cfg := DefaultConfig(scripted.New())
+		cfg.Workers = 3
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.pool.mu.Lock()
+		users := e.pool.users
+		e.pool.mu.Unlock()
+		e.Close()
+		if users != 1 {
+			t.Fatalf("the pool has %d users when New returns, want 1", users)
+		}
+	}
+}
+
 // The engine's supervisor and request actors run on the pool: a paced
 // answer of 50 tokens is 50 and more mailbox runs, and with the workers
 // idle between tokens each lands on a worker.

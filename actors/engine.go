@@ -23,15 +23,16 @@ type Engine struct {
 	cfg    Config
 	system *actor.ActorSystem
 	sup    *actor.PID
+	pool   *dispatchPool // nil without workers
 
 	closeOnce sync.Once
 	closed    atomic.Bool
 }
 
 // New validates cfg, starts an actor system whose proto.actor logs go to
-// cfg.Logger, and spawns the supervisor.
+// cfg.Logger, spawns the supervisor and returns once it has started.
 func New(cfg Config) (*Engine, error) {
-	props, err := SupervisorProps(cfg)
+	props, pool, err := supervisorProps(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +45,16 @@ func New(cfg Config) (*Engine, error) {
 		system.Shutdown()
 		return nil, fmt.Errorf("actors: spawn supervisor: %w", err)
 	}
-	return &Engine{cfg: cfg, system: system, sup: pid}, nil
+	e := &Engine{cfg: cfg, system: system, sup: pid, pool: pool}
+	// The supervisor starts its workers as it handles Started, on a
+	// goroutine of its own. Waiting for an answer here means New returns
+	// with them running, so a goroutine baseline taken after New (goleak's
+	// IgnoreCurrent) holds them.
+	if _, err := e.Stats(context.Background()); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("actors: the supervisor did not start: %w", err)
+	}
+	return e, nil
 }
 
 // System returns the engine's actor system.

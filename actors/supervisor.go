@@ -21,8 +21,15 @@ var stopOnPanic = actor.NewOneForOneStrategy(0, 0, func(any) actor.Directive { r
 // actor, or from the root) and talk to it with the messages of this
 // package. The config is validated here.
 func SupervisorProps(cfg Config) (*actor.Props, error) {
+	props, _, err := supervisorProps(cfg)
+	return props, err
+}
+
+// supervisorProps is SupervisorProps, also returning the worker pool
+// (nil when cfg.Workers is 0).
+func supervisorProps(cfg Config) (*actor.Props, *dispatchPool, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cfg.NewID == nil {
 		cfg.NewID = uuid.NewString
@@ -36,7 +43,7 @@ func SupervisorProps(cfg Config) (*actor.Props, error) {
 		pool = newDispatchPool()
 		opts = append(opts, actor.WithDispatcher(pool))
 	}
-	return actor.PropsFromProducer(func() actor.Actor { return newSupervisor(&cfg, pool) }, opts...), nil
+	return actor.PropsFromProducer(func() actor.Actor { return newSupervisor(&cfg, pool) }, opts...), pool, nil
 }
 
 type phase uint8

@@ -118,6 +118,17 @@ var settings = []setting{
 	durationSetting("shutdown-grace", "ARMISTICE_SHUTDOWN_GRACE", "30s", "time running requests get to finish on SIGINT/SIGTERM", func(c *serveConfig) *time.Duration { return &c.ShutdownGrace }),
 	intSetting("max-prompt-bytes", "ARMISTICE_MAX_PROMPT_BYTES", "65536", "largest prompt (beyond: 413)", func(c *serveConfig) *int { return &c.HTTP.MaxPromptBytes }),
 	intSetting("max-output-bytes", "ARMISTICE_MAX_OUTPUT_BYTES", "1048576", "largest answer (beyond: failed/output_too_large)", func(c *serveConfig) *int { return &c.Engine.MaxOutputBytes }),
+	{flag: "workers", env: "ARMISTICE_WORKERS", usage: "goroutines that run the actors' mailboxes (empty: 2 × GOMAXPROCS, at least 8; 0: a goroutine per run, proto.actor's default)", apply: func(c *serveConfig, v string) error {
+		if v == "" {
+			return nil // actors.DefaultConfig's, which depends on the machine
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		c.Engine.Workers = n
+		return nil
+	}},
 	{flag: "api-keys", env: "ARMISTICE_API_KEYS", usage: "key1=tenant1,key2=tenant2; empty: no auth (prefer the environment: flags show in ps)", secret: true, apply: func(c *serveConfig, v string) error {
 		keys, err := armhttp.ParseAPIKeys(v)
 		if err != nil {

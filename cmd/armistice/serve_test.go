@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/armistice-go/armistice/actors"
 	"github.com/armistice-go/armistice/llm/llmtest"
 	"github.com/tmaxmax/go-sse"
 )
@@ -50,8 +51,23 @@ func TestServeConfigDefaultsEnvAndFlags(t *testing.T) {
 	if cfg.Addr != "127.0.0.1:8080" || cfg.Engine.MaxActive != 64 || cfg.Engine.MaxQueued != 1024 ||
 		cfg.HTTP.Heartbeat != 15*time.Second || cfg.ShutdownGrace != 30*time.Second || cfg.HTTP.MaxPromptBytes != 64<<10 ||
 		cfg.Provider != "embedded" || cfg.EmbeddedRate != 50 || cfg.EmbeddedCount != 64 || len(cfg.HTTP.APIKeys) != 0 ||
-		cfg.Engine.Linger != 30*time.Second || cfg.Engine.PickupTimeout != 10*time.Minute {
+		cfg.Engine.Linger != 30*time.Second || cfg.Engine.PickupTimeout != 10*time.Minute ||
+		cfg.Engine.Workers != actors.DefaultConfig(nil).Workers {
 		t.Fatalf("defaults = %+v", cfg)
+	}
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want int
+	}{
+		{nil, "3", 3},
+		{nil, "0", 0}, // proto.actor's goroutine per run
+		{[]string{"--workers", "5"}, "3", 5},
+	} {
+		cfg, err := loadServeConfig(tc.args, env(map[string]string{"ARMISTICE_WORKERS": tc.env}), &stderr)
+		if err != nil || cfg.Engine.Workers != tc.want {
+			t.Fatalf("%v ARMISTICE_WORKERS=%s: Workers %d, want %d (%v)", tc.args, tc.env, cfg.Engine.Workers, tc.want, err)
+		}
 	}
 	cfg, err = loadServeConfig([]string{"--max-active", "3", "--linger", "1m30s"}, env(map[string]string{
 		"ARMISTICE_MAX_ACTIVE":   "7",
@@ -91,6 +107,8 @@ func TestServeRejectsBadConfig(t *testing.T) {
 		{nil, map[string]string{"ARMISTICE_FALLBACK": "embedded"}, "already the provider"},
 		{nil, map[string]string{"ARMISTICE_FALLBACK": "gemini"}, "ARMISTICE_FALLBACK=gemini"},
 		{nil, map[string]string{"ARMISTICE_UPSTREAM_RETRIES": "-1", "ARMISTICE_PROVIDER": "openai"}, "ARMISTICE_UPSTREAM_RETRIES"},
+		{nil, map[string]string{"ARMISTICE_WORKERS": "lots"}, "ARMISTICE_WORKERS=lots: not an integer"},
+		{[]string{"--workers", "-1"}, nil, "Workers must not be negative"},
 		{[]string{"--nope"}, nil, "flag provided but not defined"},
 		{[]string{"extra"}, nil, "unexpected argument"},
 	} {

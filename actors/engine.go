@@ -23,7 +23,7 @@ type Engine struct {
 	cfg    Config
 	system *actor.ActorSystem
 	sup    *actor.PID
-	pool   *dispatchPool // nil without workers
+	pool   *dispatchPool // nil without workers; tests read its users
 
 	closeOnce sync.Once
 	closed    atomic.Bool

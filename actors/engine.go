@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/model"
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
@@ -70,8 +71,14 @@ func (e *Engine) Submit(ctx context.Context, owner string, spec Spec) (Snapshot,
 	if err := spec.validate(); err != nil {
 		return Snapshot{}, err
 	}
+	// A setting the provider cannot honour is refused here, before the
+	// request exists: nothing is silently dropped.
+	if err := llm.Check(e.cfg.Provider, spec.Request()); err != nil {
+		return Snapshot{}, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	}
 	spec.Messages = append(spec.Messages[:0:0], spec.Messages...)
 	spec.Metadata = maps.Clone(spec.Metadata)
+	spec.Settings = spec.Settings.Clone()
 	return e.snapshot(e.ask(ctx, &Submit{Owner: owner, Spec: spec}, 0))
 }
 

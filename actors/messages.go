@@ -17,10 +17,19 @@ type Spec struct {
 	Messages []llm.Message
 	// MaxTokens caps the answer; 0 for the provider's default.
 	MaxTokens int
+	// Settings are the other generation settings (sampling, stop, tools,
+	// response format, ...); the provider honours each one set or the
+	// submit is refused (llm.Check).
+	Settings llm.Settings
 	// OnDisconnect decides what happens when the last subscriber leaves.
 	OnDisconnect model.DisconnectPolicy
 	// Metadata is kept with the request and shown in its snapshot.
 	Metadata map[string]string
+}
+
+// Request is the provider request the spec asks for.
+func (s Spec) Request() llm.Request {
+	return llm.Request{Model: s.Model, Messages: s.Messages, MaxTokens: s.MaxTokens, Settings: s.Settings}
 }
 
 func (s Spec) validate() error {

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/armistice-go/armistice/llm"
+	"github.com/armistice-go/armistice/model"
 	"github.com/asynkron/protoactor-go/actor"
 )
 
@@ -18,7 +19,7 @@ import (
 // actor, the actor never waits for the producer).
 type inbox struct {
 	mu       sync.Mutex
-	texts    []string
+	parts    []model.Part
 	result   *producerResult
 	signaled bool // a wake-up message is on its way
 }
@@ -31,10 +32,10 @@ type producerResult struct {
 	panic  any   // set when provider code panicked
 }
 
-// push adds a token and reports whether the actor must be woken.
-func (in *inbox) push(text string) bool {
+// push adds a piece of output and reports whether the actor must be woken.
+func (in *inbox) push(p model.Part) bool {
 	in.mu.Lock()
-	in.texts = append(in.texts, text)
+	in.parts = append(in.parts, p)
 	wake := !in.signaled
 	in.signaled = true
 	in.mu.Unlock()
@@ -52,12 +53,12 @@ func (in *inbox) close(r *producerResult) bool {
 }
 
 // take empties the inbox, swapping in spare as the next buffer.
-func (in *inbox) take(spare []string) ([]string, *producerResult) {
+func (in *inbox) take(spare []model.Part) ([]model.Part, *producerResult) {
 	in.mu.Lock()
-	texts, result := in.texts, in.result
-	in.texts, in.result, in.signaled = spare, nil, false
+	parts, result := in.parts, in.result
+	in.parts, in.result, in.signaled = spare, nil, false
 	in.mu.Unlock()
-	return texts, result
+	return parts, result
 }
 
 // runProducer streams one answer into the inbox. It only ever talks to the
@@ -105,15 +106,71 @@ func runProducer(ctx context.Context, p llm.Provider, req llm.Request, in *inbox
 			u := *chunk.Usage
 			usage = &u
 		}
-		if chunk.Text != "" && finish == llm.FinishNone && ctx.Err() == nil {
-			if in.push(chunk.Text) {
-				root.Send(self, producedSignal)
-			}
+		if finish == llm.FinishNone && ctx.Err() == nil && pushChunk(in, chunk) {
+			root.Send(self, producedSignal)
 		}
 		if chunk.FinishReason != llm.FinishNone {
 			finish = chunk.FinishReason // keep reading: usage may follow
 		}
 	}
+}
+
+// pushChunk puts a chunk's output into the inbox in the order a client
+// reads it (reasoning, text, tool calls) and reports whether the actor
+// must be woken.
+func pushChunk(in *inbox, chunk llm.Chunk) bool {
+	wake := false
+	if chunk.Reasoning != "" {
+		wake = in.push(model.Part{Kind: model.KindReasoning, Text: chunk.Reasoning}) || wake
+	}
+	if chunk.Text != "" {
+		wake = in.push(model.Part{Kind: model.KindToken, Text: chunk.Text, Logprobs: logprobs(chunk.Logprobs)}) || wake
+	}
+	for _, tc := range chunk.ToolCalls {
+		d := model.ToolCallDelta{Index: tc.Index, ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments}
+		wake = in.push(model.Part{Kind: model.KindToolCall, ToolCall: &d}) || wake
+	}
+	return wake
+}
+
+func logprobs(in []llm.TokenLogprob) []model.Logprob {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]model.Logprob, len(in))
+	for i, lp := range in {
+		out[i] = model.Logprob{Token: lp.Token, Logprob: lp.Logprob, Bytes: lp.Bytes}
+		if len(lp.Top) > 0 {
+			out[i].Top = make([]model.TopLogprob, len(lp.Top))
+			for j, t := range lp.Top {
+				out[i].Top[j] = model.TopLogprob{Token: t.Token, Logprob: t.Logprob, Bytes: t.Bytes}
+			}
+		}
+	}
+	return out
+}
+
+// upstreamFailure turns a provider error into the end's message and the
+// upstream's own status, type, code and parameter. The message is the
+// upstream's explanation when it gave one, without the layers' prefixes.
+func upstreamFailure(err error, beforeOutput bool) (string, *model.UpstreamError) {
+	var se *llm.StatusError
+	if errors.As(err, &se) {
+		msg := se.Message
+		if msg == "" {
+			msg = se.Error()
+		}
+		return msg, &model.UpstreamError{Status: se.StatusCode, Type: se.Type, Code: se.Code, Param: se.Param, RetryAfter: se.RetryAfter, BeforeOutput: beforeOutput}
+	}
+	var ie *llm.StreamError
+	if errors.As(err, &ie) {
+		msg := ie.Message
+		if msg == "" {
+			msg = ie.Error()
+		}
+		return msg, &model.UpstreamError{Type: ie.Type, BeforeOutput: beforeOutput}
+	}
+	return err.Error(), nil
 }
 
 func (r *producerResult) String() string {

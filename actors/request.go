@@ -38,7 +38,7 @@ type requestActor struct {
 	sched          *scheduler.TimerScheduler
 	cancelProducer context.CancelFunc
 	inbox          *inbox
-	spare          []string
+	spare          []model.Part
 
 	// crashed is set when Receive panicked; stopping once Stopping arrived.
 	crashed  any
@@ -265,7 +265,7 @@ func (r *requestActor) startProducer(c actor.Context) {
 	}
 	r.cancelProducer = cancel
 	r.inbox = &inbox{}
-	req := llm.Request{Model: r.spec.Model, Messages: r.spec.Messages, MaxTokens: r.spec.MaxTokens}
+	req := r.spec.Request()
 	go runProducer(ctx, r.cfg.Provider, req, r.inbox, c.ActorSystem().Root, c.Self())
 }
 
@@ -279,13 +279,13 @@ func (r *requestActor) drainInbox(c actor.Context) {
 	if r.inbox == nil {
 		return
 	}
-	texts, result := r.inbox.take(r.spare)
+	parts, result := r.inbox.take(r.spare)
 	at := now()
-	if len(texts) > 0 {
-		r.step(c, model.Tokens{Texts: texts, At: at})
+	if len(parts) > 0 {
+		r.step(c, model.Tokens{Parts: parts, At: at})
 	}
-	clear(texts) // drop references; the records keep the strings they need
-	r.spare = texts[:0]
+	clear(parts) // drop references; the records keep what they need
+	r.spare = parts[:0]
 	if result == nil {
 		return
 	}
@@ -298,7 +298,8 @@ func (r *requestActor) drainInbox(c actor.Context) {
 		r.logger.Error().Interface("panic", result.panic).Msg("provider panicked")
 		r.step(c, model.Fail{Reason: model.ReasonInternalError, Message: fmt.Sprintf("provider panicked: %v", result.panic), Usage: usage, At: at})
 	case result.err != nil:
-		r.step(c, model.Fail{Reason: model.ReasonUpstreamError, Message: result.err.Error(), Usage: usage, At: at})
+		msg, upstream := upstreamFailure(result.err, r.life.Outputs == 0)
+		r.step(c, model.Fail{Reason: model.ReasonUpstreamError, Message: msg, Upstream: upstream, Usage: usage, At: at})
 	default:
 		r.step(c, model.Finish{Reason: finishReason(result.finish), Usage: usage, At: at})
 	}
@@ -310,6 +311,8 @@ func finishReason(f llm.FinishReason) model.Reason {
 		return model.ReasonLength
 	case llm.FinishContentFilter:
 		return model.ReasonContentFilter
+	case llm.FinishToolCalls:
+		return model.ReasonToolCalls
 	}
 	return model.ReasonStop
 }

@@ -14,4 +14,8 @@ var (
 	// ErrInvalidRequest marks a request the provider refuses to start
 	// (for example an empty conversation).
 	ErrInvalidRequest = errors.New("llm: invalid request")
+
+	// ErrUnsupported marks a request setting the provider cannot honour
+	// (see UnsupportedError); the request is refused, never run without it.
+	ErrUnsupported = errors.New("llm: unsupported setting")
 )

@@ -13,12 +13,58 @@ const (
 	RoleSystem    Role = "system"
 	RoleUser      Role = "user"
 	RoleAssistant Role = "assistant"
+	// RoleTool holds the result of a tool call (ToolCallID names it).
+	RoleTool Role = "tool"
 )
 
 // Message is one turn of a conversation.
 type Message struct {
 	Role    Role   `json:"role"`
 	Content string `json:"content"`
+	// ToolCalls are the calls an assistant turn asked for.
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// ToolCallID names the call a RoleTool message answers; Name is that
+	// call's function, where the client gave it.
+	ToolCallID string `json:"tool_call_id,omitempty"`
+	Name       string `json:"name,omitempty"`
+}
+
+// ToolCall is one complete function call of an assistant turn.
+type ToolCall struct {
+	// ID is the provider's id of the call ("call_...", "toolu_...").
+	ID string `json:"id"`
+	// Name is the function; Arguments its JSON arguments.
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+// ToolCallDelta is one streamed piece of a tool call. The first delta of
+// a call carries its Index, ID and Name; later ones append to Arguments.
+type ToolCallDelta struct {
+	// Index tells apart the calls of one answer, from 0.
+	Index int
+	// ID and Name are set on the first delta of a call.
+	ID   string
+	Name string
+	// Arguments is a piece of the call's JSON arguments.
+	Arguments string
+}
+
+// TokenLogprob is the log probability of one output token, with the most
+// likely alternatives when they were asked for.
+type TokenLogprob struct {
+	Token   string  `json:"token"`
+	Logprob float64 `json:"logprob"`
+	Bytes   []int   `json:"bytes,omitempty"`
+	// Top are the alternatives at this position, most likely first.
+	Top []TopLogprob `json:"top_logprobs,omitempty"`
+}
+
+// TopLogprob is one alternative token at a position.
+type TopLogprob struct {
+	Token   string  `json:"token"`
+	Logprob float64 `json:"logprob"`
+	Bytes   []int   `json:"bytes,omitempty"`
 }
 
 // Request is what a provider is asked to continue.
@@ -29,8 +75,11 @@ type Request struct {
 	// message.
 	Messages []Message
 	// MaxTokens caps the number of tokens generated; 0 means the provider's
-	// default.
+	// default. Settings.MaxTokensField says which name the client used.
 	MaxTokens int
+	// Settings are the other generation settings; the zero value asks for
+	// the provider's defaults.
+	Settings Settings
 }
 
 // Prompt returns a request holding one user message.
@@ -49,6 +98,12 @@ func (r Request) Text() string {
 		b.WriteString(string(m.Role))
 		b.WriteString(": ")
 		b.WriteString(m.Content)
+		for _, tc := range m.ToolCalls {
+			b.WriteString(" [call ")
+			b.WriteString(tc.Name)
+			b.WriteString(tc.Arguments)
+			b.WriteByte(']')
+		}
 	}
 	return b.String()
 }
@@ -67,6 +122,9 @@ const (
 	FinishLength FinishReason = "length"
 	// FinishContentFilter: the provider withheld the rest of the answer.
 	FinishContentFilter FinishReason = "content_filter"
+	// FinishToolCalls: the model stopped to let the client run its tool
+	// calls.
+	FinishToolCalls FinishReason = "tool_calls"
 )
 
 // Usage counts tokens as the provider reports them.
@@ -83,6 +141,14 @@ func (u Usage) Total() int { return u.PromptTokens + u.CompletionTokens }
 type Chunk struct {
 	// Text is the new text (a delta, never the cumulative answer).
 	Text string
+	// Reasoning is new reasoning text (a reasoning model's thinking), kept
+	// apart from the answer.
+	Reasoning string
+	// ToolCalls are pieces of tool calls, in order.
+	ToolCalls []ToolCallDelta
+	// Logprobs are the log probabilities of Text's tokens, when the
+	// request asked for them and the provider returned them.
+	Logprobs []TokenLogprob
 	// FinishReason is set on the chunk that ends the answer.
 	FinishReason FinishReason
 	// Usage is set when the provider reports token counts, usually on or

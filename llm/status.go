@@ -28,6 +28,13 @@ type StatusError struct {
 	// response body), or the status text when the body had none. Providers
 	// remove their API key from it.
 	Message string
+	// Type, Code and Param are the upstream's error.type, error.code and
+	// error.param ("invalid_request_error", "context_length_exceeded",
+	// "messages"), empty when it gave none. Anthropic's error.type goes
+	// to Type.
+	Type  string
+	Code  string
+	Param string
 }
 
 // Error returns "llm: upstream error: status 429 (Too Many Requests): ...".

@@ -72,7 +72,8 @@ func (s *Status) UnmarshalText(b []byte) error {
 // Reason explains a terminal status.
 type Reason uint8
 
-// The reasons. Completed requests end with stop, length or content_filter;
+// The reasons. Completed requests end with stop, length, content_filter or
+// tool_calls;
 // cancelled ones with client_cancel or client_disconnected; the rest are
 // failures.
 const (
@@ -90,12 +91,13 @@ const (
 	ReasonOutputTooLarge            // the log would exceed MaxOutputBytes
 	ReasonShutdown                  // the engine drained before the answer ended
 	ReasonInternalError             // a panic in provider or engine code
+	ReasonToolCalls                 // the model stopped for the client to run its tool calls
 )
 
 var reasonNames = [...]string{
 	"", "stop", "length", "content_filter", "client_cancel", "client_disconnected",
 	"upstream_error", "first_token_timeout", "idle_timeout", "deadline_exceeded",
-	"queue_timeout", "output_too_large", "shutdown", "internal_error",
+	"queue_timeout", "output_too_large", "shutdown", "internal_error", "tool_calls",
 }
 
 func (r Reason) String() string {

@@ -98,8 +98,8 @@ func TestReasonText(t *testing.T) {
 		ReasonQueueTimeout: "queue_timeout", ReasonOutputTooLarge: "output_too_large",
 		ReasonShutdown: "shutdown", ReasonInternalError: "internal_error",
 	})
-	unknownNames[Reason](t, "none", "STOP", "content-filter", "timeout", "reason(14)")
-	for r, want := range map[Reason]string{14: "reason(14)", 255: "reason(255)"} {
+	unknownNames[Reason](t, "none", "STOP", "content-filter", "timeout", "reason(15)")
+	for r, want := range map[Reason]string{ReasonToolCalls: "tool_calls", 15: "reason(15)", 255: "reason(255)"} {
 		if got := r.String(); got != want {
 			t.Errorf("Reason(%d).String() = %q; want %q", uint8(r), got, want)
 		}
@@ -153,7 +153,7 @@ func TestDisconnectPolicyText(t *testing.T) {
 
 func TestKindAndTimerNames(t *testing.T) {
 	for k, want := range map[Kind]string{
-		0: "kind(0)", KindState: "state", KindToken: "token", KindEnd: "end", 4: "kind(4)",
+		0: "kind(0)", KindState: "state", KindToken: "token", KindEnd: "end", KindReasoning: "reasoning", KindToolCall: "tool_call", 6: "kind(6)",
 	} {
 		if got := k.String(); got != want {
 			t.Errorf("Kind(%d).String() = %q; want %q", uint8(k), got, want)

@@ -15,15 +15,26 @@ type Event interface {
 // Admit grants the request a concurrency slot: pending becomes streaming.
 type Admit struct{ At time.Time }
 
-// Tokens delivers text produced since the last Tokens event, in order.
-// Empty strings are ignored.
+// Tokens delivers output produced since the last Tokens event, in order:
+// Texts are answer text, Parts output of any kind (text with logprobs,
+// reasoning, tool calls), applied after Texts. Empty pieces are ignored.
 type Tokens struct {
 	Texts []string
+	Parts []Part
 	At    time.Time
 }
 
+// Part is one piece of output. Kind is KindToken, KindReasoning or
+// KindToolCall; a part of another kind is ignored.
+type Part struct {
+	Kind     Kind
+	Text     string
+	ToolCall *ToolCallDelta
+	Logprobs []Logprob
+}
+
 // Finish reports that the producer ended the answer normally. Reason is one
-// of stop, length, content_filter; anything else counts as stop.
+// of stop, length, content_filter, tool_calls; anything else counts as stop.
 type Finish struct {
 	Reason Reason
 	Usage  *Usage
@@ -36,7 +47,9 @@ type Fail struct {
 	Reason  Reason
 	Message string
 	Usage   *Usage
-	At      time.Time
+	// Upstream is what the provider answered, when it reported the failure.
+	Upstream *UpstreamError
+	At       time.Time
 }
 
 // Cancel asks to cancel the request on a client's behalf. Its outcome is

@@ -587,7 +587,7 @@ func (c *checker) checkEnd(prev Lifecycle, ev Event, next Lifecycle, effects []E
 	ok := false
 	switch next.Status {
 	case StatusCompleted:
-		ok = next.State == StateDone && (next.Reason == ReasonStop || next.Reason == ReasonLength || next.Reason == ReasonContentFilter)
+		ok = next.State == StateDone && (next.Reason == ReasonStop || next.Reason == ReasonLength || next.Reason == ReasonContentFilter || next.Reason == ReasonToolCalls)
 	case StatusCancelled:
 		ok = next.State == StateCancelled && (next.Reason == ReasonClientCancel || next.Reason == ReasonClientDisconnected)
 	case StatusFailed:
@@ -625,7 +625,7 @@ func (c *checker) checkEnd(prev Lifecycle, ev Event, next Lifecycle, effects []E
 		case ReasonOutputTooLarge:
 			_, isTokens := ev.(Tokens)
 			cause = isTokens && c.limits.MaxOutputBytes > 0
-		case ReasonStop, ReasonLength, ReasonContentFilter:
+		case ReasonStop, ReasonLength, ReasonContentFilter, ReasonToolCalls:
 			_, cause = ev.(Finish)
 			cause = cause && prev.State == StateStreaming
 		}

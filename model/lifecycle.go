@@ -71,10 +71,15 @@ type Lifecycle struct {
 	Message string
 	Usage   *Usage
 
+	// Upstream is what the provider answered when it failed the request.
+	Upstream *UpstreamError
+
 	// LastSeq is the seq of the newest record.
 	LastSeq uint64
-	// Tokens counts token records; OutputBytes their text.
+	// Tokens counts token records; Outputs every output record (tokens,
+	// reasoning, tool calls); OutputBytes their text.
 	Tokens      int
+	Outputs     int
 	OutputBytes int
 
 	CreatedAt    time.Time
@@ -121,7 +126,7 @@ func Step(l Lifecycle, ev Event) (Lifecycle, []Effect) {
 			return l, nil
 		}
 		reason := ev.Reason
-		if reason != ReasonLength && reason != ReasonContentFilter {
+		if reason != ReasonLength && reason != ReasonContentFilter && reason != ReasonToolCalls {
 			reason = ReasonStop
 		}
 		if ev.Usage != nil {
@@ -136,6 +141,10 @@ func Step(l Lifecycle, ev Event) (Lifecycle, []Effect) {
 		if ev.Usage != nil {
 			u := *ev.Usage
 			l.Usage = &u
+		}
+		if ev.Upstream != nil {
+			u := *ev.Upstream
+			l.Upstream = &u
 		}
 		reason := ev.Reason
 		if reason < ReasonUpstreamError || reason > ReasonInternalError {
@@ -192,33 +201,75 @@ func (l Lifecycle) tokens(ev Tokens) (Lifecycle, []Effect) {
 	if l.State != StateStreaming && !(mutant("token-after-end") && l.State.Terminal()) {
 		return l, nil // late tokens after the end are normal; tokens before admission are not possible
 	}
-	records := make([]Record, 0, len(ev.Texts))
+	records := make([]Record, 0, len(ev.Texts)+len(ev.Parts))
 	var effects []Effect
 	for _, text := range ev.Texts {
 		if text == "" {
 			continue
 		}
-		if max := l.Limits.MaxOutputBytes; max > 0 && l.OutputBytes+len(text) > max {
-			msg := fmt.Sprintf("output exceeds %d bytes", max)
-			return l.end(StateDone, StatusFailed, ReasonOutputTooLarge, msg, ev.At, nil, records...)
+		if !l.output(Part{Kind: KindToken, Text: text}, ev.At, &records, &effects) {
+			return l.tooLarge(ev.At, records)
 		}
-		if l.Tokens == 0 {
-			l.FirstTokenAt = ev.At
-			l.disarm(TimerFirstToken)
-			if l.Limits.IdleTimeout > 0 {
-				effects = append(effects, l.arm(TimerIdle, l.Limits.IdleTimeout))
-			}
+	}
+	for _, p := range ev.Parts {
+		if !p.valid() {
+			continue
 		}
-		l.Tokens++
-		l.OutputBytes += len(text)
-		l.LastSeq++
-		records = append(records, Record{Seq: l.LastSeq, Kind: KindToken, Text: text})
+		if !l.output(p, ev.At, &records, &effects) {
+			return l.tooLarge(ev.At, records)
+		}
 	}
 	if len(records) == 0 {
 		return l, nil
 	}
 	l.LastTokenAt = ev.At
 	return l, append([]Effect{Append{Records: records}}, effects...)
+}
+
+// output appends one piece of output to records, or reports false when it
+// would exceed MaxOutputBytes.
+func (l *Lifecycle) output(p Part, at time.Time, records *[]Record, effects *[]Effect) bool {
+	size := p.size()
+	if max := l.Limits.MaxOutputBytes; max > 0 && l.OutputBytes+size > max {
+		return false
+	}
+	if l.Outputs == 0 {
+		l.FirstTokenAt = at
+		l.disarm(TimerFirstToken)
+		if l.Limits.IdleTimeout > 0 {
+			*effects = append(*effects, l.arm(TimerIdle, l.Limits.IdleTimeout))
+		}
+	}
+	l.Outputs++
+	if p.Kind == KindToken {
+		l.Tokens++
+	}
+	l.OutputBytes += size
+	l.LastSeq++
+	*records = append(*records, Record{Seq: l.LastSeq, Kind: p.Kind, Text: p.Text, ToolCall: p.ToolCall, Logprobs: p.Logprobs})
+	return true
+}
+
+func (l Lifecycle) tooLarge(at time.Time, records []Record) (Lifecycle, []Effect) {
+	msg := fmt.Sprintf("output exceeds %d bytes", l.Limits.MaxOutputBytes)
+	return l.end(StateDone, StatusFailed, ReasonOutputTooLarge, msg, at, nil, records...)
+}
+
+func (p Part) valid() bool {
+	switch p.Kind {
+	case KindToken, KindReasoning:
+		return p.Text != ""
+	case KindToolCall:
+		return p.ToolCall != nil && (p.ToolCall.ID != "" || p.ToolCall.Name != "" || p.ToolCall.Arguments != "")
+	}
+	return false
+}
+
+func (p Part) size() int {
+	if p.ToolCall != nil {
+		return len(p.ToolCall.ID) + len(p.ToolCall.Name) + len(p.ToolCall.Arguments)
+	}
+	return len(p.Text)
 }
 
 func (l Lifecycle) attach() (Lifecycle, []Effect) {
@@ -276,7 +327,7 @@ func (l Lifecycle) timer(ev TimerFired) (Lifecycle, []Effect) {
 			return l.end(StateDone, StatusFailed, ReasonQueueTimeout, "no slot within the queue timeout", ev.At, nil)
 		}
 	case TimerFirstToken:
-		if l.State == StateStreaming && l.Tokens == 0 {
+		if l.State == StateStreaming && l.Outputs == 0 {
 			return l.end(StateDone, StatusFailed, ReasonFirstTokenTimeout, "no token within the first-token timeout", ev.At, nil)
 		}
 	case TimerIdle:
@@ -320,7 +371,7 @@ func (l Lifecycle) end(state State, status Status, reason Reason, msg string, at
 		l.disarm(t)
 	}
 	l.LastSeq++
-	end := End{State: state, Status: status, Reason: reason, Tokens: l.Tokens, Message: msg, Usage: l.Usage}
+	end := End{State: state, Status: status, Reason: reason, Tokens: l.Tokens, Message: msg, Usage: l.Usage, Upstream: l.Upstream}
 	records := append(before, Record{Seq: l.LastSeq, Kind: KindEnd, End: &end})
 	effects := make([]Effect, 0, 6)
 	effects = append(effects, Append{Records: records})

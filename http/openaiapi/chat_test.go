@@ -2,6 +2,7 @@ package openaiapi
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -42,7 +43,7 @@ func TestChatStreamWithTheGoClient(t *testing.T) {
 		t.Fatalf("provider got %+v", req)
 	}
 	for i := range want {
-		if req.Messages[i] != want[i] {
+		if !reflect.DeepEqual(req.Messages[i], want[i]) {
 			t.Fatalf("message %d = %+v, want %+v", i, req.Messages[i], want[i])
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -228,7 +229,7 @@ func TestFirstChunkIsBufferedAndEmptyChunksSkipped(t *testing.T) {
 	}
 	defer s.Close()
 	for _, want := range []llm.Chunk{{Usage: usage}, {Text: "x"}, {FinishReason: llm.FinishLength}} {
-		if c, err := s.Recv(); err != nil || c != want {
+		if c, err := s.Recv(); err != nil || !reflect.DeepEqual(c, want) {
 			t.Fatalf("Recv = %+v, %v; want %+v", c, err, want)
 		}
 	}

@@ -61,6 +61,9 @@ func Words(n int, every time.Duration) []Step {
 
 func (p *player) Name() string { return "scripted" }
 
+// Capabilities accepts every setting; the steps decide the answer.
+func (p *player) Capabilities() llm.Capabilities { return llm.AllCapabilities() }
+
 func (p *player) Stream(ctx context.Context, req llm.Request) (llm.Stream, error) {
 	return &playStream{ctx: ctx, steps: p.steps}, nil
 }

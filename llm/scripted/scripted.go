@@ -30,6 +30,10 @@ func New() *Provider {
 // Name returns "scripted".
 func (p *Provider) Name() string { return "scripted" }
 
+// Capabilities accepts every setting: the test reads the request
+// (Script.Request) and decides what to answer.
+func (p *Provider) Capabilities() llm.Capabilities { return llm.AllCapabilities() }
+
 // Stream opens a stream and queues its Script for Next; it never blocks. If
 // FailNextOpen queued an error, Stream returns that error instead, and the
 // attempt does not count as opened. The request is not validated: the test

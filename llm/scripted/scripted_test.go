@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"reflect"
 	"testing"
 	"testing/synctest"
 
@@ -96,7 +97,7 @@ func TestChunkDoesNotEnd(t *testing.T) {
 		if !sc.Chunk(odd) {
 			t.Fatal("Chunk = false")
 		}
-		if r := <-got; r.err != nil || r.chunk != odd {
+		if r := <-got; r.err != nil || !reflect.DeepEqual(r.chunk, odd) {
 			t.Fatalf("Recv = %+v, want %+v", r, odd)
 		}
 		if !sc.Token("b") {

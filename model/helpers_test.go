@@ -90,6 +90,10 @@ func cloneLifecycle(l Lifecycle) Lifecycle {
 		u := *l.Usage
 		l.Usage = &u
 	}
+	if l.Upstream != nil {
+		u := *l.Upstream
+		l.Upstream = &u
+	}
 	return l
 }
 
@@ -157,6 +161,13 @@ func renderEvent(ev Event) string {
 	case Admit:
 		return "Admit" + off(ev.At)
 	case Tokens:
+		if len(ev.Parts) > 0 {
+			ps := make([]string, len(ev.Parts))
+			for i, p := range ev.Parts {
+				ps[i] = Record{Kind: p.Kind, Text: p.Text, ToolCall: p.ToolCall}.String()
+			}
+			return fmt.Sprintf("Tokens%q+%q%s", ev.Texts, ps, off(ev.At))
+		}
 		return fmt.Sprintf("Tokens%q%s", ev.Texts, off(ev.At))
 	case Finish:
 		u := ""

@@ -1,0 +1,100 @@
+package model
+
+import (
+	"testing"
+	"time"
+)
+
+func tool(index int, id, name, args string) *ToolCallDelta {
+	return &ToolCallDelta{Index: index, ID: id, Name: name, Arguments: args}
+}
+
+// TestStepParts covers output other than plain text: reasoning, tool calls
+// and tokens with log probabilities, in the order they came.
+func TestStepParts(t *testing.T) {
+	capped := givenStreaming().with(func(l *Limits) { l.MaxOutputBytes = 12 })
+	runStepCases(t, []stepCase{
+		{
+			name:  "reasoning, text and tool calls keep their order after Texts",
+			given: givenStreaming(),
+			when: Tokens{Texts: []string{"a"}, Parts: []Part{
+				{Kind: KindReasoning, Text: "think"},
+				{Kind: KindToken, Text: "b"},
+				{Kind: KindToolCall, ToolCall: tool(0, "call_1", "get", "")},
+				{Kind: KindToolCall, ToolCall: tool(0, "", "", `{"x":1}`)},
+			}, At: at(5)},
+			wantState: StateStreaming,
+			wantEffects: `append[#3 token "a", #4 reasoning "think", #5 token "b", #6 tool_call 0 get "", ` +
+				`#7 tool_call 0  "{\"x\":1}"] arm(idle,g1,30s)`,
+			check: func(t *testing.T, l Lifecycle) {
+				if l.Tokens != 2 || l.Outputs != 5 || l.LastSeq != 7 {
+					t.Errorf("Tokens, Outputs, LastSeq = %d, %d, %d; want 2, 5, 7", l.Tokens, l.Outputs, l.LastSeq)
+				}
+				if want := len("a") + len("think") + len("b") + len("call_1get") + len(`{"x":1}`); l.OutputBytes != want {
+					t.Errorf("OutputBytes = %d; want %d", l.OutputBytes, want)
+				}
+			},
+		},
+		{
+			name:  "empty parts and parts of other kinds are skipped",
+			given: givenStreaming(),
+			when: Tokens{Parts: []Part{
+				{Kind: KindToken}, {Kind: KindReasoning}, {Kind: KindToolCall}, {Kind: KindToolCall, ToolCall: tool(1, "", "", "")},
+				{Kind: KindEnd, Text: "x"}, {Kind: KindState, Text: "x"},
+			}, At: at(5)},
+			wantState: StateStreaming, same: true,
+		},
+		{
+			name:        "a first tool call stops the first-token timer like a token",
+			given:       givenStreaming(),
+			when:        Tokens{Parts: []Part{{Kind: KindToolCall, ToolCall: tool(0, "c", "f", "{}")}}, At: at(5)},
+			wantState:   StateStreaming,
+			wantEffects: `append[#3 tool_call 0 f "{}"] arm(idle,g1,30s)`,
+			check:       wantTimer(TimerFirstToken, 2, false),
+		},
+		{
+			name:  "reasoning counts toward MaxOutputBytes",
+			given: capped,
+			when:  Tokens{Parts: []Part{{Kind: KindReasoning, Text: "0123456789"}, {Kind: KindToken, Text: "abc"}}, At: at(5)},
+			wantState: StateDone, wantStatus: StatusFailed, wantReason: ReasonOutputTooLarge,
+			wantEffects: `append[#3 reasoning "0123456789", #4 end done/failed/output_too_large tokens=0 msg="output exceeds 12 bytes"] stop ` +
+				`finished(done/failed/output_too_large tokens=0 msg="output exceeds 12 bytes") ` + pickupArm,
+		},
+		{
+			name:  "a tool call finish completes with tool_calls",
+			given: givenStreaming().then(Tokens{Parts: []Part{{Kind: KindToolCall, ToolCall: tool(0, "c", "f", "{}")}}, At: at(2)}),
+			when:  Finish{Reason: ReasonToolCalls, At: at(3)},
+			wantState: StateDone, wantStatus: StatusCompleted, wantReason: ReasonToolCalls,
+			wantEffects: "append[#4 end done/completed/tool_calls tokens=0] stop finished(done/completed/tool_calls tokens=0) " + pickupArm,
+		},
+	})
+}
+
+func TestStepTokensKeepLogprobs(t *testing.T) {
+	lp := []Logprob{{Token: "b", Logprob: -0.5, Top: []TopLogprob{{Token: "c", Logprob: -1}}}}
+	_, effects := Step(givenStreaming().build(), Tokens{Parts: []Part{{Kind: KindToken, Text: "b", Logprobs: lp}}, At: at(5)})
+	app, ok := effects[0].(Append)
+	if !ok || len(app.Records) != 1 || len(app.Records[0].Logprobs) != 1 || app.Records[0].Logprobs[0].Top[0].Token != "c" {
+		t.Fatalf("effects = %+v; want one token record with its logprobs", effects)
+	}
+}
+
+// TestStepFailKeepsUpstream: the upstream's status and code reach the end
+// record and the lifecycle, and the event's value is copied.
+func TestStepFailKeepsUpstream(t *testing.T) {
+	up := &UpstreamError{Status: 429, Type: "rate_limit_error", Code: "rate_limit_exceeded", RetryAfter: 2 * time.Second, BeforeOutput: true}
+	l, effects := Step(givenStreaming().build(), Fail{Reason: ReasonUpstreamError, Message: "slow down", Upstream: up, At: at(5)})
+	up.Status = 500
+	if l.Upstream == nil || l.Upstream.Status != 429 {
+		t.Fatalf("Lifecycle.Upstream = %+v; want a copy with status 429", l.Upstream)
+	}
+	end := effects[0].(Append).Records[0].End
+	if end.Upstream == nil || end.Upstream.Code != "rate_limit_exceeded" || end.Upstream.RetryAfter != 2*time.Second || !end.Upstream.BeforeOutput {
+		t.Fatalf("End.Upstream = %+v", end.Upstream)
+	}
+	// A later failure does not replace the first end's details.
+	l2, _ := Step(l, Fail{Reason: ReasonUpstreamError, Upstream: &UpstreamError{Status: 500}, At: at(6)})
+	if l2.Upstream.Status != 429 {
+		t.Fatalf("a failure after the end changed Upstream to %+v", l2.Upstream)
+	}
+}

@@ -70,6 +70,7 @@ func New(eng *actors.Engine, cfg Config) (*Server, error) {
 		},
 	}))
 	e.Use(middleware.BodyLimit(strconv.FormatInt(cfg.MaxBodyBytes, 10) + "B"))
+	e.Use(s.authenticateOptions)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

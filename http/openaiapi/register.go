@@ -25,9 +25,6 @@ const (
 	accessLogTenantKey = "armistice.tenant"
 )
 
-// Route prefixes whose errors are written in OpenAI's shape.
-var ownedPaths = []string{"/v1/chat/completions", "/v1/responses", "/v1/models"}
-
 // Limits on what a request may carry, as OpenAI documents them.
 const (
 	maxMetadataEntries  = 16
@@ -80,6 +77,8 @@ func register(srv *armhttp.Server, cfg Config) (*api, error) {
 	e.POST("/v1/responses/:id/cancel", a.cancelResponse, a.authenticate)
 	e.GET("/v1/models", a.listModels, a.authenticate)
 	e.GET("/v1/models/:model", a.getModel, a.authenticate)
+	e.POST("/v1/responses/input_tokens", notServed, a.authenticate)
+	e.POST("/v1/responses/compact", notServed, a.authenticate)
 	next := e.HTTPErrorHandler
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
 		if !owned(c.Request().URL.Path) {
@@ -91,13 +90,26 @@ func register(srv *armhttp.Server, cfg Config) (*api, error) {
 	return a, nil
 }
 
+// owned reports whether errors on path come out in OpenAI's shape: every
+// path under /v1 but the native API's, so that an OpenAI SDK calling an
+// endpoint Armistice does not serve reads a 404 it understands.
 func owned(path string) bool {
-	for _, p := range ownedPaths {
-		if path == p || strings.HasPrefix(path, p+"/") {
-			return true
-		}
+	if path != "/v1" && !strings.HasPrefix(path, "/v1/") {
+		return false
 	}
-	return false
+	return path != nativePrefix && !strings.HasPrefix(path, nativePrefix+"/")
+}
+
+// nativePrefix is where the native API lives; its errors keep their shape.
+const nativePrefix = "/v1/requests"
+
+// notServed answers an OpenAI endpoint that Armistice does not implement
+// but whose path would otherwise match one of its routes with a
+// different method (POST /v1/responses/input_tokens is not a response id).
+func notServed(c echo.Context) error {
+	r := c.Request()
+	return &Error{Status: stdhttp.StatusNotFound, Type: TypeInvalidRequest, Code: CodeNotFound,
+		Message: fmt.Sprintf("Armistice does not serve %s %s (see docs/openai.md for what it serves)", r.Method, r.URL.Path)}
 }
 
 // authenticate resolves the Bearer key with the server's keys: the same

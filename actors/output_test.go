@@ -78,7 +78,7 @@ func TestToolCallsReasoningAndLogprobsAreRecords(t *testing.T) {
 				t.Fatalf("record %d = %q; want %q", i, got[i], want[i])
 			}
 		}
-		if lp := recs[3].Logprobs; len(lp) != 1 || lp[0].Top[0].Token != "no" {
+		if lp := recs[3].Logprobs; lp == nil || len(lp.Content) != 1 || lp.Content[0].Top[0].Token != "no" {
 			t.Fatalf("token logprobs = %+v", lp)
 		}
 		resumed := h.readAll(h.subscribe(snap.ID, 5))
@@ -120,4 +120,21 @@ func TestStreamErrorAfterOutputIsNotBeforeOutput(t *testing.T) {
 			t.Fatalf("end = %+v upstream %+v", end, end.Upstream)
 		}
 	})
+}
+
+// TestInboxKeepsTheOrder: plain text stays a bare string until the first
+// other part; everything after that part queues behind it.
+func TestInboxKeepsTheOrder(t *testing.T) {
+	var in inbox
+	in.pushText("a")
+	in.push(model.Part{Kind: model.KindReasoning, Text: "r"})
+	in.pushText("b")
+	texts, parts, _ := in.take(nil, nil)
+	if len(texts) != 1 || texts[0] != "a" || len(parts) != 2 || parts[0].Text != "r" || parts[1].Kind != model.KindToken || parts[1].Text != "b" {
+		t.Fatalf("take = %q, %+v", texts, parts)
+	}
+	in.pushText("c")
+	if texts, parts, _ = in.take(nil, nil); len(texts) != 1 || texts[0] != "c" || len(parts) != 0 {
+		t.Fatalf("after a take, text is plain again: %q, %+v", texts, parts)
+	}
 }

@@ -18,7 +18,12 @@ import (
 // instead of one per token (rule 4: the producer never waits for the
 // actor, the actor never waits for the producer).
 type inbox struct {
-	mu       sync.Mutex
+	mu sync.Mutex
+	// texts holds plain text; parts everything else, and every piece
+	// that comes after the first part, so that texts then parts is the
+	// order the producer pushed them in. Plain text, the common case,
+	// stays a bare string.
+	texts    []string
 	parts    []model.Part
 	result   *producerResult
 	signaled bool // a wake-up message is on its way
@@ -30,6 +35,20 @@ type producerResult struct {
 	usage  *llm.Usage
 	err    error // set on a failure
 	panic  any   // set when provider code panicked
+}
+
+// pushText adds plain text and reports whether the actor must be woken.
+func (in *inbox) pushText(text string) bool {
+	in.mu.Lock()
+	if len(in.parts) == 0 {
+		in.texts = append(in.texts, text)
+	} else {
+		in.parts = append(in.parts, model.Part{Kind: model.KindToken, Text: text})
+	}
+	wake := !in.signaled
+	in.signaled = true
+	in.mu.Unlock()
+	return wake
 }
 
 // push adds a piece of output and reports whether the actor must be woken.
@@ -52,13 +71,14 @@ func (in *inbox) close(r *producerResult) bool {
 	return wake
 }
 
-// take empties the inbox, swapping in spare as the next buffer.
-func (in *inbox) take(spare []model.Part) ([]model.Part, *producerResult) {
+// take empties the inbox, swapping in the spare buffers. Parts follow
+// texts.
+func (in *inbox) take(spareTexts []string, spareParts []model.Part) ([]string, []model.Part, *producerResult) {
 	in.mu.Lock()
-	parts, result := in.parts, in.result
-	in.parts, in.result, in.signaled = spare, nil, false
+	texts, parts, result := in.texts, in.parts, in.result
+	in.texts, in.parts, in.result, in.signaled = spareTexts, spareParts, nil, false
 	in.mu.Unlock()
-	return parts, result
+	return texts, parts, result
 }
 
 // runProducer streams one answer into the inbox. It only ever talks to the
@@ -124,7 +144,11 @@ func pushChunk(in *inbox, chunk llm.Chunk) bool {
 		wake = in.push(model.Part{Kind: model.KindReasoning, Text: chunk.Reasoning}) || wake
 	}
 	if chunk.Text != "" {
-		wake = in.push(model.Part{Kind: model.KindToken, Text: chunk.Text, Logprobs: logprobs(chunk.Logprobs)}) || wake
+		if len(chunk.Logprobs) == 0 {
+			wake = in.pushText(chunk.Text) || wake
+		} else {
+			wake = in.push(model.Part{Kind: model.KindToken, Text: chunk.Text, Logprobs: logprobs(chunk.Logprobs)}) || wake
+		}
 	}
 	for _, tc := range chunk.ToolCalls {
 		d := model.ToolCallDelta{Index: tc.Index, ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments}
@@ -133,7 +157,7 @@ func pushChunk(in *inbox, chunk llm.Chunk) bool {
 	return wake
 }
 
-func logprobs(in []llm.TokenLogprob) []model.Logprob {
+func logprobs(in []llm.TokenLogprob) *model.TokenLogprobs {
 	if len(in) == 0 {
 		return nil
 	}
@@ -147,7 +171,7 @@ func logprobs(in []llm.TokenLogprob) []model.Logprob {
 			}
 		}
 	}
-	return out
+	return &model.TokenLogprobs{Content: out}
 }
 
 // upstreamFailure turns a provider error into the end's message and the

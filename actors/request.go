@@ -38,7 +38,8 @@ type requestActor struct {
 	sched          *scheduler.TimerScheduler
 	cancelProducer context.CancelFunc
 	inbox          *inbox
-	spare          []model.Part
+	spare          []string
+	spareParts     []model.Part
 
 	// crashed is set when Receive panicked; stopping once Stopping arrived.
 	crashed  any
@@ -279,13 +280,14 @@ func (r *requestActor) drainInbox(c actor.Context) {
 	if r.inbox == nil {
 		return
 	}
-	parts, result := r.inbox.take(r.spare)
+	texts, parts, result := r.inbox.take(r.spare, r.spareParts)
 	at := now()
-	if len(parts) > 0 {
-		r.step(c, model.Tokens{Parts: parts, At: at})
+	if len(texts) > 0 || len(parts) > 0 {
+		r.step(c, model.Tokens{Texts: texts, Parts: parts, At: at})
 	}
-	clear(parts) // drop references; the records keep what they need
-	r.spare = parts[:0]
+	clear(texts) // drop references; the records keep what they need
+	clear(parts)
+	r.spare, r.spareParts = texts[:0], parts[:0]
 	if result == nil {
 		return
 	}

@@ -30,7 +30,7 @@ type Part struct {
 	Kind     Kind
 	Text     string
 	ToolCall *ToolCallDelta
-	Logprobs []Logprob
+	Logprobs *TokenLogprobs
 }
 
 // Finish reports that the producer ended the answer normally. Reason is one

@@ -53,17 +53,17 @@ func TestStepParts(t *testing.T) {
 			check:       wantTimer(TimerFirstToken, 2, false),
 		},
 		{
-			name:  "reasoning counts toward MaxOutputBytes",
-			given: capped,
-			when:  Tokens{Parts: []Part{{Kind: KindReasoning, Text: "0123456789"}, {Kind: KindToken, Text: "abc"}}, At: at(5)},
+			name:      "reasoning counts toward MaxOutputBytes",
+			given:     capped,
+			when:      Tokens{Parts: []Part{{Kind: KindReasoning, Text: "0123456789"}, {Kind: KindToken, Text: "abc"}}, At: at(5)},
 			wantState: StateDone, wantStatus: StatusFailed, wantReason: ReasonOutputTooLarge,
 			wantEffects: `append[#3 reasoning "0123456789", #4 end done/failed/output_too_large tokens=0 msg="output exceeds 12 bytes"] stop ` +
 				`finished(done/failed/output_too_large tokens=0 msg="output exceeds 12 bytes") ` + pickupArm,
 		},
 		{
-			name:  "a tool call finish completes with tool_calls",
-			given: givenStreaming().then(Tokens{Parts: []Part{{Kind: KindToolCall, ToolCall: tool(0, "c", "f", "{}")}}, At: at(2)}),
-			when:  Finish{Reason: ReasonToolCalls, At: at(3)},
+			name:      "a tool call finish completes with tool_calls",
+			given:     givenStreaming().then(Tokens{Parts: []Part{{Kind: KindToolCall, ToolCall: tool(0, "c", "f", "{}")}}, At: at(2)}),
+			when:      Finish{Reason: ReasonToolCalls, At: at(3)},
 			wantState: StateDone, wantStatus: StatusCompleted, wantReason: ReasonToolCalls,
 			wantEffects: "append[#4 end done/completed/tool_calls tokens=0] stop finished(done/completed/tool_calls tokens=0) " + pickupArm,
 		},
@@ -71,10 +71,10 @@ func TestStepParts(t *testing.T) {
 }
 
 func TestStepTokensKeepLogprobs(t *testing.T) {
-	lp := []Logprob{{Token: "b", Logprob: -0.5, Top: []TopLogprob{{Token: "c", Logprob: -1}}}}
+	lp := &TokenLogprobs{Content: []Logprob{{Token: "b", Logprob: -0.5, Top: []TopLogprob{{Token: "c", Logprob: -1}}}}}
 	_, effects := Step(givenStreaming().build(), Tokens{Parts: []Part{{Kind: KindToken, Text: "b", Logprobs: lp}}, At: at(5)})
 	app, ok := effects[0].(Append)
-	if !ok || len(app.Records) != 1 || len(app.Records[0].Logprobs) != 1 || app.Records[0].Logprobs[0].Top[0].Token != "c" {
+	if !ok || len(app.Records) != 1 || app.Records[0].Logprobs != lp {
 		t.Fatalf("effects = %+v; want one token record with its logprobs", effects)
 	}
 }

@@ -55,6 +55,12 @@ type Logprob struct {
 	Top     []TopLogprob `json:"top_logprobs,omitempty"`
 }
 
+// TokenLogprobs are the log probabilities of one token record's text,
+// one entry per model token, as OpenAI's logprobs.content.
+type TokenLogprobs struct {
+	Content []Logprob `json:"content"`
+}
+
 // TopLogprob is one alternative at a position.
 type TopLogprob struct {
 	Token   string  `json:"token"`
@@ -110,8 +116,9 @@ type Record struct {
 	// ToolCall is set on tool-call records.
 	ToolCall *ToolCallDelta
 	// Logprobs are the log probabilities of a token record's text, when
-	// they were asked for.
-	Logprobs []Logprob
+	// they were asked for (behind a pointer: most records have none, and a
+	// small record keeps the log and its copies cheap).
+	Logprobs *TokenLogprobs
 	// End is set on the end record.
 	End *End
 }

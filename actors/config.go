@@ -54,6 +54,12 @@ type Config struct {
 	// picks its result up (and the hard cap on retention). Default 10 min.
 	PickupTimeout time.Duration
 
+	// HandoffBytes bounds the output a request's producer buffers ahead of
+	// the request actor: past it the producer stops reading the upstream
+	// until the actor has taken what waits, so MaxOutputBytes holds in
+	// memory as well as in the log. Default 256 KiB. 0 means no bound.
+	HandoffBytes int
+
 	// AskTimeout bounds each Engine call's wait for an answer. Default 5 s.
 	AskTimeout time.Duration
 
@@ -87,6 +93,7 @@ func DefaultConfig(p llm.Provider) Config {
 		IdleTimeout:       30 * time.Second,
 		MaxDuration:       10 * time.Minute,
 		MaxOutputBytes:    1 << 20,
+		HandoffBytes:      256 << 10,
 		DetachGrace:       5 * time.Second,
 		Linger:            30 * time.Second,
 		PickupTimeout:     10 * time.Minute,
@@ -112,6 +119,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: BatchSize must be at least 1, got %d", ErrInvalidConfig, c.BatchSize)
 	case c.AskTimeout <= 0:
 		return fmt.Errorf("%w: AskTimeout must be positive, got %s", ErrInvalidConfig, c.AskTimeout)
+	case c.HandoffBytes < 0:
+		return fmt.Errorf("%w: HandoffBytes must not be negative, got %d", ErrInvalidConfig, c.HandoffBytes)
 	case c.Workers < 0:
 		return fmt.Errorf("%w: Workers must not be negative, got %d", ErrInvalidConfig, c.Workers)
 	}

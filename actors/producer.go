@@ -27,6 +27,14 @@ type inbox struct {
 	parts    []model.Part
 	result   *producerResult
 	signaled bool // a wake-up message is on its way
+
+	// bytes is the output waiting for the actor; past limit the producer
+	// stops reading the upstream until take makes room (closes room), so
+	// a fast upstream and a starved actor cannot grow memory without
+	// bound. limit 0 means no bound.
+	bytes int
+	limit int
+	room  chan struct{}
 }
 
 // producerResult is how the producer ended.
@@ -45,6 +53,7 @@ func (in *inbox) pushText(text string) bool {
 	} else {
 		in.parts = append(in.parts, model.Part{Kind: model.KindToken, Text: text})
 	}
+	in.bytes += len(text)
 	wake := !in.signaled
 	in.signaled = true
 	in.mu.Unlock()
@@ -55,6 +64,7 @@ func (in *inbox) pushText(text string) bool {
 func (in *inbox) push(p model.Part) bool {
 	in.mu.Lock()
 	in.parts = append(in.parts, p)
+	in.bytes += partSize(p)
 	wake := !in.signaled
 	in.signaled = true
 	in.mu.Unlock()
@@ -77,8 +87,43 @@ func (in *inbox) take(spareTexts []string, spareParts []model.Part) ([]string, [
 	in.mu.Lock()
 	texts, parts, result := in.texts, in.parts, in.result
 	in.texts, in.parts, in.result, in.signaled = spareTexts, spareParts, nil, false
+	in.bytes = 0
+	if in.room != nil {
+		close(in.room)
+		in.room = nil
+	}
 	in.mu.Unlock()
 	return texts, parts, result
+}
+
+// waitForRoom returns once the buffered output is below the limit, or
+// ctx ended. Only the producer waits here, never the actor (rule 4).
+func (in *inbox) waitForRoom(ctx context.Context) {
+	in.mu.Lock()
+	if in.limit <= 0 || in.bytes < in.limit {
+		in.mu.Unlock()
+		return
+	}
+	if in.room == nil {
+		in.room = make(chan struct{})
+	}
+	room := in.room
+	in.mu.Unlock()
+	select {
+	case <-room:
+	case <-ctx.Done():
+	}
+}
+
+func partSize(p model.Part) int {
+	n := len(p.Text)
+	if p.ToolCall != nil {
+		n += len(p.ToolCall.ID) + len(p.ToolCall.Name) + len(p.ToolCall.Arguments)
+	}
+	if p.Logprobs != nil {
+		n += 32 * len(p.Logprobs.Content)
+	}
+	return n
 }
 
 // runProducer streams one answer into the inbox. It only ever talks to the
@@ -129,6 +174,7 @@ func runProducer(ctx context.Context, p llm.Provider, req llm.Request, in *inbox
 		if finish == llm.FinishNone && ctx.Err() == nil && pushChunk(in, chunk) {
 			root.Send(self, producedSignal)
 		}
+		in.waitForRoom(ctx)
 		if chunk.FinishReason != llm.FinishNone {
 			finish = chunk.FinishReason // keep reading: usage may follow
 		}

@@ -265,7 +265,7 @@ func (r *requestActor) startProducer(c actor.Context) {
 		ctx, cancel = context.WithDeadline(context.Background(), now().Add(r.cfg.MaxDuration+time.Second))
 	}
 	r.cancelProducer = cancel
-	r.inbox = &inbox{}
+	r.inbox = &inbox{limit: r.cfg.HandoffBytes}
 	req := r.spec.Request()
 	go runProducer(ctx, r.cfg.Provider, req, r.inbox, c.ActorSystem().Root, c.Self())
 }

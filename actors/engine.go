@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +29,37 @@ type Engine struct {
 
 	closeOnce sync.Once
 	closed    atomic.Bool
+
+	// refs numbers this engine's commands (Ref), from a random base so
+	// that two engines over one supervisor do not collide.
+	refs atomic.Uint64
 }
+
+// command is a message that carries a Ref and a Deadline.
+type command interface {
+	stamp(ref uint64, deadline time.Time)
+}
+
+func (m *Submit) stamp(ref uint64, d time.Time)    { m.Ref, m.Deadline = ref, d }
+func (m *GetStatus) stamp(ref uint64, d time.Time) { m.Ref, m.Deadline = ref, d }
+func (m *Cancel) stamp(ref uint64, d time.Time)    { m.Ref, m.Deadline = ref, d }
+func (m *Delete) stamp(ref uint64, d time.Time)    { m.Ref, m.Deadline = ref, d }
+func (m *Subscribe) stamp(ref uint64, d time.Time) { m.Ref, m.Deadline = ref, d }
+
+// replyBox is the process an Engine call's answer is sent to: it keeps
+// the first message and drops the rest, never blocking the sender.
+type replyBox struct{ ch chan any }
+
+func (b *replyBox) SendUserMessage(_ *actor.PID, message any) {
+	_, msg, _ := actor.UnwrapEnvelope(message)
+	select {
+	case b.ch <- msg:
+	default:
+	}
+}
+
+func (b *replyBox) SendSystemMessage(*actor.PID, any) {}
+func (b *replyBox) Stop(*actor.PID)                   {}
 
 // New validates cfg, starts an actor system whose proto.actor logs go to
 // cfg.Logger, spawns the supervisor and returns once it has started.
@@ -47,6 +78,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("actors: spawn supervisor: %w", err)
 	}
 	e := &Engine{cfg: cfg, system: system, sup: pid, pool: pool}
+	e.refs.Store(rand.Uint64() &^ (1<<32 - 1))
 	// The supervisor starts its workers as it handles Started, on a
 	// goroutine of its own. Waiting for an answer here means New returns
 	// with them running, so a goroutine baseline taken after New (goleak's
@@ -79,30 +111,31 @@ func (e *Engine) Submit(ctx context.Context, owner string, spec Spec) (Snapshot,
 	spec.Messages = append(spec.Messages[:0:0], spec.Messages...)
 	spec.Metadata = maps.Clone(spec.Metadata)
 	spec.Settings = spec.Settings.Clone()
-	return e.snapshot(e.ask(ctx, &Submit{Owner: owner, Spec: spec}, 0))
+	m := &Submit{Owner: owner, Spec: spec}
+	return e.snapshot(e.ask(ctx, m, 0, func(ref uint64) any { return &Withdraw{Owner: owner, Ref: ref} }))
 }
 
 // Status returns the request's current snapshot.
 func (e *Engine) Status(ctx context.Context, id, owner string) (Snapshot, error) {
-	return e.snapshot(e.ask(ctx, &GetStatus{ID: id, Owner: owner}, 0))
+	return e.snapshot(e.ask(ctx, &GetStatus{ID: id, Owner: owner}, 0, nil))
 }
 
 // Cancel cancels the request and returns its snapshot (state cancelled).
 // Cancelling again answers the same. A request that had already completed
 // or failed gives an error wrapping ErrAlreadyFinished, with the snapshot.
 func (e *Engine) Cancel(ctx context.Context, id, owner string) (Snapshot, error) {
-	return e.snapshot(e.ask(ctx, &Cancel{ID: id, Owner: owner}, 0))
+	return e.snapshot(e.ask(ctx, &Cancel{ID: id, Owner: owner}, 0, nil))
 }
 
 // Delete forgets a finished request at once and returns its last
 // snapshot. A request still pending or streaming gives ErrNotFinished.
 func (e *Engine) Delete(ctx context.Context, id, owner string) (Snapshot, error) {
-	return e.snapshot(e.ask(ctx, &Delete{ID: id, Owner: owner}, 0))
+	return e.snapshot(e.ask(ctx, &Delete{ID: id, Owner: owner}, 0, nil))
 }
 
 // Stats returns the supervisor's counters.
 func (e *Engine) Stats(ctx context.Context) (Stats, error) {
-	res, err := e.ask(ctx, &GetStats{}, 0)
+	res, err := e.ask(ctx, &GetStats{}, 0, nil)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -119,7 +152,7 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 // subscribers have then been handed their end record (or get it on their
 // next read). Finished requests stay readable until they expire.
 func (e *Engine) Drain(ctx context.Context, grace time.Duration) error {
-	_, err := e.ask(ctx, &Drain{Grace: grace}, grace)
+	_, err := e.ask(ctx, &Drain{Grace: grace}, grace, nil)
 	return err
 }
 
@@ -130,7 +163,8 @@ func (e *Engine) Subscribe(ctx context.Context, id, owner string, after uint64) 
 	// Room for every batch the subscription grants, plus the final batch
 	// a stopping request leaves; the actor never blocks.
 	ch := make(chan Batch, pullWindow+1)
-	res, err := e.ask(ctx, &Subscribe{ID: id, Owner: owner, After: after, ch: ch}, 0)
+	res, err := e.ask(ctx, &Subscribe{ID: id, Owner: owner, After: after, ch: ch}, 0,
+		func(ref uint64) any { return &Withdraw{ID: id, Owner: owner, Ref: ref} })
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +191,12 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-func (e *Engine) ask(ctx context.Context, msg any, extra time.Duration) (any, error) {
+// ask sends msg to the supervisor and waits for the answer, at most
+// AskTimeout (+extra) and never past ctx. A command carries its deadline,
+// so the actors drop it once the caller can no longer want it; when the
+// caller stops waiting anyway (the answer was on its way), undo, if set,
+// makes the message that takes back what the command did.
+func (e *Engine) ask(ctx context.Context, msg any, extra time.Duration, undo func(ref uint64) any) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -171,8 +210,40 @@ func (e *Engine) ask(ctx context.Context, msg any, extra time.Duration) (any, er
 			return nil, context.DeadlineExceeded
 		}
 	}
-	res, err := e.system.Root.RequestFuture(e.sup, msg, timeout).Result()
+	var ref uint64
+	if cmd, ok := msg.(command); ok {
+		ref = e.refs.Add(1)
+		cmd.stamp(ref, now().Add(timeout))
+	}
+	// A reply box of our own rather than a proto.actor future: the wait
+	// must end with ctx, and a future cannot be completed from outside
+	// without racing the answer.
+	box := &replyBox{ch: make(chan any, 1)}
+	registry := e.system.ProcessRegistry
+	pid, _ := registry.Add(box, "ask$"+registry.NextId())
+	defer registry.Remove(pid)
+	e.system.Root.RequestWithCustomSender(e.sup, msg, pid)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var res any
+	var err error
+	gaveUp := false
+	select {
+	case res = <-box.ch:
+		if _, dead := res.(*actor.DeadLetterResponse); dead {
+			res, err = nil, actor.ErrDeadLetter
+		}
+	case <-ctx.Done():
+		gaveUp, err = true, ctx.Err()
+	case <-timer.C:
+		gaveUp, err = true, actor.ErrTimeout
+	}
+	if gaveUp && undo != nil && !e.closed.Load() {
+		e.system.Root.Send(e.sup, undo(ref))
+	}
 	switch {
+	case gaveUp && ctx.Err() != nil:
+		return nil, ctx.Err()
 	case errors.Is(err, actor.ErrDeadLetter) && e.closed.Load():
 		return nil, ErrClosed
 	case errors.Is(err, actor.ErrDeadLetter):

@@ -39,6 +39,9 @@ var (
 	ErrRequestGone = errors.New("actors: request gone")
 	// ErrClosed: the engine or the subscription was closed.
 	ErrClosed = errors.New("actors: closed")
+	// ErrInternal: the engine could not carry out a valid command (a
+	// request actor could not be spawned); not the caller's fault.
+	ErrInternal = errors.New("actors: internal error")
 )
 
 // QueueFullError is the error of a refused submit. It matches ErrQueueFull

@@ -71,35 +71,73 @@ type Snapshot struct {
 	OnDisconnect  model.DisconnectPolicy
 	Usage         *model.Usage
 	Metadata      map[string]string
+	// Upstream is what the provider answered when it failed the request
+	// (its HTTP status, error type, code and parameter); nil otherwise.
+	Upstream *model.UpstreamError
+	// Ref echoes the Ref of the command this snapshot answers (0 when it
+	// had none), so an actor with several commands in flight can tell the
+	// answers apart.
+	Ref uint64
 }
 
 // The message protocol. An actor that embeds Armistice sends these to the
 // supervisor (see SupervisorProps) with ctx.Request, so that replies reach
 // it; every command is answered with exactly one of *Snapshot, *Subscribed
-// or *Error.
+// or *Error, unless its Deadline had passed when it arrived.
+//
+// Every command has a Ref, echoed in its answer (Snapshot.Ref,
+// Subscribed.Ref, Error.Ref), and a Deadline: a command that arrives after
+// its deadline is dropped unanswered and changes nothing, so a caller
+// that gave up leaves nothing behind. A caller that stops waiting before
+// the answer came sends Withdraw with the same Ref, which undoes a Submit
+// or a Subscribe that was carried out after all.
 
 // Submit creates a request owned by Owner. Reply: *Snapshot (pending or,
 // with a free slot, already admitted) or *Error (ErrShuttingDown,
 // *QueueFullError, ErrInvalidRequest).
 type Submit struct {
-	Owner string
-	Spec  Spec
+	Owner    string
+	Spec     Spec
+	Ref      uint64
+	Deadline time.Time
 }
 
 // GetStatus asks for a snapshot. Reply: *Snapshot or *Error(ErrNotFound).
-type GetStatus struct{ ID, Owner string }
+type GetStatus struct {
+	ID, Owner string
+	Ref       uint64
+	Deadline  time.Time
+}
 
 // Cancel cancels a request. Reply: *Snapshot (state cancelled; repeating
 // the cancel answers the same) or *Error wrapping ErrAlreadyFinished (with
 // the snapshot) or ErrNotFound.
-type Cancel struct{ ID, Owner string }
+type Cancel struct {
+	ID, Owner string
+	Ref       uint64
+	Deadline  time.Time
+}
+
+// Withdraw undoes the Submit (ID empty) or the Subscribe to request ID
+// that Owner sent with Ref, if it was carried out: the request is
+// forgotten and stopped before anybody saw it, the subscriber detached.
+// It has no reply. A Submit whose answer was already replayed to another
+// caller (Spec.IdempotencyKey) is not withdrawn.
+type Withdraw struct {
+	ID, Owner string
+	Ref       uint64
+}
 
 // Delete forgets a finished request at once, instead of after Linger or
 // PickupTimeout: its id answers not found from then on, and subscribers
 // still attached get what they had not read. Reply: *Snapshot (the request
 // as it ended) or *Error wrapping ErrNotFinished (still pending or
 // streaming; cancel it first) or ErrNotFound.
-type Delete struct{ ID, Owner string }
+type Delete struct {
+	ID, Owner string
+	Ref       uint64
+	Deadline  time.Time
+}
 
 // Subscribe attaches a subscriber that has seen every record up to After
 // (0 for none). Deliveries go to Sink (an actor receiving *Batch), and
@@ -110,6 +148,8 @@ type Subscribe struct {
 	ID, Owner string
 	After     uint64
 	Sink      *actor.PID
+	Ref       uint64
+	Deadline  time.Time
 	// ch is the in-process sink used by Engine.Subscribe instead of Sink.
 	ch chan Batch
 }
@@ -122,6 +162,8 @@ type Subscribed struct {
 	Request   *actor.PID
 	Snapshot  Snapshot
 	Exhausted bool
+	// Ref echoes Subscribe.Ref.
+	Ref uint64
 }
 
 // Pull grants the request Credits more batches (0 means 1) of the records
@@ -179,10 +221,14 @@ type Stats struct {
 }
 
 // Error is the reply to a command that failed. Snapshot is set when the
-// request exists (ErrAlreadyFinished).
+// request exists (ErrAlreadyFinished). Command names the command that
+// failed ("submit", "status", "cancel", "delete", "subscribe") and Ref
+// echoes its Ref.
 type Error struct {
 	Err      error
 	Snapshot *Snapshot
+	Command  string
+	Ref      uint64
 }
 
 func (e *Error) Error() string { return e.Err.Error() }
@@ -204,9 +250,16 @@ type (
 	retire struct{ id string }
 	// deleteNow makes a finished request answer its snapshot and stop
 	// (supervisor → request).
-	deleteNow struct{}
-	// statusQuery is GetStatus/Submit forwarded with the queue position.
-	statusQuery struct{ position int }
+	deleteNow struct{ ref uint64 }
+	// statusQuery is GetStatus/Submit forwarded with the queue position
+	// and the command's Ref.
+	statusQuery struct {
+		position int
+		ref      uint64
+	}
+	// withdrawSub detaches the subscriber a Subscribe with ref attached
+	// (supervisor → request, from Withdraw).
+	withdrawSub struct{ ref uint64 }
 	// produced wakes the request to drain its inbox.
 	produced struct{}
 	// timerFired is a model timer going off.

@@ -54,6 +54,7 @@ type subscriber struct {
 	gotEnd  bool
 	pid     *actor.PID
 	ch      chan Batch
+	ref     uint64 // the Subscribe's Ref, for Withdraw
 }
 
 func newRequestActor(cfg *Config, id, owner string, spec Spec) *requestActor {
@@ -93,11 +94,11 @@ func (r *requestActor) Receive(c actor.Context) {
 	case *timerFired:
 		r.step(c, model.TimerFired{Timer: m.timer, Gen: m.gen, At: now()})
 	case *statusQuery:
-		c.Respond(r.snapshot(m.position))
+		c.Respond(r.snapshot(m.position).withRef(m.ref))
 	case *GetStatus:
-		c.Respond(r.snapshot(0))
+		c.Respond(r.snapshot(0).withRef(m.Ref))
 	case *deleteNow:
-		c.Respond(r.snapshot(0))
+		c.Respond(r.snapshot(0).withRef(m.ref))
 		if !r.stopping {
 			c.Stop(c.Self())
 		}
@@ -117,6 +118,13 @@ func (r *requestActor) Receive(c actor.Context) {
 		}
 	case *Unsubscribe:
 		r.detach(c, m.Sub)
+	case *withdrawSub:
+		for _, s := range r.subs {
+			if s.ref == m.ref && m.ref != 0 {
+				r.detach(c, s.id)
+				break
+			}
+		}
 	case *actor.Terminated:
 		for _, s := range r.subs {
 			if s.pid != nil && s.pid.Equal(m.Who) {
@@ -211,9 +219,13 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 			ev.Stringer("status", e.End.Status).Stringer("reason", e.End.Reason).
 				Int("tokens", e.End.Tokens).Dur("ran_ms", ran).Str("detail", e.End.Message).Msg("request finished")
 		case model.CancelReply:
-			snap := r.snapshot(0)
+			var ref uint64
+			if m, ok := c.Message().(*Cancel); ok {
+				ref = m.Ref
+			}
+			snap := r.snapshot(0).withRef(ref)
 			if e.AlreadyFinished {
-				c.Respond(&Error{Err: fmt.Errorf("%w: it ended as %s (%s)", ErrAlreadyFinished, snap.Status, snap.Reason), Snapshot: snap})
+				c.Respond(&Error{Err: fmt.Errorf("%w: it ended as %s (%s)", ErrAlreadyFinished, snap.Status, snap.Reason), Snapshot: snap, Command: "cancel", Ref: ref})
 			} else {
 				c.Respond(snap)
 			}
@@ -320,31 +332,35 @@ func finishReason(f llm.FinishReason) model.Reason {
 }
 
 func (r *requestActor) subscribe(c actor.Context, m *Subscribe) {
+	fail := func(err error) { c.Respond(&Error{Err: err, Command: "subscribe", Ref: m.Ref}) }
 	switch {
+	case expired(m.Deadline):
+		r.logger.Debug().Msg("subscribe dropped: its deadline passed on the way")
+		return
 	case r.life.State.Terminal() && m.After >= r.life.LastSeq:
 		// At or past the end record: nothing more will ever come.
-		c.Respond(&Subscribed{Request: c.Self(), Snapshot: *r.snapshot(0), Exhausted: true})
+		c.Respond(&Subscribed{Request: c.Self(), Snapshot: *r.snapshot(0), Exhausted: true, Ref: m.Ref})
 		return
 	case m.After > r.life.LastSeq:
 		// Ahead of a log that is still growing: a client bug, not a wait.
-		c.Respond(&Error{Err: fmt.Errorf("%w: cursor %d, last seq %d", ErrInvalidCursor, m.After, r.life.LastSeq)})
+		fail(fmt.Errorf("%w: cursor %d, last seq %d", ErrInvalidCursor, m.After, r.life.LastSeq))
 		return
 	case len(r.subs) >= r.cfg.MaxSubscribers:
-		c.Respond(&Error{Err: fmt.Errorf("%w: %d attached", ErrTooManySubscribers, len(r.subs))})
+		fail(fmt.Errorf("%w: %d attached", ErrTooManySubscribers, len(r.subs)))
 		return
 	case m.Sink == nil && m.ch == nil:
-		c.Respond(&Error{Err: fmt.Errorf("%w: subscribe without a sink", ErrInvalidRequest)})
+		fail(fmt.Errorf("%w: subscribe without a sink", ErrInvalidRequest))
 		return
 	}
 	r.lastSub++
-	s := &subscriber{id: r.lastSub, cursor: m.After, pid: m.Sink, ch: m.ch}
+	s := &subscriber{id: r.lastSub, cursor: m.After, pid: m.Sink, ch: m.ch, ref: m.Ref}
 	if s.pid != nil {
 		c.Watch(s.pid)
 	}
 	r.subs = append(r.subs, s)
 	r.cfg.Observer.SubscribersChanged(1)
 	r.step(c, model.Attach{At: now()})
-	c.Respond(&Subscribed{Sub: s.id, Request: c.Self(), Snapshot: *r.snapshot(0)})
+	c.Respond(&Subscribed{Sub: s.id, Request: c.Self(), Snapshot: *r.snapshot(0), Ref: m.Ref})
 }
 
 func (r *requestActor) findSub(id uint64) *subscriber {
@@ -484,9 +500,21 @@ func (r *requestActor) snapshot(position int) *Snapshot {
 		Usage:         l.Usage,
 		Metadata:      r.spec.Metadata,
 		QueuePosition: position,
+		Upstream:      l.Upstream,
 	}
 	if l.State != model.StatePending {
 		s.QueuePosition = 0
 	}
 	return s
+}
+
+func (s *Snapshot) withRef(ref uint64) *Snapshot {
+	s.Ref = ref
+	return s
+}
+
+// expired reports whether a command's deadline has passed: its sender has
+// given up, so carrying it out would leave something nobody wants.
+func expired(deadline time.Time) bool {
+	return !deadline.IsZero() && !now().Before(deadline)
 }

@@ -59,6 +59,14 @@ type entry struct {
 	owner string
 	pid   *actor.PID
 	phase phase
+	// ref is the Ref of the Submit that created it, for Withdraw.
+	ref uint64
+}
+
+// refKey names a Submit by its owner and Ref.
+type refKey struct {
+	owner string
+	ref   uint64
 }
 
 // supervisor is the only owner of the id→PID table and of admission
@@ -70,6 +78,8 @@ type supervisor struct {
 
 	byID  map[string]*entry
 	byPID map[string]*entry
+	// byRef finds the request a Submit created, for Withdraw.
+	byRef map[refKey]*entry
 
 	// queue is FIFO; entries that left it (cancelled, timed out) stay as
 	// tombstones until promotion or compaction skips them.
@@ -98,6 +108,7 @@ func newSupervisor(cfg *Config, pool *dispatchPool) *supervisor {
 		logger: cfg.Logger.With().Str("component", "supervisor").Logger(),
 		byID:   make(map[string]*entry),
 		byPID:  make(map[string]*entry),
+		byRef:  make(map[refKey]*entry),
 	}
 }
 
@@ -106,35 +117,38 @@ func (s *supervisor) Receive(c actor.Context) {
 	case *Submit:
 		s.submit(c, m)
 	case *GetStatus:
-		if e := s.lookup(c, m.ID, m.Owner); e != nil {
-			c.RequestWithCustomSender(e.pid, &statusQuery{position: s.position(e)}, c.Sender())
+		if e := s.lookup(c, m.ID, m.Owner, "status", m.Ref, m.Deadline); e != nil {
+			c.RequestWithCustomSender(e.pid, &statusQuery{position: s.position(e), ref: m.Ref}, c.Sender())
 		}
 	case *Cancel:
-		if e := s.lookup(c, m.ID, m.Owner); e != nil {
+		if e := s.lookup(c, m.ID, m.Owner, "cancel", m.Ref, m.Deadline); e != nil {
 			c.Forward(e.pid)
 		}
 	case *Subscribe:
-		if e := s.lookup(c, m.ID, m.Owner); e != nil {
+		// The request checks the deadline again when the command arrives.
+		if e := s.lookup(c, m.ID, m.Owner, "subscribe", m.Ref, m.Deadline); e != nil {
 			c.Forward(e.pid)
 		}
 	case *Delete:
-		if e := s.lookup(c, m.ID, m.Owner); e != nil {
+		if e := s.lookup(c, m.ID, m.Owner, "delete", m.Ref, m.Deadline); e != nil {
 			if e.phase != phaseFinished {
-				c.Respond(&Error{Err: fmt.Errorf("%w: %q is still running; cancel it first", ErrNotFinished, m.ID)})
+				c.Respond(&Error{Err: fmt.Errorf("%w: %q is still running; cancel it first", ErrNotFinished, m.ID), Command: "delete", Ref: m.Ref})
 				return
 			}
 			// Forget the id now, so that no command after the answer
 			// finds it; byPID stays until Terminated.
-			delete(s.byID, e.id)
-			c.RequestWithCustomSender(e.pid, &deleteNow{}, c.Sender())
+			s.forget(e)
+			c.RequestWithCustomSender(e.pid, &deleteNow{ref: m.Ref}, c.Sender())
 		}
+	case *Withdraw:
+		s.withdraw(c, m)
 	case *finished:
 		if e := s.byID[m.id]; e != nil {
 			s.release(c, e, m.ran)
 		}
 	case *retire:
 		if e := s.byID[m.id]; e != nil {
-			delete(s.byID, m.id) // byPID stays until Terminated
+			s.forget(e) // byPID stays until Terminated
 			c.Poison(e.pid)
 		}
 	case *actor.Terminated:
@@ -144,7 +158,7 @@ func (s *supervisor) Receive(c actor.Context) {
 			}
 			delete(s.byPID, m.Who.Id)
 			if s.byID[e.id] == e {
-				delete(s.byID, e.id)
+				s.forget(e)
 			}
 		}
 	case *Drain:
@@ -181,22 +195,27 @@ func (s *supervisor) Receive(c actor.Context) {
 }
 
 func (s *supervisor) submit(c actor.Context, m *Submit) {
+	fail := func(err error) { c.Respond(&Error{Err: err, Command: "submit", Ref: m.Ref}) }
+	if expired(m.Deadline) {
+		s.logger.Debug().Msg("submit dropped: its deadline passed on the way")
+		return
+	}
 	if s.draining {
-		c.Respond(&Error{Err: ErrShuttingDown})
+		fail(ErrShuttingDown)
 		return
 	}
 	if err := m.Spec.validate(); err != nil {
-		c.Respond(&Error{Err: err})
+		fail(err)
 		return
 	}
 	admitNow := s.active < s.cfg.MaxActive
 	if !admitNow && s.queued >= s.cfg.MaxQueued {
-		c.Respond(&Error{Err: &QueueFullError{RetryAfter: s.retryAfter()}})
+		fail(&QueueFullError{RetryAfter: s.retryAfter()})
 		return
 	}
 	id := s.cfg.NewID()
 	if _, taken := s.byID[id]; taken {
-		c.Respond(&Error{Err: fmt.Errorf("%w: id %q already in use", ErrInvalidRequest, id)})
+		fail(fmt.Errorf("%w: id %q already in use", ErrInvalidRequest, id))
 		return
 	}
 	props := actor.PropsFromProducer(func() actor.Actor { return newRequestActor(s.cfg, id, m.Owner, m.Spec) })
@@ -205,12 +224,15 @@ func (s *supervisor) submit(c actor.Context, m *Submit) {
 	}
 	pid, err := c.SpawnNamed(props, id)
 	if err != nil {
-		c.Respond(&Error{Err: fmt.Errorf("%w: spawn: %w", ErrInvalidRequest, err)})
+		fail(fmt.Errorf("%w: spawn: %w", ErrInternal, err))
 		return
 	}
-	e := &entry{id: id, owner: m.Owner, pid: pid, phase: phaseQueued}
+	e := &entry{id: id, owner: m.Owner, pid: pid, phase: phaseQueued, ref: m.Ref}
 	s.byID[id] = e
 	s.byPID[pid.Id] = e
+	if m.Ref != 0 {
+		s.byRef[refKey{m.Owner, m.Ref}] = e
+	}
 	if admitNow {
 		e.phase = phaseActive
 		s.active++
@@ -221,21 +243,62 @@ func (s *supervisor) submit(c actor.Context, m *Submit) {
 	// The answer comes from the request itself (its snapshot as
 	// accepted, state pending), and only after the id is registered,
 	// so a status right after submit never says not found.
-	c.RequestWithCustomSender(pid, &statusQuery{position: s.position(e)}, c.Sender())
+	c.RequestWithCustomSender(pid, &statusQuery{position: s.position(e), ref: m.Ref}, c.Sender())
 	if admitNow {
 		c.Send(pid, &admit{})
 	}
 }
 
 // lookup finds a request visible to owner, or answers not found. Another
-// owner's request gets the same answer as an unknown id.
-func (s *supervisor) lookup(c actor.Context, id, owner string) *entry {
+// owner's request gets the same answer as an unknown id. A command past
+// its deadline finds nothing and gets no answer.
+func (s *supervisor) lookup(c actor.Context, id, owner, command string, ref uint64, deadline time.Time) *entry {
+	if expired(deadline) {
+		s.logger.Debug().Str("command", command).Msg("command dropped: its deadline passed on the way")
+		return nil
+	}
 	e := s.byID[id]
 	if e == nil || e.owner != owner {
-		c.Respond(&Error{Err: fmt.Errorf("%w: %q", ErrNotFound, id)})
+		c.Respond(&Error{Err: fmt.Errorf("%w: %q", ErrNotFound, id), Command: command, Ref: ref})
 		return nil
 	}
 	return e
+}
+
+// forget removes e from the tables that commands look it up in.
+func (s *supervisor) forget(e *entry) {
+	if s.byID[e.id] == e {
+		delete(s.byID, e.id)
+	}
+	if e.ref != 0 {
+		if k := (refKey{e.owner, e.ref}); s.byRef[k] == e {
+			delete(s.byRef, k)
+		}
+	}
+}
+
+// withdraw undoes a Submit or a Subscribe whose caller stopped waiting
+// for the answer.
+func (s *supervisor) withdraw(c actor.Context, m *Withdraw) {
+	if m.Ref == 0 {
+		return
+	}
+	if m.ID != "" {
+		if e := s.byID[m.ID]; e != nil && e.owner == m.Owner {
+			c.Send(e.pid, &withdrawSub{ref: m.Ref})
+		}
+		return
+	}
+	e := s.byRef[refKey{m.Owner, m.Ref}]
+	if e == nil || s.byID[e.id] != e {
+		return
+	}
+	s.logger.Debug().Str("req_id", e.id).Msg("submit withdrawn: its caller gave up")
+	s.forget(e)
+	if e.phase != phaseFinished {
+		s.release(c, e, 0)
+	}
+	c.Poison(e.pid)
 }
 
 // release frees the slot or queue place of a request that ended, then

@@ -23,6 +23,28 @@ type Config struct {
 	// for a slot; beyond it submits are refused with ErrQueueFull.
 	// Default 1024. 0 means no queue.
 	MaxQueued int
+	// MaxActivePerTenant and MaxQueuedPerTenant cap one owner's share of
+	// the slots and of the queue, so one tenant cannot take them all. 0
+	// (the default) means no per-tenant cap.
+	MaxActivePerTenant int
+	MaxQueuedPerTenant int
+	// QueuePolicy orders the queue: QueueFIFO (the default) admits in
+	// arrival order; QueueFair serves the tenants with waiting requests
+	// in turn (round-robin by owner name), in arrival order within each.
+	QueuePolicy QueuePolicy
+
+	// MaxRetained and MaxRetainedBytes bound the finished requests kept
+	// for late readers (count, and the bytes of their logs), engine-wide;
+	// the PerTenant pair bounds each owner's (0: no per-tenant bound).
+	// Over a bound, the oldest finished request whose end was read goes
+	// first, then the oldest unread one (which then answers ErrExpired).
+	// Submits are never refused because of retention. Defaults: 10,000
+	// requests, 256 MiB, no per-tenant bound.
+	MaxRetained               int
+	MaxRetainedBytes          int64
+	MaxRetainedPerTenant      int
+	MaxRetainedBytesPerTenant int64
+
 	// MaxSubscribers per request. Default 16.
 	MaxSubscribers int
 	// BatchSize is the most records one delivery to a subscriber carries.
@@ -80,12 +102,24 @@ type Config struct {
 	Observer Observer
 }
 
+// QueuePolicy is the order in which queued requests are admitted.
+type QueuePolicy string
+
+// The queue policies.
+const (
+	QueueFIFO QueuePolicy = "fifo"
+	QueueFair QueuePolicy = "fair"
+)
+
 // DefaultConfig returns the documented defaults with the given provider.
 func DefaultConfig(p llm.Provider) Config {
 	return Config{
 		Provider:          p,
 		MaxActive:         64,
 		MaxQueued:         1024,
+		QueuePolicy:       QueueFIFO,
+		MaxRetained:       10_000,
+		MaxRetainedBytes:  256 << 20,
 		MaxSubscribers:    16,
 		BatchSize:         512,
 		QueueTimeout:      60 * time.Second,
@@ -119,6 +153,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: BatchSize must be at least 1, got %d", ErrInvalidConfig, c.BatchSize)
 	case c.AskTimeout <= 0:
 		return fmt.Errorf("%w: AskTimeout must be positive, got %s", ErrInvalidConfig, c.AskTimeout)
+	case c.MaxActivePerTenant < 0 || c.MaxQueuedPerTenant < 0:
+		return fmt.Errorf("%w: MaxActivePerTenant and MaxQueuedPerTenant must not be negative", ErrInvalidConfig)
+	case c.QueuePolicy != QueueFIFO && c.QueuePolicy != QueueFair:
+		return fmt.Errorf("%w: unknown QueuePolicy %q (fifo or fair)", ErrInvalidConfig, c.QueuePolicy)
+	case c.MaxRetained < 1:
+		return fmt.Errorf("%w: MaxRetained must be at least 1, got %d", ErrInvalidConfig, c.MaxRetained)
+	case c.MaxRetainedBytes < 1:
+		return fmt.Errorf("%w: MaxRetainedBytes must be at least 1, got %d", ErrInvalidConfig, c.MaxRetainedBytes)
+	case c.MaxRetainedPerTenant < 0 || c.MaxRetainedBytesPerTenant < 0:
+		return fmt.Errorf("%w: MaxRetainedPerTenant and MaxRetainedBytesPerTenant must not be negative", ErrInvalidConfig)
 	case c.HandoffBytes < 0:
 		return fmt.Errorf("%w: HandoffBytes must not be negative, got %d", ErrInvalidConfig, c.HandoffBytes)
 	case c.Workers < 0:

@@ -39,6 +39,12 @@ var (
 	ErrRequestGone = errors.New("actors: request gone")
 	// ErrClosed: the engine or the subscription was closed.
 	ErrClosed = errors.New("actors: closed")
+	// ErrExpired: the request existed but retention evicted it before its
+	// end was read, to stay within MaxRetained or MaxRetainedBytes.
+	ErrExpired = errors.New("actors: request expired")
+	// ErrIdempotencyConflict: a submit reused an IdempotencyKey with
+	// another spec.
+	ErrIdempotencyConflict = errors.New("actors: idempotency key reused with another request")
 	// ErrInternal: the engine could not carry out a valid command (a
 	// request actor could not be spawned); not the caller's fault.
 	ErrInternal = errors.New("actors: internal error")

@@ -25,6 +25,11 @@ type Spec struct {
 	OnDisconnect model.DisconnectPolicy
 	// Metadata is kept with the request and shown in its snapshot.
 	Metadata map[string]string
+	// IdempotencyKey makes a submit safe to retry: while the request it
+	// created is retained, a submit of the same owner with the same key
+	// and the same spec answers that request (Snapshot.Replayed), and one
+	// with another spec fails with ErrIdempotencyConflict. Empty: none.
+	IdempotencyKey string
 }
 
 // Request is the provider request the spec asks for.
@@ -78,6 +83,9 @@ type Snapshot struct {
 	// had none), so an actor with several commands in flight can tell the
 	// answers apart.
 	Ref uint64
+	// Replayed is set on the answer to a Submit that found the request an
+	// earlier submit with the same IdempotencyKey created.
+	Replayed bool
 }
 
 // The message protocol. An actor that embeds Armistice sends these to the
@@ -206,6 +214,15 @@ type GetStats struct{}
 type Stats struct {
 	// Registered is the number of live request actors (known ids).
 	Registered int
+	// Retained counts the finished requests kept for late readers and
+	// RetainedBytes what they hold (MaxRetained, MaxRetainedBytes).
+	Retained      int
+	RetainedBytes int64
+	// EvictedRead and EvictedUnread count the finished requests retention
+	// evicted to stay within its budget: those whose end had been read,
+	// and those whose end nobody had read yet (they answer ErrExpired).
+	EvictedRead   uint64
+	EvictedUnread uint64
 	// Active requests hold a slot; Queued wait for one.
 	Active int
 	Queued int
@@ -242,9 +259,13 @@ type (
 	shutdownNow struct{}
 	// finished tells the supervisor a request reached its end record.
 	finished struct {
-		id  string
-		ran time.Duration
+		id    string
+		ran   time.Duration
+		bytes int64 // what it keeps while retained
 	}
+	// pickedUp tells the supervisor the end was read (request →
+	// supervisor), so retention evicts it before unread ones.
+	pickedUp struct{ id string }
 	// retire asks the supervisor to forget a finished request and stop
 	// it (request → supervisor).
 	retire struct{ id string }
@@ -256,6 +277,7 @@ type (
 	statusQuery struct {
 		position int
 		ref      uint64
+		replayed bool
 	}
 	// withdrawSub detaches the subscriber a Subscribe with ref attached
 	// (supervisor → request, from Withdraw).

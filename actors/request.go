@@ -44,6 +44,8 @@ type requestActor struct {
 	// crashed is set when Receive panicked; stopping once Stopping arrived.
 	crashed  any
 	stopping bool
+	// reportedPickup is set once the supervisor knows the end was read.
+	reportedPickup bool
 }
 
 type subscriber struct {
@@ -94,7 +96,9 @@ func (r *requestActor) Receive(c actor.Context) {
 	case *timerFired:
 		r.step(c, model.TimerFired{Timer: m.timer, Gen: m.gen, At: now()})
 	case *statusQuery:
-		c.Respond(r.snapshot(m.position).withRef(m.ref))
+		snap := r.snapshot(m.position).withRef(m.ref)
+		snap.Replayed = m.replayed
+		c.Respond(snap)
 	case *GetStatus:
 		c.Respond(r.snapshot(0).withRef(m.Ref))
 	case *deleteNow:
@@ -184,6 +188,37 @@ func (r *requestActor) flush(c actor.Context) {
 	}
 	r.queue = r.queue[:0]
 	r.stepping = false
+	if r.life.PickedUp && !r.reportedPickup {
+		// Retention evicts requests whose end was read before unread ones.
+		r.reportedPickup = true
+		c.Send(c.Parent(), &pickedUp{id: r.id})
+	}
+}
+
+// recordOverhead is what a record costs besides its text: the Record in
+// the log and its share of the slice.
+const recordOverhead = 64
+
+// retainedBytes estimates the memory a finished request holds: its log.
+func (r *requestActor) retainedBytes() int64 {
+	n := int64(512) // the actor, its lifecycle and its snapshot fields
+	for i := range r.log {
+		rec := &r.log[i]
+		n += recordOverhead + int64(len(rec.Text))
+		if rec.ToolCall != nil {
+			n += int64(len(rec.ToolCall.ID) + len(rec.ToolCall.Name) + len(rec.ToolCall.Arguments))
+		}
+		if rec.Logprobs != nil {
+			n += 64 * int64(len(rec.Logprobs.Content))
+		}
+		if rec.End != nil {
+			n += 128 + int64(len(rec.End.Message))
+		}
+	}
+	for k, v := range r.spec.Metadata {
+		n += int64(len(k) + len(v))
+	}
+	return n
 }
 
 func (r *requestActor) run(c actor.Context, effects []model.Effect) {
@@ -211,7 +246,10 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 			if !r.life.StartedAt.IsZero() {
 				ran = r.life.FinishedAt.Sub(r.life.StartedAt)
 			}
-			c.Send(c.Parent(), &finished{id: r.id, ran: ran})
+			// The prompt and settings are not needed once the answer ended:
+			// drop them, so what stays retained is the log.
+			r.spec.Messages, r.spec.Settings = nil, llm.Settings{}
+			c.Send(c.Parent(), &finished{id: r.id, ran: ran, bytes: r.retainedBytes()})
 			ev := r.logger.Info()
 			if e.End.Status == model.StatusFailed {
 				ev = r.logger.Warn()

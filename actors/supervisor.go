@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -59,8 +61,29 @@ type entry struct {
 	owner string
 	pid   *actor.PID
 	phase phase
-	// ref is the Ref of the Submit that created it, for Withdraw.
-	ref uint64
+	// ref is the Ref of the Submit that created it, for Withdraw;
+	// replayed is set once a submit with its idempotency key was answered
+	// with it (it is somebody's answer then, and no longer withdrawn).
+	ref      uint64
+	replayed bool
+	// idem is its idempotency key and spec hash, when it has one.
+	idem     *idemKey
+	specHash [sha256.Size]byte
+	// retained is set while it counts toward retention (finished, not yet
+	// forgotten): bytes is what it holds; pickedUp that its end was read.
+	retained bool
+	bytes    int64
+	pickedUp bool
+}
+
+// idemKey names an idempotent submit.
+type idemKey struct{ owner, key string }
+
+// tenantCount is one owner's share of admission and retention.
+type tenantCount struct {
+	active, queued int
+	retained       int
+	retainedBytes  int64
 }
 
 // refKey names a Submit by its owner and Ref.
@@ -80,6 +103,26 @@ type supervisor struct {
 	byPID map[string]*entry
 	// byRef finds the request a Submit created, for Withdraw.
 	byRef map[refKey]*entry
+	// byIdem finds the request a submit with an idempotency key created.
+	byIdem map[idemKey]*entry
+	// tenants holds each owner's counts; an owner with none is removed.
+	tenants map[string]*tenantCount
+	// lastServed is the owner QueueFair admitted last.
+	lastServed string
+
+	// finishedOrder holds the retained requests in the order they
+	// finished (forgotten ones are skipped and compacted away);
+	// retained and retainedBytes are their totals.
+	finishedOrder []*entry
+	retained      int
+	retainedBytes int64
+	evictedRead   uint64
+	evictedUnread uint64
+	// expired remembers the ids retention evicted unread, with their
+	// owners, so they answer ErrExpired instead of ErrNotFound; bounded
+	// by expiredOrder.
+	expired      map[string]string
+	expiredOrder []string
 
 	// queue is FIFO; entries that left it (cancelled, timed out) stay as
 	// tombstones until promotion or compaction skips them.
@@ -103,12 +146,15 @@ type supervisor struct {
 
 func newSupervisor(cfg *Config, pool *dispatchPool) *supervisor {
 	return &supervisor{
-		cfg:    cfg,
-		pool:   pool,
-		logger: cfg.Logger.With().Str("component", "supervisor").Logger(),
-		byID:   make(map[string]*entry),
-		byPID:  make(map[string]*entry),
-		byRef:  make(map[refKey]*entry),
+		cfg:     cfg,
+		pool:    pool,
+		logger:  cfg.Logger.With().Str("component", "supervisor").Logger(),
+		byID:    make(map[string]*entry),
+		byPID:   make(map[string]*entry),
+		byRef:   make(map[refKey]*entry),
+		byIdem:  make(map[idemKey]*entry),
+		tenants: make(map[string]*tenantCount),
+		expired: make(map[string]string),
 	}
 }
 
@@ -145,6 +191,11 @@ func (s *supervisor) Receive(c actor.Context) {
 	case *finished:
 		if e := s.byID[m.id]; e != nil {
 			s.release(c, e, m.ran)
+			s.retain(c, e, m.bytes)
+		}
+	case *pickedUp:
+		if e := s.byID[m.id]; e != nil {
+			e.pickedUp = true
 		}
 	case *retire:
 		if e := s.byID[m.id]; e != nil {
@@ -172,7 +223,8 @@ func (s *supervisor) Receive(c actor.Context) {
 			}
 		}
 	case *GetStats:
-		st := &Stats{Registered: len(s.byID), Active: s.active, Queued: s.queued, Draining: s.draining, Workers: s.cfg.Workers}
+		st := &Stats{Registered: len(s.byID), Active: s.active, Queued: s.queued, Draining: s.draining, Workers: s.cfg.Workers,
+			Retained: s.retained, RetainedBytes: s.retainedBytes, EvictedRead: s.evictedRead, EvictedUnread: s.evictedUnread}
 		if s.pool != nil {
 			st.MailboxRunsOnWorkers, st.MailboxRunsOnGoroutines = s.pool.onWorker.Load(), s.pool.onGoroutine.Load()
 		}
@@ -208,13 +260,31 @@ func (s *supervisor) submit(c actor.Context, m *Submit) {
 		fail(err)
 		return
 	}
-	admitNow := s.active < s.cfg.MaxActive
-	if !admitNow && s.queued >= s.cfg.MaxQueued {
+	var idem *idemKey
+	var hash [sha256.Size]byte
+	if m.Spec.IdempotencyKey != "" {
+		idem = &idemKey{m.Owner, m.Spec.IdempotencyKey}
+		hash = specHash(m.Spec)
+		if e := s.byIdem[*idem]; e != nil {
+			if e.specHash != hash {
+				fail(fmt.Errorf("%w: key %q", ErrIdempotencyConflict, m.Spec.IdempotencyKey))
+				return
+			}
+			e.replayed = true
+			c.RequestWithCustomSender(e.pid, &statusQuery{position: s.position(e), ref: m.Ref, replayed: true}, c.Sender())
+			return
+		}
+	}
+	t := s.tenant(m.Owner)
+	admitNow := s.active < s.cfg.MaxActive && s.underActiveCap(t)
+	if !admitNow && (s.queued >= s.cfg.MaxQueued || (s.cfg.MaxQueuedPerTenant > 0 && t.queued >= s.cfg.MaxQueuedPerTenant)) {
+		s.dropTenantIfIdle(m.Owner)
 		fail(&QueueFullError{RetryAfter: s.retryAfter()})
 		return
 	}
 	id := s.cfg.NewID()
 	if _, taken := s.byID[id]; taken {
+		s.dropTenantIfIdle(m.Owner)
 		fail(fmt.Errorf("%w: id %q already in use", ErrInvalidRequest, id))
 		return
 	}
@@ -224,21 +294,27 @@ func (s *supervisor) submit(c actor.Context, m *Submit) {
 	}
 	pid, err := c.SpawnNamed(props, id)
 	if err != nil {
+		s.dropTenantIfIdle(m.Owner)
 		fail(fmt.Errorf("%w: spawn: %w", ErrInternal, err))
 		return
 	}
-	e := &entry{id: id, owner: m.Owner, pid: pid, phase: phaseQueued, ref: m.Ref}
+	e := &entry{id: id, owner: m.Owner, pid: pid, phase: phaseQueued, ref: m.Ref, idem: idem, specHash: hash}
 	s.byID[id] = e
 	s.byPID[pid.Id] = e
 	if m.Ref != 0 {
 		s.byRef[refKey{m.Owner, m.Ref}] = e
 	}
+	if idem != nil {
+		s.byIdem[*idem] = e
+	}
 	if admitNow {
 		e.phase = phaseActive
 		s.active++
+		t.active++
 	} else {
 		s.queue = append(s.queue, e)
 		s.queued++
+		t.queued++
 	}
 	// The answer comes from the request itself (its snapshot as
 	// accepted, state pending), and only after the id is registered,
@@ -259,13 +335,18 @@ func (s *supervisor) lookup(c actor.Context, id, owner, command string, ref uint
 	}
 	e := s.byID[id]
 	if e == nil || e.owner != owner {
-		c.Respond(&Error{Err: fmt.Errorf("%w: %q", ErrNotFound, id), Command: command, Ref: ref})
+		err := fmt.Errorf("%w: %q", ErrNotFound, id)
+		if o, ok := s.expired[id]; ok && o == owner {
+			err = fmt.Errorf("%w: %q was evicted before its end was read", ErrExpired, id)
+		}
+		c.Respond(&Error{Err: err, Command: command, Ref: ref})
 		return nil
 	}
 	return e
 }
 
-// forget removes e from the tables that commands look it up in.
+// forget removes e from the tables that commands look it up in, and from
+// retention.
 func (s *supervisor) forget(e *entry) {
 	if s.byID[e.id] == e {
 		delete(s.byID, e.id)
@@ -274,6 +355,18 @@ func (s *supervisor) forget(e *entry) {
 		if k := (refKey{e.owner, e.ref}); s.byRef[k] == e {
 			delete(s.byRef, k)
 		}
+	}
+	if e.idem != nil && s.byIdem[*e.idem] == e {
+		delete(s.byIdem, *e.idem)
+	}
+	if e.retained {
+		e.retained = false
+		s.retained--
+		s.retainedBytes -= e.bytes
+		t := s.tenant(e.owner)
+		t.retained--
+		t.retainedBytes -= e.bytes
+		s.dropTenantIfIdle(e.owner)
 	}
 }
 
@@ -290,7 +383,7 @@ func (s *supervisor) withdraw(c actor.Context, m *Withdraw) {
 		return
 	}
 	e := s.byRef[refKey{m.Owner, m.Ref}]
-	if e == nil || s.byID[e.id] != e {
+	if e == nil || s.byID[e.id] != e || e.replayed {
 		return
 	}
 	s.logger.Debug().Str("req_id", e.id).Msg("submit withdrawn: its caller gave up")
@@ -304,10 +397,12 @@ func (s *supervisor) withdraw(c actor.Context, m *Withdraw) {
 // release frees the slot or queue place of a request that ended, then
 // promotes from the queue.
 func (s *supervisor) release(c actor.Context, e *entry, ran time.Duration) {
+	t := s.tenant(e.owner)
 	switch e.phase {
 	case phaseActive:
 		if !mutant("slot-not-released") {
 			s.active--
+			t.active--
 		}
 		if ran > 0 {
 			if s.avgRun == 0 {
@@ -318,28 +413,177 @@ func (s *supervisor) release(c actor.Context, e *entry, ran time.Duration) {
 		}
 	case phaseQueued:
 		s.queued--
+		t.queued--
 		s.tombstones++
 	}
 	e.phase = phaseFinished
+	s.dropTenantIfIdle(e.owner)
 	s.promote(c)
 	s.compact()
 	s.checkDrained(c)
 }
 
 func (s *supervisor) promote(c actor.Context) {
-	for s.active < s.cfg.MaxActive && len(s.queue) > 0 {
-		e := s.queue[0]
-		s.queue[0] = nil
-		s.queue = s.queue[1:]
-		if e.phase != phaseQueued {
-			s.tombstones--
-			continue
+	for s.active < s.cfg.MaxActive {
+		e := s.nextToAdmit()
+		if e == nil {
+			break
 		}
+		t := s.tenant(e.owner)
 		e.phase = phaseActive
 		s.queued--
+		t.queued--
 		s.active++
+		t.active++
+		s.tombstones++ // it stays in the queue until trimmed or compacted
+		s.lastServed = e.owner
 		c.Send(e.pid, &admit{})
 	}
+	// Trim what left the queue from its front.
+	for len(s.queue) > 0 && s.queue[0].phase != phaseQueued {
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		s.tombstones--
+	}
+}
+
+// nextToAdmit picks the queued request to admit next, or nil when none
+// may be (the queue is empty, or every waiting owner is at its cap).
+func (s *supervisor) nextToAdmit() *entry {
+	if s.cfg.QueuePolicy != QueueFair {
+		for _, e := range s.queue {
+			if e.phase == phaseQueued && s.underActiveCap(s.tenants[e.owner]) {
+				return e
+			}
+		}
+		return nil
+	}
+	// Fair: the first owner after the last served, by name and round the
+	// circle, that has an admissible request; its oldest one.
+	var first, next *entry
+	for _, e := range s.queue {
+		if e.phase != phaseQueued || !s.underActiveCap(s.tenants[e.owner]) {
+			continue
+		}
+		if first == nil || e.owner < first.owner {
+			first = e
+		}
+		if e.owner > s.lastServed && (next == nil || e.owner < next.owner) {
+			next = e
+		}
+	}
+	if next != nil {
+		return next
+	}
+	return first
+}
+
+// tenant returns owner's counts, creating them.
+func (s *supervisor) tenant(owner string) *tenantCount {
+	t := s.tenants[owner]
+	if t == nil {
+		t = &tenantCount{}
+		s.tenants[owner] = t
+	}
+	return t
+}
+
+// dropTenantIfIdle forgets an owner with nothing counted, so the map does
+// not grow with every owner ever seen.
+func (s *supervisor) dropTenantIfIdle(owner string) {
+	if t := s.tenants[owner]; t != nil && *t == (tenantCount{}) {
+		delete(s.tenants, owner)
+	}
+}
+
+func (s *supervisor) underActiveCap(t *tenantCount) bool {
+	return s.cfg.MaxActivePerTenant == 0 || t == nil || t.active < s.cfg.MaxActivePerTenant
+}
+
+// retain counts a request that just finished toward retention, then
+// evicts what is over the budget.
+func (s *supervisor) retain(c actor.Context, e *entry, bytes int64) {
+	if e.retained || s.byID[e.id] != e {
+		return
+	}
+	e.retained, e.bytes = true, bytes
+	s.retained++
+	s.retainedBytes += bytes
+	t := s.tenant(e.owner)
+	t.retained++
+	t.retainedBytes += bytes
+	s.finishedOrder = append(s.finishedOrder, e)
+	s.evict(c, e.owner)
+	// Compact the order once forgotten entries dominate it.
+	if len(s.finishedOrder) > 64 && len(s.finishedOrder) > 2*s.retained {
+		live := make([]*entry, 0, s.retained)
+		for _, f := range s.finishedOrder {
+			if f.retained {
+				live = append(live, f)
+			}
+		}
+		s.finishedOrder = live
+	}
+}
+
+// evict forgets finished requests while retention is over a bound:
+// engine-wide, or owner's. The oldest whose end was read go first, then
+// the oldest unread ones.
+func (s *supervisor) evict(c actor.Context, owner string) {
+	for {
+		t := s.tenants[owner]
+		tenantOver := t != nil && ((s.cfg.MaxRetainedPerTenant > 0 && t.retained > s.cfg.MaxRetainedPerTenant) ||
+			(s.cfg.MaxRetainedBytesPerTenant > 0 && t.retainedBytes > s.cfg.MaxRetainedBytesPerTenant))
+		over := s.retained > s.cfg.MaxRetained || s.retainedBytes > s.cfg.MaxRetainedBytes
+		if !over && !tenantOver {
+			return
+		}
+		var victim *entry
+		for pass := 0; pass < 2 && victim == nil; pass++ {
+			for _, e := range s.finishedOrder {
+				if e.retained && (!tenantOver || over || e.owner == owner) && (pass == 1 || e.pickedUp) {
+					victim = e
+					break
+				}
+			}
+		}
+		if victim == nil {
+			return
+		}
+		if victim.pickedUp {
+			s.evictedRead++
+		} else {
+			s.evictedUnread++
+			s.rememberExpired(victim)
+		}
+		s.logger.Debug().Str("req_id", victim.id).Bool("read", victim.pickedUp).Msg("evicted to stay within the retention budget")
+		s.forget(victim)
+		c.Poison(victim.pid)
+	}
+}
+
+// rememberExpired keeps the ids evicted unread, at most MaxRetained of
+// them, so a late reader learns the result is gone rather than unknown.
+func (s *supervisor) rememberExpired(e *entry) {
+	s.expired[e.id] = e.owner
+	s.expiredOrder = append(s.expiredOrder, e.id)
+	if over := len(s.expiredOrder) - s.cfg.MaxRetained; over > 0 {
+		for _, id := range s.expiredOrder[:over] {
+			delete(s.expired, id)
+		}
+		s.expiredOrder = append(s.expiredOrder[:0:0], s.expiredOrder[over:]...)
+	}
+}
+
+// specHash identifies a spec for idempotency: the same key must come with
+// the same request.
+func specHash(spec Spec) [sha256.Size]byte {
+	spec.IdempotencyKey = ""
+	b, err := json.Marshal(spec)
+	if err != nil {
+		b = fmt.Appendf(nil, "%#v", spec)
+	}
+	return sha256.Sum256(b)
 }
 
 // compact drops tombstones once they outnumber live entries, so a queue

@@ -186,14 +186,18 @@ type Pull struct {
 	Credits int
 }
 
-// Unsubscribe detaches a subscriber.
+// Unsubscribe detaches a subscriber. Send Pull and Unsubscribe with
+// ctx.Request, so that the request sees they come from the subscriber:
+// from any other sender they are ignored.
 type Unsubscribe struct{ Sub uint64 }
 
 // Batch is a delivery: consecutive records in seq order. Records is shared
 // and must not be modified. Closed is set on the last delivery of a
 // request that is stopping; Records then holds whatever the subscriber had
-// not received, end included.
+// not received, end included. It comes with the request's PID as its
+// sender, and Request names the request.
 type Batch struct {
+	Request string
 	Sub     uint64
 	Records []model.Record
 	Closed  bool

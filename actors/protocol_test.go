@@ -26,16 +26,16 @@ func (a *sinkActor) Receive(c actor.Context) {
 		c.Request(a.sup, &Subscribe{ID: a.id, Owner: owner, Sink: c.Self()})
 	case *Subscribed:
 		a.req, a.sub = m.Request, m.Sub
-		c.Send(a.req, &Pull{Sub: a.sub, Max: 2})
+		c.Request(a.req, &Pull{Sub: a.sub, Max: 2})
 	case *Batch:
 		for _, r := range m.Records {
 			a.out <- r
 		}
 		if last := m.Records[len(m.Records)-1]; last.Kind == model.KindEnd {
-			c.Send(a.req, &Unsubscribe{Sub: a.sub})
+			c.Request(a.req, &Unsubscribe{Sub: a.sub})
 			return
 		}
-		c.Send(a.req, &Pull{Sub: a.sub, Max: 2})
+		c.Request(a.req, &Pull{Sub: a.sub, Max: 2})
 	}
 }
 

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/armistice-go/armistice/llm"
@@ -26,8 +27,6 @@ type requestActor struct {
 	life model.Lifecycle
 	log  []model.Record
 	subs []*subscriber
-	// lastSub numbers subscribers within this request.
-	lastSub uint64
 
 	// queue holds events raised while effects run (a delivery of the end
 	// record), applied after the current step, so steps never nest.
@@ -111,7 +110,7 @@ func (r *requestActor) Receive(c actor.Context) {
 	case *Subscribe:
 		r.subscribe(c, m)
 	case *Pull:
-		if s := r.findSub(m.Sub); s != nil {
+		if s := r.findSubFrom(c, m.Sub); s != nil {
 			s.max = m.Max
 			if s.max <= 0 || s.max > r.cfg.BatchSize {
 				s.max = r.cfg.BatchSize
@@ -121,7 +120,9 @@ func (r *requestActor) Receive(c actor.Context) {
 			r.flush(c)
 		}
 	case *Unsubscribe:
-		r.detach(c, m.Sub)
+		if s := r.findSubFrom(c, m.Sub); s != nil {
+			r.detach(c, s.id)
+		}
 	case *withdrawSub:
 		for _, s := range r.subs {
 			if s.ref == m.ref && m.ref != 0 {
@@ -390,8 +391,7 @@ func (r *requestActor) subscribe(c actor.Context, m *Subscribe) {
 		fail(fmt.Errorf("%w: subscribe without a sink", ErrInvalidRequest))
 		return
 	}
-	r.lastSub++
-	s := &subscriber{id: r.lastSub, cursor: m.After, pid: m.Sink, ch: m.ch, ref: m.Ref}
+	s := &subscriber{id: lastSubID.Add(1), cursor: m.After, pid: m.Sink, ch: m.ch, ref: m.Ref}
 	if s.pid != nil {
 		c.Watch(s.pid)
 	}
@@ -399,6 +399,28 @@ func (r *requestActor) subscribe(c actor.Context, m *Subscribe) {
 	r.cfg.Observer.SubscribersChanged(1)
 	r.step(c, model.Attach{At: now()})
 	c.Respond(&Subscribed{Sub: s.id, Request: c.Self(), Snapshot: *r.snapshot(0), Ref: m.Ref})
+}
+
+// lastSubID numbers subscribers across every request and supervisor of
+// the process, so an actor subscribed to several requests never sees two
+// streams with one id.
+var lastSubID atomic.Uint64
+
+// findSubFrom finds subscriber id if the message came from it: an actor
+// sink must send Pull and Unsubscribe with ctx.Request (its own PID as the
+// sender); an Engine subscription sends them with no sender. Anything else
+// is ignored, so nobody can steal another subscriber's batches.
+func (r *requestActor) findSubFrom(c actor.Context, id uint64) *subscriber {
+	s := r.findSub(id)
+	if s == nil {
+		return nil
+	}
+	sender := c.Sender()
+	if (s.pid != nil && (sender == nil || !sender.Equal(s.pid))) || (s.pid == nil && sender != nil) {
+		r.logger.Debug().Uint64("sub", id).Msg("pull or unsubscribe from another sender ignored")
+		return nil
+	}
+	return s
 }
 
 func (r *requestActor) findSub(id uint64) *subscriber {
@@ -448,7 +470,7 @@ func (r *requestActor) deliver(c actor.Context, s *subscriber) {
 			return
 		}
 		batch := r.log[from:to:to]
-		b := Batch{Sub: s.id, Records: batch}
+		b := Batch{Request: r.id, Sub: s.id, Records: batch}
 		if s.ch != nil {
 			// A Subscription grants no more batches than its channel
 			// holds, less the place kept for the final batch. Never block
@@ -463,7 +485,7 @@ func (r *requestActor) deliver(c actor.Context, s *subscriber) {
 				return // only this actor sends, so this cannot happen
 			}
 		} else {
-			c.Send(s.pid, &b)
+			c.Request(s.pid, &b) // the sender tells the sink which request it is
 		}
 		if !mutant("duplicate-delivery") {
 			s.cursor = uint64(to)
@@ -492,7 +514,7 @@ func (r *requestActor) stopped(c actor.Context) {
 		if !s.gotEnd && int(s.cursor) < len(r.log) {
 			rest = r.log[s.cursor:len(r.log):len(r.log)]
 		}
-		b := Batch{Sub: s.id, Records: rest, Closed: true}
+		b := Batch{Request: r.id, Sub: s.id, Records: rest, Closed: true}
 		if mutant("no-farewell") {
 			continue
 		}
@@ -507,7 +529,7 @@ func (r *requestActor) stopped(c actor.Context) {
 		// Actor sinks learn of the stop through their watch (Terminated);
 		// a final batch tells them what they missed.
 		if s.pid != nil {
-			c.Send(s.pid, &b)
+			c.Request(s.pid, &b)
 		}
 	}
 	if len(r.subs) > 0 {

@@ -426,7 +426,7 @@ func (c *Client) receive(ctx actor.Context) {
 func (c *Client) pullMore(ctx actor.Context) {
 	if c.attached && c.reading && !c.pulling && !c.ended {
 		c.pulling = true
-		ctx.Send(c.req, &actors.Pull{Sub: c.sub, Max: c.pull})
+		ctx.Request(c.req, &actors.Pull{Sub: c.sub, Max: c.pull})
 	}
 }
 
@@ -445,7 +445,7 @@ func (c *Client) perform(ctx actor.Context, op ClientOp) {
 	case "detach":
 		c.busy = false
 		if c.attached {
-			ctx.Send(c.req, &actors.Unsubscribe{Sub: c.sub})
+			ctx.Request(c.req, &actors.Unsubscribe{Sub: c.sub})
 			c.attached, c.reading, c.pulling = false, false, false
 		}
 	case "cancel":

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime"
 	"time"
 
@@ -95,6 +96,11 @@ type Config struct {
 	// Logger receives the engine's logs; each request logs through a
 	// sub-logger with request_id. Default: a disabled logger.
 	Logger zerolog.Logger
+	// SlogHandler, when set, receives every log instead of Logger: the
+	// engine's own (bridged from zerolog, at the lowest level the handler
+	// enables) and, in an actor system New makes, proto.actor's. For
+	// programs that log through log/slog.
+	SlogHandler slog.Handler
 	// NewID makes request ids. Default: random UUIDs (version 4).
 	NewID func() string
 	// Observer is told about transitions, first tokens, ends and

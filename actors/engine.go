@@ -33,6 +33,9 @@ type Engine struct {
 	// refs numbers this engine's commands (Ref), from a random base so
 	// that two engines over one supervisor do not collide.
 	refs atomic.Uint64
+	// attached is set on an Engine made by Attach: Close leaves the
+	// supervisor and the system to their owner.
+	attached bool
 }
 
 // command is a message that carries a Ref and a Deadline.
@@ -68,8 +71,12 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg = cfg.withSlog()
 	logger := cfg.Logger
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		if cfg.SlogHandler != nil {
+			return slog.New(cfg.SlogHandler).With("component", "protoactor")
+		}
 		return slog.New(zerolog.NewSlogHandler(logger.With().Str("component", "protoactor").Logger()))
 	}))
 	pid, err := system.Root.SpawnNamed(props, "armistice")
@@ -86,6 +93,29 @@ func New(cfg Config) (*Engine, error) {
 	if _, err := e.Stats(context.Background()); err != nil {
 		e.Close()
 		return nil, fmt.Errorf("actors: the supervisor did not start: %w", err)
+	}
+	return e, nil
+}
+
+// Attach returns an Engine over a supervisor that runs in the caller's own
+// actor system (spawned from SupervisorProps(cfg), as a child of the
+// caller's actor or from the root), so that Subscription, http.New and the
+// OpenAI routes serve it too. cfg must be the config the supervisor was
+// made with: the Engine checks settings against its Provider and uses its
+// AskTimeout and BatchSize. Close on the Engine does not stop the
+// supervisor or the system; their owner does. Attach returns once the
+// supervisor has answered.
+func Attach(system *actor.ActorSystem, supervisor *actor.PID, cfg Config) (*Engine, error) {
+	if system == nil || supervisor == nil {
+		return nil, fmt.Errorf("%w: Attach needs a system and a supervisor PID", ErrInvalidConfig)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg.withSlog(), system: system, sup: supervisor, attached: true}
+	e.refs.Store(rand.Uint64() &^ (1<<32 - 1))
+	if _, err := e.Stats(context.Background()); err != nil {
+		return nil, fmt.Errorf("actors: the supervisor does not answer: %w", err)
 	}
 	return e, nil
 }
@@ -181,10 +211,14 @@ func (e *Engine) Subscribe(ctx context.Context, id, owner string, after uint64) 
 
 // Close stops every request (running ones end as failed/shutdown, and
 // their subscribers get the end) and the actor system. Call Drain first
-// for a graceful stop. Close is idempotent.
+// for a graceful stop. Close is idempotent. On an Engine made by Attach it
+// only stops the Engine's own calls.
 func (e *Engine) Close() error {
 	e.closeOnce.Do(func() {
 		e.closed.Store(true)
+		if e.attached {
+			return
+		}
 		_ = e.system.Root.StopFuture(e.sup).Wait()
 		e.system.Shutdown()
 	})

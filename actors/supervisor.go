@@ -33,6 +33,7 @@ func supervisorProps(cfg Config) (*actor.Props, *dispatchPool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
+	cfg = cfg.withSlog()
 	if cfg.NewID == nil {
 		cfg.NewID = uuid.NewString
 	}
@@ -222,6 +223,8 @@ func (s *supervisor) Receive(c actor.Context) {
 				c.Send(e.pid, &shutdownNow{})
 			}
 		}
+	case *panicNow:
+		panic(m.value) // tests only: what a parent's restart does to us
 	case *GetStats:
 		st := &Stats{Registered: len(s.byID), Active: s.active, Queued: s.queued, Draining: s.draining, Workers: s.cfg.Workers,
 			Retained: s.retained, RetainedBytes: s.retainedBytes, EvictedRead: s.evictedRead, EvictedUnread: s.evictedUnread}

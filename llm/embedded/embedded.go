@@ -2,9 +2,11 @@ package embedded
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"io"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -18,7 +20,10 @@ type Provider struct {
 	interval time.Duration
 }
 
-var _ llm.Provider = (*Provider)(nil)
+var (
+	_ llm.Provider = (*Provider)(nil)
+	_ llm.Capable  = (*Provider)(nil)
+)
 
 // New returns a Provider for cfg, or an error wrapping ErrInvalidConfig.
 func New(cfg Config) (*Provider, error) {
@@ -31,33 +36,157 @@ func New(cfg Config) (*Provider, error) {
 // Name returns "embedded".
 func (p *Provider) Name() string { return "embedded" }
 
+// Capabilities lists the settings the embedded model implements (see the
+// package documentation). It refuses the others: the penalties and
+// logit_bias (its tokens are words, with no ids and no repetition
+// model), user and service_tier (nobody to tell), reasoning_effort (it does
+// not reason) and logprobs.
+func (p *Provider) Capabilities() llm.Capabilities {
+	return llm.Capabilities{
+		llm.FieldMaxTokens:           true,
+		llm.FieldMaxCompletionTokens: true,
+		llm.FieldMaxOutputTokens:     true,
+		llm.FieldStop:                true,
+		llm.FieldSeed:                true,
+		llm.FieldTemperature:         true,
+		llm.FieldTopP:                true,
+		llm.FieldTopK:                true,
+		llm.FieldResponseFormat:      true,
+		llm.FieldTools:               true,
+		llm.FieldToolChoice:          true,
+		llm.FieldParallelToolCalls:   true,
+		llm.FieldToolMessages:        true,
+	}
+}
+
+// maxStops is OpenAI's limit on stop sequences.
+const maxStops = 4
+
 // Stream starts an answer to req. It fails with an error wrapping
-// llm.ErrInvalidRequest when req has no messages. The stream does its
-// waiting inside Recv; nothing runs in the background.
+// llm.ErrInvalidRequest when req has no messages or a malformed setting
+// (temperature outside 0..2, top_p outside 0..1, top_k below 1, more than
+// four or empty stop sequences, a schema the model cannot satisfy), and with
+// an *llm.UnsupportedError when req sets a field the model does not
+// implement. The stream does its waiting inside Recv; nothing runs in the
+// background.
 func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, error) {
 	if len(req.Messages) == 0 {
 		return nil, fmt.Errorf("%w: no messages", llm.ErrInvalidRequest)
 	}
-	text := req.Text()
-	n, reason := p.cfg.Tokens, llm.FinishStop
-	if req.MaxTokens > 0 && req.MaxTokens < n {
-		n, reason = req.MaxTokens, llm.FinishLength
+	if err := llm.Check(p, req); err != nil {
+		return nil, err
 	}
+	samp, err := newSampler(req.Settings)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkStops(req.Settings.Stop); err != nil {
+		return nil, err
+	}
+	text := req.Text()
 	h := fnv.New64a()
 	h.Write([]byte(text))
 	h.Write([]byte{0}) // keeps ("ab", "c") and ("a", "bc") apart
 	h.Write([]byte(req.Model))
+	if seed := req.Settings.Seed; seed != nil {
+		// Without a seed the hash is what it always was, so is the answer.
+		var b [9]byte
+		b[0] = 1
+		binary.LittleEndian.PutUint64(b[1:], uint64(*seed))
+		h.Write(b[:])
+	}
 	seed := h.Sum64()
-	return &stream{
-		ctx:      ctx,
-		chain:    table(),
-		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		n:        n,
-		reason:   reason,
+	s := &stream{
+		ctx: ctx,
+		walker: walker{
+			chain: table(),
+			rng:   rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+			samp:  samp,
+		},
+		n:        p.cfg.Tokens,
+		reason:   llm.FinishStop,
+		stops:    req.Settings.Stop,
 		prompt:   countWords(text),
 		interval: p.interval,
 		start:    time.Now(),
-	}, nil
+	}
+	if err := s.plan(req, seed); err != nil {
+		return nil, err
+	}
+	if req.MaxTokens > 0 && req.MaxTokens < s.n {
+		s.n, s.reason = req.MaxTokens, llm.FinishLength
+	}
+	return s, nil
+}
+
+// plan decides what the answer is: tool calls, a JSON document, or text
+// (after a tool result, text that quotes it).
+func (s *stream) plan(req llm.Request, seed uint64) error {
+	set := req.Settings
+	if calls := chooseTools(req); len(calls) > 0 {
+		deltas, err := s.toolCalls(set.Tools, calls, seed)
+		if err != nil {
+			return err
+		}
+		s.deltas, s.n, s.reason = deltas, len(deltas), llm.FinishToolCalls
+		return nil
+	}
+	if rf := set.ResponseFormat; rf != nil && (rf.Type == llm.FormatJSONObject || rf.Type == llm.FormatJSONSchema) {
+		schema := []byte(jsonObjectSchema)
+		if rf.Type == llm.FormatJSONSchema {
+			schema = rf.Schema
+		}
+		pieces, err := s.document(schema)
+		if err != nil {
+			return fmt.Errorf("%w: response_format: %w", llm.ErrInvalidRequest, err)
+		}
+		s.lead, s.n = pieces, len(pieces)
+		return nil
+	}
+	if lead := toolResultLead(req.Messages); len(lead) > 0 {
+		s.lead, s.n = lead, max(s.n, len(lead))
+	}
+	return nil
+}
+
+// newSampler maps temperature, top_p and top_k onto a sampler; nil when
+// they leave the corpus distribution as it is.
+func newSampler(set llm.Settings) (*sampler, error) {
+	s := sampler{temp: 1, topP: 1}
+	if t := set.Temperature; t != nil {
+		if math.IsNaN(*t) || *t < 0 || *t > 2 {
+			return nil, fmt.Errorf("%w: temperature must be between 0 and 2, got %v", llm.ErrInvalidRequest, *t)
+		}
+		s.temp = *t
+	}
+	if p := set.TopP; p != nil {
+		if math.IsNaN(*p) || *p < 0 || *p > 1 {
+			return nil, fmt.Errorf("%w: top_p must be between 0 and 1, got %v", llm.ErrInvalidRequest, *p)
+		}
+		s.topP = *p
+	}
+	if k := set.TopK; k != nil {
+		if *k < 1 {
+			return nil, fmt.Errorf("%w: top_k must be at least 1, got %d", llm.ErrInvalidRequest, *k)
+		}
+		s.topK = *k
+	}
+	if s.temp == 1 && s.topP == 1 && s.topK == 0 {
+		return nil, nil
+	}
+	return &s, nil
+}
+
+func checkStops(stops []string) error {
+	if len(stops) > maxStops {
+		return fmt.Errorf("%w: at most %d stop sequences, got %d", llm.ErrInvalidRequest, maxStops, len(stops))
+	}
+	for i, st := range stops {
+		if st == "" {
+			return fmt.Errorf("%w: stop[%d] is empty", llm.ErrInvalidRequest, i)
+		}
+	}
+	return nil
 }
 
 // countWords counts whitespace-separated words without allocating.
@@ -69,29 +198,65 @@ func countWords(s string) int {
 	return n
 }
 
+// walker walks the Markov chain: the words of an answer, or of a JSON
+// document's strings.
+type walker struct {
+	chain *chain
+	rng   *rand.Rand
+	samp  *sampler // nil: the plain walk
+	pos   int32    // corpus position of the last word
+	words int      // words walked
+}
+
+// step moves to the next word and returns its position.
+func (w *walker) step() int32 {
+	switch {
+	case w.words == 0 && w.samp == nil:
+		w.pos = w.chain.first(w.rng)
+	case w.words == 0:
+		w.pos = w.samp.first(w.chain, w.rng)
+	case w.samp == nil:
+		w.pos = w.chain.next(w.pos, w.rng)
+	default:
+		w.pos = w.samp.next(w.chain, w.pos, w.rng)
+	}
+	w.words++
+	return w.pos
+}
+
 // stream is one answer. Like every llm.Stream it is used by one goroutine.
 type stream struct {
-	ctx    context.Context
-	chain  *chain
-	rng    *rand.Rand
-	n      int
-	reason llm.FinishReason
+	ctx context.Context
+	walker
+	n      int              // tokens (or tool-call chunks) at most
+	reason llm.FinishReason // the finish reason once n are sent
 	prompt int
+
+	// lead are tokens sent before any Markov word: a JSON document's
+	// pieces (n is then their number, so no word follows), or the words
+	// quoting a tool result.
+	lead []string
+	// deltas, when set, are the tool-call chunks sent instead of text.
+	deltas []llm.ToolCallDelta
+	// stops are the stop sequences; held is text not yet sent because it
+	// may be the start of one.
+	stops []string
+	held  string
 
 	interval time.Duration
 	start    time.Time
 	timer    *time.Timer // created on the first wait, reused after
 
-	sent   int   // tokens delivered
-	pos    int32 // corpus position of the last token
-	eof    bool  // the finish chunk was delivered
+	sent   int  // tokens generated
+	eof    bool // the finish chunk was delivered
 	closed bool
 }
 
-// Recv returns the next word, then the finish chunk, then io.EOF forever.
-// Once the finish chunk was delivered Recv keeps returning io.EOF, even after
-// a cancel or Close; before that, a cancelled context yields an error
-// wrapping the context's error and a closed stream ErrClosed.
+// Recv returns the next token (or tool-call piece), then the finish chunk,
+// then io.EOF forever. Once the finish chunk was delivered Recv keeps
+// returning io.EOF, even after a cancel or Close; before that, a cancelled
+// context yields an error wrapping the context's error and a closed stream
+// ErrClosed.
 func (s *stream) Recv() (llm.Chunk, error) {
 	if s.eof {
 		return llm.Chunk{}, io.EOF
@@ -102,23 +267,79 @@ func (s *stream) Recv() (llm.Chunk, error) {
 	if err := s.ctx.Err(); err != nil {
 		return llm.Chunk{}, fmt.Errorf("embedded: %w", err)
 	}
-	if s.sent == s.n {
-		s.eof = true
-		return llm.Chunk{
-			FinishReason: s.reason,
-			Usage:        &llm.Usage{PromptTokens: s.prompt, CompletionTokens: s.n},
-		}, nil
+	for {
+		if s.sent == s.n {
+			if s.held != "" {
+				// The answer ended inside what might have become a stop
+				// sequence: it did not, so the text is the answer's.
+				text := s.held
+				s.held = ""
+				return llm.Chunk{Text: text}, nil
+			}
+			s.eof = true
+			return llm.Chunk{
+				FinishReason: s.reason,
+				Usage:        &llm.Usage{PromptTokens: s.prompt, CompletionTokens: s.sent},
+			}, nil
+		}
+		if err := s.wait(); err != nil {
+			return llm.Chunk{}, err
+		}
+		if s.deltas != nil {
+			d := s.deltas[s.sent]
+			s.sent++
+			return llm.Chunk{ToolCalls: []llm.ToolCallDelta{d}}, nil
+		}
+		tok := s.token()
+		if len(s.stops) == 0 {
+			return llm.Chunk{Text: tok}, nil
+		}
+		if text := s.filter(tok); text != "" {
+			return llm.Chunk{Text: text}, nil
+		}
 	}
-	if err := s.wait(); err != nil {
-		return llm.Chunk{}, err
-	}
-	if s.sent == 0 {
-		s.pos = s.chain.first(s.rng)
-	} else {
-		s.pos = s.chain.next(s.pos, s.rng)
-	}
+}
+
+// token generates the next token.
+func (s *stream) token() string {
+	i := s.sent
 	s.sent++
-	return llm.Chunk{Text: s.chain.word(s.pos, s.sent > 1)}, nil
+	if i < len(s.lead) {
+		return s.lead[i]
+	}
+	return s.chain.word(s.step(), i > 0)
+}
+
+// filter adds tok to the held text and returns what can be sent: the text
+// before a stop sequence, which ends the answer, or the text that cannot be
+// the start of one. The rest stays held, so a stop sequence spanning
+// several tokens is never sent in part.
+func (s *stream) filter(tok string) string {
+	s.held += tok
+	cut := -1
+	for _, st := range s.stops {
+		if i := strings.Index(s.held, st); i >= 0 && (cut < 0 || i < cut) {
+			cut = i
+		}
+	}
+	if cut >= 0 {
+		text := s.held[:cut]
+		s.held = ""
+		s.n, s.reason = s.sent, llm.FinishStop
+		return text
+	}
+	keep := 0
+	for _, st := range s.stops {
+		for l := min(len(st)-1, len(s.held)); l > keep; l-- {
+			if strings.HasSuffix(s.held, st[:l]) {
+				keep = l
+				break
+			}
+		}
+	}
+	text := s.held[:len(s.held)-keep]
+	s.held = s.held[len(s.held)-keep:]
+	return text
 }
 
 // wait blocks until the next token is due. Token k (1-based) is due k

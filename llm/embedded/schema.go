@@ -1,0 +1,763 @@
+package embedded
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// jsonObjectSchema is the document a json_object answer follows.
+const jsonObjectSchema = `{"type":"object","properties":{"answer":{"type":"string","minLength":24}},"required":["answer"]}`
+
+const (
+	// Past shallowDepth objects get only their required properties and
+	// arrays only minItems items, so recursive schemas end.
+	shallowDepth = 8
+	// maxDepth refuses schemas that cannot end (a required property that
+	// refers back to its object).
+	maxDepth = 64
+	// maxRange bounds numbers to what a float64 holds exactly.
+	maxRange = 1 << 53
+)
+
+// unsupported are the validation keywords the generator cannot promise to
+// satisfy; a schema using one is refused rather than answered with a
+// document that may not be valid. Keywords that only annotate (title,
+// description, default, examples, $schema, $id, $comment, ...) are ignored.
+var unsupported = []string{
+	"pattern", "patternProperties", "not", "if", "then", "else", "prefixItems",
+	"contains", "minContains", "maxContains", "dependentRequired",
+	"dependentSchemas", "dependencies", "minProperties", "maxProperties",
+	"propertyNames", "unevaluatedProperties", "unevaluatedItems",
+	"additionalItems", "$dynamicRef", "$recursiveRef",
+}
+
+// document generates a compact JSON document valid for schema, as the
+// pieces it is streamed in (a structural token, a key, a word of a string).
+// Its strings are walks of the Markov chain, so it reads as generated
+// and changes with the seed.
+func (s *stream) document(schema []byte) ([]string, error) {
+	root, err := parseJSON(schema)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSchema, err)
+	}
+	g := &gen{w: &s.walker, root: root}
+	if err := g.value(root, "#", 0); err != nil {
+		return nil, err
+	}
+	return g.pieces, nil
+}
+
+// object is a JSON object that keeps its keys in order, so documents follow
+// the schema's property order.
+type object struct {
+	keys []string
+	vals map[string]any
+}
+
+func (o *object) get(k string) (any, bool) {
+	if o == nil {
+		return nil, false
+	}
+	v, ok := o.vals[k]
+	return v, ok
+}
+
+// parseJSON decodes b into nil, bool, json.Number, string, []any and
+// *object values.
+func parseJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	v, err := parseValue(dec)
+	if err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the schema")
+	}
+	return v, nil
+}
+
+func parseValue(dec *json.Decoder) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return tok, nil
+	}
+	switch d {
+	case '{':
+		o := &object{vals: map[string]any{}}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			k := kt.(string) // the decoder only yields string keys
+			v, err := parseValue(dec)
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := o.vals[k]; !dup {
+				o.keys = append(o.keys, k)
+			}
+			o.vals[k] = v
+		}
+		_, err = dec.Token()
+		return o, err
+	default: // '['
+		a := []any{}
+		for dec.More() {
+			v, err := parseValue(dec)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+		}
+		_, err = dec.Token()
+		return a, err
+	}
+}
+
+// encode writes v compactly, keys in their order.
+func encode(b *strings.Builder, v any) {
+	switch v := v.(type) {
+	case nil:
+		b.WriteString("null")
+	case bool:
+		b.WriteString(strconv.FormatBool(v))
+	case json.Number:
+		b.WriteString(v.String())
+	case string:
+		b.WriteString(quote(v))
+	case []any:
+		b.WriteByte('[')
+		for i, e := range v {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			encode(b, e)
+		}
+		b.WriteByte(']')
+	case *object:
+		b.WriteByte('{')
+		for i, k := range v.keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(quote(k))
+			b.WriteByte(':')
+			encode(b, v.vals[k])
+		}
+		b.WriteByte('}')
+	}
+}
+
+// quote returns s as a JSON string.
+func quote(s string) string { return `"` + escape(s) + `"` }
+
+// escape escapes s for the inside of a JSON string. Escaping works rune by
+// rune, so the pieces of a string can be escaped one by one.
+func escape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		case r == utf8.RuneError:
+			b.WriteString(`\ufffd`)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// gen generates one document.
+type gen struct {
+	w      *walker
+	root   any
+	pieces []string
+}
+
+func (g *gen) emit(p string) { g.pieces = append(g.pieces, p) }
+
+func schemaErr(path, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrSchema, path, fmt.Sprintf(format, args...))
+}
+
+// value emits a value valid for sch, found at path.
+func (g *gen) value(sch any, path string, depth int) error {
+	if depth > maxDepth {
+		return schemaErr(path, "nested deeper than %d (a required recursive $ref?)", maxDepth)
+	}
+	var sc *object
+	switch v := sch.(type) {
+	case bool:
+		if !v {
+			return schemaErr(path, "false admits no value")
+		}
+		return g.str(nil, path)
+	case *object:
+		sc = v
+	default:
+		return schemaErr(path, "a schema must be an object or a boolean")
+	}
+	for _, k := range unsupported {
+		if _, ok := sc.get(k); ok {
+			return schemaErr(path, "keyword %q is not supported", k)
+		}
+	}
+	if ref, ok := sc.get("$ref"); ok {
+		r, ok := ref.(string)
+		if !ok {
+			return schemaErr(path, "$ref must be a string")
+		}
+		target, err := g.resolve(r)
+		if err != nil {
+			return schemaErr(path, "%v", err)
+		}
+		return g.value(target, r, depth+1)
+	}
+	if c, ok := sc.get("const"); ok {
+		var b strings.Builder
+		encode(&b, c)
+		g.emit(b.String())
+		return nil
+	}
+	if e, ok := sc.get("enum"); ok {
+		vals, ok := e.([]any)
+		if !ok || len(vals) == 0 {
+			return schemaErr(path, "enum must be a non-empty array")
+		}
+		var b strings.Builder
+		encode(&b, vals[g.w.rng.IntN(len(vals))])
+		g.emit(b.String())
+		return nil
+	}
+	for _, k := range []string{"anyOf", "oneOf", "allOf"} {
+		v, ok := sc.get(k)
+		if !ok {
+			continue
+		}
+		branches, ok := v.([]any)
+		if !ok || len(branches) == 0 {
+			return schemaErr(path, "%s must be a non-empty array", k)
+		}
+		if k == "allOf" && len(branches) > 1 {
+			return schemaErr(path, "allOf with more than one schema is not supported")
+		}
+		// The first branch; the generator does not check that a oneOf
+		// document matches no other branch.
+		return g.value(branches[0], path+"/"+k+"/0", depth+1)
+	}
+	switch t, err := typeOf(sc, path); t {
+	case "object":
+		return g.object(sc, path, depth)
+	case "array":
+		return g.array(sc, path, depth)
+	case "string":
+		return g.str(sc, path)
+	case "integer":
+		return g.integer(sc, path)
+	case "number":
+		return g.number(sc, path)
+	case "boolean":
+		g.emit(strconv.FormatBool(g.w.rng.IntN(2) == 1))
+		return nil
+	case "null":
+		g.emit("null")
+		return nil
+	case "":
+		return g.str(nil, path) // any value will do
+	default:
+		return err
+	}
+}
+
+// typeOf returns the type sc asks for: its type (the first but null of a
+// list), or the one its keywords imply, or "" for any.
+func typeOf(sc *object, path string) (string, error) {
+	if t, ok := sc.get("type"); ok {
+		switch t := t.(type) {
+		case string:
+			return checkType(t, path)
+		case []any:
+			first := ""
+			for _, e := range t {
+				s, ok := e.(string)
+				if !ok {
+					return "?", schemaErr(path, "type must be a string or a list of strings")
+				}
+				if s != "null" && first == "" {
+					first = s
+				}
+			}
+			if first == "" && len(t) > 0 {
+				first = "null"
+			}
+			return checkType(first, path)
+		default:
+			return "?", schemaErr(path, "type must be a string or a list of strings")
+		}
+	}
+	has := func(ks ...string) bool {
+		for _, k := range ks {
+			if _, ok := sc.get(k); ok {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("properties", "required", "additionalProperties"):
+		return "object", nil
+	case has("items", "minItems", "maxItems", "uniqueItems"):
+		return "array", nil
+	case has("minLength", "maxLength", "format"):
+		return "string", nil
+	case has("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
+		return "number", nil
+	}
+	return "", nil
+}
+
+func checkType(t, path string) (string, error) {
+	switch t {
+	case "object", "array", "string", "integer", "number", "boolean", "null":
+		return t, nil
+	}
+	return "?", schemaErr(path, "unknown type %q", t)
+}
+
+// resolve follows a local $ref: "#", "#/$defs/x", "#/definitions/x" or any
+// JSON pointer into the schema.
+func (g *gen) resolve(ref string) (any, error) {
+	rest, ok := strings.CutPrefix(ref, "#")
+	if !ok {
+		return nil, fmt.Errorf("$ref %q is not local (only #/... is)", ref)
+	}
+	cur := g.root
+	if rest == "" {
+		return cur, nil
+	}
+	if rest[0] != '/' {
+		return nil, fmt.Errorf("$ref %q is not a JSON pointer", ref)
+	}
+	for _, tok := range strings.Split(rest[1:], "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		switch c := cur.(type) {
+		case *object:
+			v, ok := c.get(tok)
+			if !ok {
+				return nil, fmt.Errorf("$ref %q: no %q", ref, tok)
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, fmt.Errorf("$ref %q: no %q", ref, tok)
+			}
+			cur = c[i]
+		default:
+			return nil, fmt.Errorf("$ref %q: no %q", ref, tok)
+		}
+	}
+	return cur, nil
+}
+
+// intKeyword reads a non-negative integer keyword; def when absent.
+func intKeyword(sc *object, k, path string, def int) (int, error) {
+	v, ok := sc.get(k)
+	if !ok {
+		return def, nil
+	}
+	n, isNum := v.(json.Number)
+	i, err := n.Int64()
+	if !isNum || err != nil || i < 0 {
+		return 0, schemaErr(path, "%s must be a non-negative integer", k)
+	}
+	return int(min(i, 1<<20)), nil
+}
+
+func (g *gen) object(sc *object, path string, depth int) error {
+	var props *object
+	if p, ok := sc.get("properties"); ok {
+		if props, ok = p.(*object); !ok {
+			return schemaErr(path, "properties must be an object")
+		}
+	}
+	required := map[string]bool{}
+	var reqList []string
+	if r, ok := sc.get("required"); ok {
+		list, ok := r.([]any)
+		if !ok {
+			return schemaErr(path, "required must be an array of strings")
+		}
+		for _, e := range list {
+			k, ok := e.(string)
+			if !ok {
+				return schemaErr(path, "required must be an array of strings")
+			}
+			if !required[k] {
+				required[k] = true
+				reqList = append(reqList, k)
+			}
+		}
+	}
+	g.emit("{")
+	n := 0
+	key := func(k string) {
+		if n > 0 {
+			g.emit("," + quote(k) + ":")
+		} else {
+			g.emit(quote(k) + ":")
+		}
+		n++
+	}
+	if props != nil {
+		for _, k := range props.keys {
+			if depth > shallowDepth && !required[k] {
+				continue
+			}
+			key(k)
+			if err := g.value(props.vals[k], path+"/properties/"+k, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	for _, k := range reqList {
+		if _, ok := props.get(k); ok {
+			continue
+		}
+		extra, ok := sc.get("additionalProperties")
+		if !ok {
+			extra = true
+		}
+		key(k)
+		if err := g.value(extra, path+"/additionalProperties", depth+1); err != nil {
+			return err
+		}
+	}
+	g.emit("}")
+	return nil
+}
+
+func (g *gen) array(sc *object, path string, depth int) error {
+	items, ok := sc.get("items")
+	if !ok {
+		items = true
+	}
+	if _, tuple := items.([]any); tuple {
+		return schemaErr(path, "items as an array (a tuple) is not supported")
+	}
+	lo, err := intKeyword(sc, "minItems", path, 0)
+	if err != nil {
+		return err
+	}
+	hi, err := intKeyword(sc, "maxItems", path, -1)
+	if err != nil {
+		return err
+	}
+	if hi < 0 {
+		hi = max(lo, 1) + 2
+	}
+	if hi < lo {
+		return schemaErr(path, "maxItems %d is below minItems %d", hi, lo)
+	}
+	n := lo
+	if depth <= shallowDepth {
+		n += g.w.rng.IntN(hi - lo + 1)
+	}
+	unique := false
+	if u, ok := sc.get("uniqueItems"); ok {
+		unique, _ = u.(bool)
+	}
+	seen := map[string]bool{}
+	g.emit("[")
+	for i := range n {
+		if i > 0 {
+			g.emit(",")
+		}
+		for try := 0; ; try++ {
+			from := len(g.pieces)
+			if err := g.value(items, path+"/items", depth+1); err != nil {
+				return err
+			}
+			if !unique {
+				break
+			}
+			doc := strings.Join(g.pieces[from:], "")
+			if !seen[doc] {
+				seen[doc] = true
+				break
+			}
+			if try == 16 {
+				return schemaErr(path, "cannot find %d distinct items for uniqueItems", n)
+			}
+			g.pieces = g.pieces[:from]
+		}
+	}
+	g.emit("]")
+	return nil
+}
+
+// word returns the next word of the walk, without its surrounding quotes
+// and brackets.
+func (g *gen) word() string {
+	w := g.w.chain.word(g.w.step(), false)
+	if t := strings.Trim(w, `'"()`); t != "" {
+		return t
+	}
+	return w
+}
+
+// str emits a string for sc (nil: any string): some words of the walk,
+// lengthened or cut to fit minLength and maxLength (counted in runes), or a
+// value of a known format.
+func (g *gen) str(sc *object, path string) error {
+	lo, hi := 0, -1
+	format := ""
+	if sc != nil {
+		var err error
+		if lo, err = intKeyword(sc, "minLength", path, 0); err != nil {
+			return err
+		}
+		if hi, err = intKeyword(sc, "maxLength", path, -1); err != nil {
+			return err
+		}
+		if hi >= 0 && hi < lo {
+			return schemaErr(path, "maxLength %d is below minLength %d", hi, lo)
+		}
+		if f, ok := sc.get("format"); ok {
+			format, _ = f.(string)
+		}
+	}
+	s, known := g.formatted(format)
+	if known {
+		if n := utf8.RuneCountInString(s); n < lo || (hi >= 0 && n > hi) {
+			return schemaErr(path, "format %q does not fit the length bounds", format)
+		}
+		g.emit(quote(s))
+		return nil
+	}
+	var b strings.Builder
+	for n := 2 + g.w.rng.IntN(5); n > 0 || utf8.RuneCountInString(b.String()) < lo; n-- {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(g.word())
+		if hi >= 0 && utf8.RuneCountInString(b.String()) >= hi {
+			break
+		}
+	}
+	s = b.String()
+	if hi >= 0 && utf8.RuneCountInString(s) > hi {
+		s = string([]rune(s)[:hi])
+		if t := strings.TrimRight(s, " "); utf8.RuneCountInString(t) >= lo {
+			s = t
+		}
+	}
+	// One piece per word, the quotes on the first and the last.
+	words := strings.SplitAfter(s, " ")
+	for i, w := range words {
+		p := escape(w)
+		if i == 0 {
+			p = `"` + p
+		}
+		if i == len(words)-1 {
+			p += `"`
+		}
+		g.emit(p)
+	}
+	return nil
+}
+
+// formatted returns a value for a known string format.
+func (g *gen) formatted(format string) (string, bool) {
+	r := g.w.rng
+	switch format {
+	case "date-time":
+		return fmt.Sprintf("2026-%02d-%02dT%02d:%02d:%02dZ", 1+r.IntN(12), 1+r.IntN(28), r.IntN(24), r.IntN(60), r.IntN(60)), true
+	case "date":
+		return fmt.Sprintf("2026-%02d-%02d", 1+r.IntN(12), 1+r.IntN(28)), true
+	case "time":
+		return fmt.Sprintf("%02d:%02d:%02dZ", r.IntN(24), r.IntN(60), r.IntN(60)), true
+	case "email":
+		return g.letters() + "@example.com", true
+	case "uri", "url":
+		return "https://example.com/" + g.letters(), true
+	case "hostname":
+		return g.letters() + ".example.com", true
+	case "ipv4":
+		return fmt.Sprintf("192.0.2.%d", 1+r.IntN(254)), true // TEST-NET-1
+	case "uuid":
+		var b [16]byte
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		b[6] = b[6]&0x0f | 0x40
+		b[8] = b[8]&0x3f | 0x80
+		return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), true
+	}
+	return "", false
+}
+
+// letters returns a lower-case word of the walk made of ASCII letters only.
+func (g *gen) letters() string {
+	for range 16 {
+		w := strings.Map(func(r rune) rune {
+			switch {
+			case r >= 'a' && r <= 'z':
+				return r
+			case r >= 'A' && r <= 'Z':
+				return r + 'a' - 'A'
+			}
+			return -1
+		}, g.word())
+		if w != "" {
+			return w
+		}
+	}
+	return "alice"
+}
+
+// bounds reads minimum, maximum and the exclusive ones (numbers, or draft
+// 4's booleans). ok* say whether a bound was set.
+type bounds struct {
+	lo, hi         float64
+	okLo, okHi     bool
+	exclLo, exclHi bool
+}
+
+func readBounds(sc *object, path string) (bounds, error) {
+	var b bounds
+	num := func(k string) (float64, bool, error) {
+		v, ok := sc.get(k)
+		if !ok {
+			return 0, false, nil
+		}
+		n, isNum := v.(json.Number)
+		f, err := n.Float64()
+		if !isNum || err != nil {
+			return 0, false, schemaErr(path, "%s must be a number", k)
+		}
+		return f, true, nil
+	}
+	var err error
+	if b.lo, b.okLo, err = num("minimum"); err != nil {
+		return b, err
+	}
+	if b.hi, b.okHi, err = num("maximum"); err != nil {
+		return b, err
+	}
+	for _, side := range []struct {
+		k        string
+		v        *float64
+		ok, excl *bool
+		tighter  func(a, b float64) bool
+	}{
+		{"exclusiveMinimum", &b.lo, &b.okLo, &b.exclLo, func(a, c float64) bool { return a >= c }},
+		{"exclusiveMaximum", &b.hi, &b.okHi, &b.exclHi, func(a, c float64) bool { return a <= c }},
+	} {
+		v, present := sc.get(side.k)
+		if !present {
+			continue
+		}
+		if flag, isBool := v.(bool); isBool { // draft 4
+			*side.excl = flag && *side.ok
+			continue
+		}
+		f, _, err := num(side.k)
+		if err != nil {
+			return b, err
+		}
+		if !*side.ok || side.tighter(f, *side.v) {
+			*side.v, *side.ok, *side.excl = f, true, true
+		}
+	}
+	return b, nil
+}
+
+func (g *gen) integer(sc *object, path string) error {
+	b, err := readBounds(sc, path)
+	if err != nil {
+		return err
+	}
+	lo, hi := math.Ceil(b.lo), math.Floor(b.hi)
+	if b.exclLo && lo == b.lo {
+		lo++
+	}
+	if b.exclHi && hi == b.hi {
+		hi--
+	}
+	lo, hi = defaultRange(lo, hi, b.okLo, b.okHi)
+	step := 1.0
+	if m, ok := sc.get("multipleOf"); ok {
+		n, isNum := m.(json.Number)
+		f, err := n.Float64()
+		if !isNum || err != nil || f <= 0 || f != math.Trunc(f) {
+			return schemaErr(path, "only a positive integer multipleOf is supported")
+		}
+		step = f
+	}
+	klo, khi := math.Ceil(lo/step), math.Floor(hi/step)
+	if klo > khi {
+		return schemaErr(path, "no integer between the bounds")
+	}
+	k := klo + float64(g.w.rng.Int64N(int64(khi-klo)+1))
+	g.emit(strconv.FormatFloat(k*step, 'f', -1, 64))
+	return nil
+}
+
+// defaultRange clamps to ±2^53 and fills a missing bound 100 away from the
+// other, or makes it 0..100.
+func defaultRange(lo, hi float64, okLo, okHi bool) (float64, float64) {
+	switch {
+	case !okLo && !okHi:
+		lo, hi = 0, 100
+	case !okLo:
+		lo = hi - 100
+	case !okHi:
+		hi = lo + 100
+	}
+	return max(lo, -maxRange), min(hi, maxRange)
+}
+
+func (g *gen) number(sc *object, path string) error {
+	if _, ok := sc.get("multipleOf"); ok {
+		return g.integer(sc, path)
+	}
+	b, err := readBounds(sc, path)
+	if err != nil {
+		return err
+	}
+	lo, hi := defaultRange(b.lo, b.hi, b.okLo, b.okHi)
+	in := func(v float64) bool {
+		return (v > lo || (v == lo && !b.exclLo)) && (v < hi || (v == hi && !b.exclHi))
+	}
+	x := lo + g.w.rng.Float64()*(hi-lo)
+	for _, v := range []float64{math.Round(x*100) / 100, x, lo + (hi-lo)/2, lo, hi} {
+		if in(v) && !math.IsInf(v, 0) {
+			g.emit(strconv.FormatFloat(v, 'f', -1, 64))
+			return nil
+		}
+	}
+	return schemaErr(path, "no number between the bounds")
+}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -21,6 +23,12 @@ const (
 	// maxDepth refuses schemas that cannot end (a required property that
 	// refers back to its object).
 	maxDepth = 64
+	// maxPieces bounds a document, so a small schema cannot ask for a
+	// huge one (nested minItems).
+	maxPieces = 1 << 16
+	// maxWork bounds the values generated, counting those uniqueItems
+	// retries throw away, so nested uniqueItems cannot take forever.
+	maxWork = 1 << 18
 	// maxRange bounds numbers to what a float64 holds exactly.
 	maxRange = 1 << 53
 )
@@ -194,6 +202,7 @@ type gen struct {
 	w      *walker
 	root   any
 	pieces []string
+	work   int // values generated, with the ones uniqueItems threw away
 }
 
 func (g *gen) emit(p string) { g.pieces = append(g.pieces, p) }
@@ -204,6 +213,10 @@ func schemaErr(path, format string, args ...any) error {
 
 // value emits a value valid for sch, found at path.
 func (g *gen) value(sch any, path string, depth int) error {
+	g.work++
+	if len(g.pieces) > maxPieces || g.work > maxWork {
+		return schemaErr(path, "the document would exceed %d pieces", maxPieces)
+	}
 	if depth > maxDepth {
 		return schemaErr(path, "nested deeper than %d (a required recursive $ref?)", maxDepth)
 	}
@@ -224,6 +237,8 @@ func (g *gen) value(sch any, path string, depth int) error {
 			return schemaErr(path, "keyword %q is not supported", k)
 		}
 	}
+	// A $ref, or the first branch of anyOf, oneOf or a one-schema allOf,
+	// is merged with the keywords beside it, which apply as well.
 	if ref, ok := sc.get("$ref"); ok {
 		r, ok := ref.(string)
 		if !ok {
@@ -233,23 +248,11 @@ func (g *gen) value(sch any, path string, depth int) error {
 		if err != nil {
 			return schemaErr(path, "%v", err)
 		}
-		return g.value(target, r, depth+1)
-	}
-	if c, ok := sc.get("const"); ok {
-		var b strings.Builder
-		encode(&b, c)
-		g.emit(b.String())
-		return nil
-	}
-	if e, ok := sc.get("enum"); ok {
-		vals, ok := e.([]any)
-		if !ok || len(vals) == 0 {
-			return schemaErr(path, "enum must be a non-empty array")
+		merged, err := merge(sc, "$ref", target, r)
+		if err != nil {
+			return err
 		}
-		var b strings.Builder
-		encode(&b, vals[g.w.rng.IntN(len(vals))])
-		g.emit(b.String())
-		return nil
+		return g.value(merged, r, depth+1)
 	}
 	for _, k := range []string{"anyOf", "oneOf", "allOf"} {
 		v, ok := sc.get(k)
@@ -265,9 +268,45 @@ func (g *gen) value(sch any, path string, depth int) error {
 		}
 		// The first branch; the generator does not check that a oneOf
 		// document matches no other branch.
-		return g.value(branches[0], path+"/"+k+"/0", depth+1)
+		merged, err := merge(sc, k, branches[0], path+"/"+k+"/0")
+		if err != nil {
+			return err
+		}
+		return g.value(merged, path+"/"+k+"/0", depth+1)
 	}
-	switch t, err := typeOf(sc, path); t {
+	want, err := typeOf(sc, path)
+	if err != nil {
+		return err
+	}
+	if c, ok := sc.get("const"); ok {
+		if !isType(c, want) {
+			return schemaErr(path, "const is not of the schema's type %q", want)
+		}
+		var b strings.Builder
+		encode(&b, c)
+		g.emit(b.String())
+		return nil
+	}
+	if e, ok := sc.get("enum"); ok {
+		vals, ok := e.([]any)
+		if !ok || len(vals) == 0 {
+			return schemaErr(path, "enum must be a non-empty array")
+		}
+		var fit []any
+		for _, v := range vals {
+			if isType(v, want) {
+				fit = append(fit, v)
+			}
+		}
+		if len(fit) == 0 {
+			return schemaErr(path, "no enum value is of the schema's type %q", want)
+		}
+		var b strings.Builder
+		encode(&b, fit[g.w.rng.IntN(len(fit))])
+		g.emit(b.String())
+		return nil
+	}
+	switch want {
 	case "object":
 		return g.object(sc, path, depth)
 	case "array":
@@ -284,11 +323,88 @@ func (g *gen) value(sch any, path string, depth int) error {
 	case "null":
 		g.emit("null")
 		return nil
-	case "":
-		return g.str(nil, path) // any value will do
 	default:
-		return err
+		return g.str(nil, path) // any value will do
 	}
+}
+
+// isType reports whether v is of type t ("" is any type; a list of types
+// counts as its first but null, as typeOf says).
+func isType(v any, t string) bool {
+	switch v := v.(type) {
+	case nil:
+		return t == "" || t == "null"
+	case bool:
+		return t == "" || t == "boolean"
+	case string:
+		return t == "" || t == "string"
+	case json.Number:
+		f, err := v.Float64()
+		return t == "" || t == "number" || (t == "integer" && err == nil && f == math.Trunc(f))
+	case []any:
+		return t == "" || t == "array"
+	case *object:
+		return t == "" || t == "object"
+	}
+	return false
+}
+
+// merge returns base without the keyword drop, overlaid with branch's
+// keywords: properties are merged, required lists joined, any other
+// keyword of branch wins.
+func merge(base *object, drop string, branch any, path string) (any, error) {
+	var b *object
+	switch v := branch.(type) {
+	case bool:
+		if !v {
+			return nil, schemaErr(path, "false admits no value")
+		}
+	case *object:
+		b = v
+	default:
+		return nil, schemaErr(path, "a schema must be an object or a boolean")
+	}
+	out := &object{vals: map[string]any{}}
+	set := func(k string, v any) {
+		if _, ok := out.vals[k]; !ok {
+			out.keys = append(out.keys, k)
+		}
+		out.vals[k] = v
+	}
+	for _, k := range base.keys {
+		if k != drop {
+			set(k, base.vals[k])
+		}
+	}
+	if b == nil {
+		return out, nil
+	}
+	for _, k := range b.keys {
+		v := b.vals[k]
+		switch old := out.vals[k]; k {
+		case "properties":
+			po, ok1 := old.(*object)
+			pn, ok2 := v.(*object)
+			if ok1 && ok2 {
+				m := &object{keys: slices.Clone(po.keys), vals: maps.Clone(po.vals)}
+				for _, pk := range pn.keys {
+					if _, ok := m.vals[pk]; !ok {
+						m.keys = append(m.keys, pk)
+					}
+					m.vals[pk] = pn.vals[pk]
+				}
+				v = m
+			}
+		case "required":
+			ro, ok1 := old.([]any)
+			rn, ok2 := v.([]any)
+			if ok1 && ok2 {
+				v = append(slices.Clone(ro), rn...)
+			}
+		}
+		set(k, v)
+	}
+	return out, nil
 }
 
 // typeOf returns the type sc asks for: its type (the first but null of a
@@ -558,12 +674,19 @@ func (g *gen) str(sc *object, path string) error {
 		return nil
 	}
 	var b strings.Builder
-	for n := 2 + g.w.rng.IntN(5); n > 0 || utf8.RuneCountInString(b.String()) < lo; n-- {
+	runes := 0
+	for n := 2 + g.w.rng.IntN(5); n > 0 || runes < lo; n-- {
+		if runes > maxPieces {
+			return schemaErr(path, "the document would exceed %d pieces", maxPieces)
+		}
 		if b.Len() > 0 {
 			b.WriteByte(' ')
+			runes++
 		}
-		b.WriteString(g.word())
-		if hi >= 0 && utf8.RuneCountInString(b.String()) >= hi {
+		w := g.word()
+		b.WriteString(w)
+		runes += utf8.RuneCountInString(w)
+		if hi >= 0 && runes >= hi {
 			break
 		}
 	}

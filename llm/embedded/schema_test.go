@@ -74,6 +74,13 @@ var schemaTable = []struct {
 		"name":{"type":"string","minLength":1},"tags":{"type":"array","items":{"type":"string","maxLength":12},"maxItems":3},
 		"address":{"type":"object","properties":{"street":{"type":"string"},"zip":{"type":"string","minLength":5,"maxLength":5}},"required":["street","zip"]}},
 		"required":["name","tags","address"]}},"required":["user"]}`, true},
+	{"anyOf beside properties", `{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"string"}},"required":["a"],
+		"anyOf":[{"properties":{"b":{"maxLength":3}},"required":["b"]},{"required":["c"]}]}`, true},
+	{"$ref beside keywords", `{"$defs":{"s":{"type":"string"}},"type":"object","properties":{"x":{"$ref":"#/$defs/s","maxLength":2},
+		"required":{"type":"boolean"}},"required":["x","required"]}`, true},
+	{"nullable ref", `{"$defs":{"n":{"type":"integer","minimum":5,"maximum":5}},"anyOf":[{"$ref":"#/$defs/n"},{"type":"null"}]}`, false},
+	{"enum of the type", `{"type":"string","enum":[1,"one",null,"uno"]}`, true},
+	{"integer enum", `{"type":"integer","enum":[1.5,2,"3"]}`, false},
 	{"quotes and escapes", `{"type":"object","properties":{"a \"quoted\"\\key\n":{"const":"tab\there"}},"required":["a \"quoted\"\\key\n"]}`, false},
 }
 
@@ -178,9 +185,22 @@ func TestSchemaRefused(t *testing.T) {
 		{"unknown type", `{"type":"date"}`},
 		{"required but closed", `{"type":"object","required":["x"],"additionalProperties":false}`},
 		{"empty enum", `{"enum":[]}`},
+		{"no enum value of the type", `{"type":"boolean","enum":[1,"true"]}`},
+		{"const of another type", `{"type":"string","const":1}`},
+		{"false branch", `{"anyOf":[false,{"type":"string"}]}`},
 		{"too few unique", `{"type":"array","items":{"type":"boolean"},"minItems":3,"uniqueItems":true}`},
 		{"format too long", `{"type":"string","format":"uuid","maxLength":10}`},
 		{"not a schema", `[1]`},
+		{"too large", `{"$defs":{"a":{"type":"array","items":{"$ref":"#/$defs/b"},"minItems":1000},
+			"b":{"type":"array","items":{"type":"integer"},"minItems":1000}},"$ref":"#/$defs/a"}`},
+		{"too costly", `{"$defs":{"u":{"type":"array","uniqueItems":true,"minItems":3,"maxItems":3,"items":{"$ref":"#/$defs/v"}},
+			"v":{"type":"array","uniqueItems":true,"minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/w"}},
+			"w":{"type":"array","uniqueItems":true,"minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/x"}},
+			"x":{"type":"array","uniqueItems":true,"minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/y"}},
+			"y":{"type":"array","uniqueItems":true,"minItems":2,"maxItems":2,"items":{"$ref":"#/$defs/z"}},
+			"z":{"type":"array","uniqueItems":true,"minItems":2,"maxItems":2,"items":{"enum":[1,2]}}},
+			"type":"array","uniqueItems":true,"minItems":2,"items":{"$ref":"#/$defs/u"}}`},
+		{"too long", `{"type":"string","minLength":1000000}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := p.Stream(t.Context(), schemaRequest(tc.schema, nil))
@@ -189,6 +209,35 @@ func TestSchemaRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzSchemaBytes feeds any bytes as a schema: the model refuses them or
+// answers with JSON, and never panics or hangs.
+func FuzzSchemaBytes(f *testing.F) {
+	for _, tc := range schemaTable {
+		f.Add([]byte(tc.schema))
+	}
+	f.Add([]byte(`{"$ref":"#"}`))
+	f.Add([]byte(`{"anyOf":[{"$ref":"#"}]}`))
+	f.Add([]byte(`{"type":"array","items":{"$ref":"#"},"minItems":2}`))
+	p := unpaced(f, 64)
+	f.Fuzz(func(t *testing.T, schema []byte) {
+		if !json.Valid(schema) {
+			return // llm.Settings.Validate refuses it before
+		}
+		req := schemaRequest(string(schema), nil)
+		s, err := p.Stream(t.Context(), req)
+		if err != nil {
+			if !errors.Is(err, llm.ErrInvalidRequest) {
+				t.Fatalf("Stream = %v, want llm.ErrInvalidRequest", err)
+			}
+			return
+		}
+		s.Close()
+		if a := collect(t, p, req); !json.Valid([]byte(a.text)) {
+			t.Fatalf("schema %s: invalid JSON %q", schema, a.text)
+		}
+	})
 }
 
 // randomSchema builds a satisfiable schema of the supported subset. defs

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"time"
 
@@ -39,8 +40,8 @@ func (p *Provider) Name() string { return "embedded" }
 // Capabilities lists the settings the embedded model implements (see the
 // package documentation). It refuses the others: the penalties and
 // logit_bias (its tokens are words, with no ids and no repetition
-// model), user and service_tier (nobody to tell), reasoning_effort (it does
-// not reason) and logprobs.
+// model), user and service_tier (nobody to tell) and reasoning_effort (it
+// does not reason).
 func (p *Provider) Capabilities() llm.Capabilities {
 	return llm.Capabilities{
 		llm.FieldMaxTokens:           true,
@@ -56,6 +57,8 @@ func (p *Provider) Capabilities() llm.Capabilities {
 		llm.FieldToolChoice:          true,
 		llm.FieldParallelToolCalls:   true,
 		llm.FieldToolMessages:        true,
+		llm.FieldLogprobs:            true,
+		llm.FieldTopLogprobs:         true,
 	}
 }
 
@@ -110,6 +113,15 @@ func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, err
 		interval: p.interval,
 		start:    time.Now(),
 	}
+	if set := req.Settings; set.Logprobs || set.TopLogprobs != nil {
+		s.probs = true
+		if k := set.TopLogprobs; k != nil {
+			if *k < 0 || *k > maxTopLogprobs {
+				return nil, fmt.Errorf("%w: top_logprobs must be between 0 and %d, got %d", llm.ErrInvalidRequest, maxTopLogprobs, *k)
+			}
+			s.topN = *k
+		}
+	}
 	if err := s.plan(req, seed); err != nil {
 		return nil, err
 	}
@@ -136,11 +148,11 @@ func (s *stream) plan(req llm.Request, seed uint64) error {
 		if rf.Type == llm.FormatJSONSchema {
 			schema = rf.Schema
 		}
-		pieces, err := s.document(schema)
+		pieces, lps, err := s.document(schema)
 		if err != nil {
 			return fmt.Errorf("%w: response_format: %w", llm.ErrInvalidRequest, err)
 		}
-		s.lead, s.n = pieces, len(pieces)
+		s.lead, s.leadLP, s.n = pieces, lps, len(pieces)
 		return nil
 	}
 	if lead := toolResultLead(req.Messages); len(lead) > 0 {
@@ -206,10 +218,24 @@ type walker struct {
 	samp  *sampler // nil: the plain walk
 	pos   int32    // corpus position of the last word
 	words int      // words walked
+
+	// With probs set, step also sets lp, the log probability of the word
+	// it took, and top, the topN most likely words there, most likely
+	// first. Both are the model's own probabilities (the corpus counts),
+	// before temperature, top_p and top_k, as OpenAI reports them.
+	probs bool
+	topN  int
+	lp    float64
+	total int // positions counted for lp
+	top   []cand
+	count sampler // scratch
 }
 
 // step moves to the next word and returns its position.
 func (w *walker) step() int32 {
+	if w.probs {
+		w.total = w.count.collect(w.chain, w.pos, w.words == 0)
+	}
 	switch {
 	case w.words == 0 && w.samp == nil:
 		w.pos = w.chain.first(w.rng)
@@ -221,8 +247,32 @@ func (w *walker) step() int32 {
 		w.pos = w.samp.next(w.chain, w.pos, w.rng)
 	}
 	w.words++
+	if w.probs {
+		w.observe()
+	}
 	return w.pos
 }
+
+// observe sets lp and top for the word just taken.
+func (w *walker) observe() {
+	cs := w.count.cand
+	id := w.chain.id[w.pos]
+	for _, c := range cs {
+		if c.id == id {
+			w.lp = math.Log(float64(c.n) / float64(w.total))
+		}
+	}
+	w.top = w.top[:0]
+	if w.topN == 0 {
+		return
+	}
+	// Stable: equally likely words stay in corpus order.
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].n > cs[j].n })
+	w.top = append(w.top, cs[:min(w.topN, len(cs))]...)
+}
+
+// maxTopLogprobs is OpenAI's limit on top_logprobs.
+const maxTopLogprobs = 20
 
 // stream is one answer. Like every llm.Stream it is used by one goroutine.
 type stream struct {
@@ -235,13 +285,18 @@ type stream struct {
 	// lead are tokens sent before any Markov word: a JSON document's
 	// pieces (n is then their number, so no word follows), or the words
 	// quoting a tool result.
-	lead []string
+	lead   []string
+	leadLP []float64 // the pieces' log probabilities; nil: 0, quoted text
 	// deltas, when set, are the tool-call chunks sent instead of text.
 	deltas []llm.ToolCallDelta
 	// stops are the stop sequences; held is text not yet sent because it
 	// may be the start of one.
 	stops []string
 	held  string
+	// ends are the offsets in held where its tokens end; heldLP their
+	// log probabilities, when asked for.
+	ends   []int
+	heldLP []llm.TokenLogprob
 
 	interval time.Duration
 	start    time.Time
@@ -272,9 +327,8 @@ func (s *stream) Recv() (llm.Chunk, error) {
 			if s.held != "" {
 				// The answer ended inside what might have become a stop
 				// sequence: it did not, so the text is the answer's.
-				text := s.held
-				s.held = ""
-				return llm.Chunk{Text: text}, nil
+				text, lps := s.release(len(s.held))
+				return llm.Chunk{Text: text, Logprobs: lps}, nil
 			}
 			s.eof = true
 			return llm.Chunk{
@@ -291,11 +345,19 @@ func (s *stream) Recv() (llm.Chunk, error) {
 			return llm.Chunk{ToolCalls: []llm.ToolCallDelta{d}}, nil
 		}
 		tok := s.token()
+		var lp *llm.TokenLogprob
+		if s.probs {
+			e := s.logprob(tok)
+			lp = &e
+		}
 		if len(s.stops) == 0 {
+			if lp != nil {
+				return llm.Chunk{Text: tok, Logprobs: []llm.TokenLogprob{*lp}}, nil
+			}
 			return llm.Chunk{Text: tok}, nil
 		}
-		if text := s.filter(tok); text != "" {
-			return llm.Chunk{Text: text}, nil
+		if text, lps := s.filter(tok, lp); text != "" {
+			return llm.Chunk{Text: text, Logprobs: lps}, nil
 		}
 	}
 }
@@ -310,12 +372,55 @@ func (s *stream) token() string {
 	return s.chain.word(s.step(), i > 0)
 }
 
-// filter adds tok to the held text and returns what can be sent: the text
-// before a stop sequence, which ends the answer, or the text that cannot be
-// the start of one. The rest stays held, so a stop sequence spanning
-// several tokens is never sent in part.
-func (s *stream) filter(tok string) string {
+// logprob describes the token just generated.
+func (s *stream) logprob(tok string) llm.TokenLogprob {
+	i := s.sent - 1
+	if i < len(s.lead) {
+		// Quoted text is certain; a JSON piece has the probability of
+		// the generator's choices that wrote it (its only alternative
+		// listed is itself: the other choices are not tokens).
+		lp := 0.0
+		if s.leadLP != nil {
+			lp = s.leadLP[i]
+		}
+		e := llm.TokenLogprob{Token: tok, Logprob: lp, Bytes: byteValues(tok)}
+		if s.topN > 0 {
+			e.Top = []llm.TopLogprob{{Token: tok, Logprob: lp, Bytes: e.Bytes}}
+		}
+		return e
+	}
+	e := llm.TokenLogprob{Token: tok, Logprob: s.lp, Bytes: byteValues(tok)}
+	for _, c := range s.top {
+		alt := s.chain.word(c.pos, i > 0)
+		e.Top = append(e.Top, llm.TopLogprob{
+			Token:   alt,
+			Logprob: math.Log(float64(c.n) / float64(s.total)),
+			Bytes:   byteValues(alt),
+		})
+	}
+	return e
+}
+
+// byteValues is OpenAI's "bytes" of a token: its UTF-8 bytes as numbers.
+func byteValues(s string) []int {
+	b := make([]int, len(s))
+	for i := range len(s) {
+		b[i] = int(s[i])
+	}
+	return b
+}
+
+// filter adds tok (and its logprob, when asked for) to the held text and
+// returns what can be sent: the text before a stop sequence, which ends
+// the answer, or the whole tokens that cannot be the start of one. The
+// rest stays held, so a stop sequence spanning several tokens is never
+// sent in part.
+func (s *stream) filter(tok string, lp *llm.TokenLogprob) (string, []llm.TokenLogprob) {
 	s.held += tok
+	s.ends = append(s.ends, len(s.held))
+	if lp != nil {
+		s.heldLP = append(s.heldLP, *lp)
+	}
 	cut := -1
 	for _, st := range s.stops {
 		if i := strings.Index(s.held, st); i >= 0 && (cut < 0 || i < cut) {
@@ -323,10 +428,10 @@ func (s *stream) filter(tok string) string {
 		}
 	}
 	if cut >= 0 {
-		text := s.held[:cut]
-		s.held = ""
 		s.n, s.reason = s.sent, llm.FinishStop
-		return text
+		text, lps := s.release(cut)
+		s.held, s.ends, s.heldLP = "", nil, nil // the stop and past it
+		return text, lps
 	}
 	keep := 0
 	for _, st := range s.stops {
@@ -337,9 +442,43 @@ func (s *stream) filter(tok string) string {
 			}
 		}
 	}
-	text := s.held[:len(s.held)-keep]
-	s.held = s.held[len(s.held)-keep:]
-	return text
+	// Send whole tokens only, so each token's logprob goes with it.
+	send := 0
+	for _, e := range s.ends {
+		if e <= len(s.held)-keep {
+			send = e
+		}
+	}
+	return s.release(send)
+}
+
+// release sends the first n bytes of the held text, with the logprobs of
+// the tokens they hold; a token cut by a stop sequence keeps the part
+// before it.
+func (s *stream) release(n int) (string, []llm.TokenLogprob) {
+	text := s.held[:n]
+	var lps []llm.TokenLogprob
+	start, k := 0, 0
+	for ; k < len(s.ends) && start < n; k++ {
+		if s.heldLP != nil {
+			e := s.heldLP[k]
+			if s.ends[k] > n {
+				e.Token = e.Token[:n-start]
+				e.Bytes = byteValues(e.Token)
+			}
+			lps = append(lps, e)
+		}
+		start = s.ends[k]
+	}
+	s.held = s.held[n:]
+	s.ends = s.ends[k:]
+	for i := range s.ends {
+		s.ends[i] -= n
+	}
+	if s.heldLP != nil {
+		s.heldLP = s.heldLP[k:]
+	}
+	return text, lps
 }
 
 // wait blocks until the next token is due. Token k (1-based) is due k

@@ -37,22 +37,32 @@ type cand struct {
 
 // first picks the position of the answer's first word.
 func (s *sampler) first(c *chain, r *rand.Rand) int32 {
-	s.cand = s.cand[:0]
-	for _, p := range c.starts {
-		s.add(c, p)
-	}
+	s.collect(c, 0, true)
 	return s.draw(r)
 }
 
 // next picks the position following p.
 func (s *sampler) next(c *chain, p int32, r *rand.Rand) int32 {
+	s.collect(c, p, false)
+	return s.draw(r)
+}
+
+// collect counts the distinct words that may come first, or after p, and
+// returns the number of positions counted.
+func (s *sampler) collect(c *chain, p int32, first bool) int {
+	s.cand = s.cand[:0]
+	if first {
+		for _, q := range c.starts {
+			s.add(c, q)
+		}
+		return len(c.starts)
+	}
 	g := c.group[p]
 	n := int32(len(c.start))
-	s.cand = s.cand[:0]
 	for _, q := range c.pos[c.groupOff[g]:c.groupOff[g+1]] {
 		s.add(c, (q+1)%n)
 	}
-	return s.draw(r)
+	return int(c.groupOff[g+1] - c.groupOff[g])
 }
 
 // add counts the word at position p.

@@ -57,3 +57,30 @@ func TestSamplerFirstGreedy(t *testing.T) {
 		t.Fatalf("greedy first word %q, want %q", got, c.word(c.starts[0], false))
 	}
 }
+
+func TestWalkerLogprobs(t *testing.T) {
+	c := buildChain(tinyCorpus)
+	var ab int32
+	for i := range c.start {
+		if c.word(int32(i), false) == "b" {
+			ab = int32(i)
+			break
+		}
+	}
+	seen := map[string]bool{}
+	for seed := range uint64(20) {
+		w := walker{chain: c, rng: rand.New(rand.NewPCG(seed, 0)), probs: true, topN: 5, pos: ab, words: 1}
+		got := c.word(w.step(), false)
+		want := map[string]float64{"c.": math.Log(0.75), "d.": math.Log(0.25)}[got]
+		if w.lp != want {
+			t.Fatalf("%q: logprob %v, want %v", got, w.lp, want)
+		}
+		if len(w.top) != 2 || c.word(w.top[0].pos, false) != "c." || w.top[0].n != 3 || w.top[1].n != 1 || w.total != 4 {
+			t.Fatalf("top %+v of %d", w.top, w.total)
+		}
+		seen[got] = true
+	}
+	if len(seen) != 2 {
+		t.Fatalf("20 seeds drew only %v", seen)
+	}
+}

@@ -46,19 +46,20 @@ var unsupported = []string{
 }
 
 // document generates a compact JSON document valid for schema, as the
-// pieces it is streamed in (a structural token, a key, a word of a string).
+// pieces it is streamed in (a structural token, a key, a word of a string),
+// with the log probability of each piece.
 // Its strings are walks of the Markov chain, so it reads as generated
 // and changes with the seed.
-func (s *stream) document(schema []byte) ([]string, error) {
+func (s *stream) document(schema []byte) ([]string, []float64, error) {
 	root, err := parseJSON(schema)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSchema, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrSchema, err)
 	}
 	g := &gen{w: &s.walker, root: root}
 	if err := g.value(root, "#", 0); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return g.pieces, nil
+	return g.pieces, g.lps, nil
 }
 
 // object is a JSON object that keeps its keys in order, so documents follow
@@ -202,10 +203,31 @@ type gen struct {
 	w      *walker
 	root   any
 	pieces []string
-	work   int // values generated, with the ones uniqueItems threw away
+	// lps[i] is the log probability the generator had of writing
+	// pieces[i]: the sum of its choices since the piece before (a word of
+	// the walk, an enum value, a number, an array's length). Forced pieces
+	// have 0. lp accumulates the choices of the next piece.
+	lps  []float64
+	lp   float64
+	work int // values generated, with the ones uniqueItems threw away
 }
 
-func (g *gen) emit(p string) { g.pieces = append(g.pieces, p) }
+func (g *gen) emit(p string) {
+	g.pieces = append(g.pieces, p)
+	g.lps = append(g.lps, g.lp)
+	g.lp = 0
+}
+
+// intn draws uniformly from [0, n) and counts the choice.
+func (g *gen) intn(n int) int {
+	g.lp -= math.Log(float64(n))
+	return g.w.rng.IntN(n)
+}
+
+func (g *gen) int64n(n int64) int64 {
+	g.lp -= math.Log(float64(n))
+	return g.w.rng.Int64N(n)
+}
 
 func schemaErr(path, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrSchema, path, fmt.Sprintf(format, args...))
@@ -302,7 +324,7 @@ func (g *gen) value(sch any, path string, depth int) error {
 			return schemaErr(path, "no enum value is of the schema's type %q", want)
 		}
 		var b strings.Builder
-		encode(&b, fit[g.w.rng.IntN(len(fit))])
+		encode(&b, fit[g.intn(len(fit))])
 		g.emit(b.String())
 		return nil
 	}
@@ -318,7 +340,7 @@ func (g *gen) value(sch any, path string, depth int) error {
 	case "number":
 		return g.number(sc, path)
 	case "boolean":
-		g.emit(strconv.FormatBool(g.w.rng.IntN(2) == 1))
+		g.emit(strconv.FormatBool(g.intn(2) == 1))
 		return nil
 	case "null":
 		g.emit("null")
@@ -599,7 +621,7 @@ func (g *gen) array(sc *object, path string, depth int) error {
 	}
 	n := lo
 	if depth <= shallowDepth {
-		n += g.w.rng.IntN(hi - lo + 1)
+		n += g.intn(hi - lo + 1)
 	}
 	unique := false
 	if u, ok := sc.get("uniqueItems"); ok {
@@ -612,7 +634,7 @@ func (g *gen) array(sc *object, path string, depth int) error {
 			g.emit(",")
 		}
 		for try := 0; ; try++ {
-			from := len(g.pieces)
+			from, lp := len(g.pieces), g.lp
 			if err := g.value(items, path+"/items", depth+1); err != nil {
 				return err
 			}
@@ -627,7 +649,7 @@ func (g *gen) array(sc *object, path string, depth int) error {
 			if try == 16 {
 				return schemaErr(path, "cannot find %d distinct items for uniqueItems", n)
 			}
-			g.pieces = g.pieces[:from]
+			g.pieces, g.lps, g.lp = g.pieces[:from], g.lps[:from], lp
 		}
 	}
 	g.emit("]")
@@ -638,6 +660,7 @@ func (g *gen) array(sc *object, path string, depth int) error {
 // and brackets.
 func (g *gen) word() string {
 	w := g.w.chain.word(g.w.step(), false)
+	g.lp += g.w.lp
 	if t := strings.Trim(w, `'"()`); t != "" {
 		return t
 	}
@@ -675,7 +698,7 @@ func (g *gen) str(sc *object, path string) error {
 	}
 	var b strings.Builder
 	runes := 0
-	for n := 2 + g.w.rng.IntN(5); n > 0 || runes < lo; n-- {
+	for n := 2 + g.intn(5); n > 0 || runes < lo; n-- {
 		if runes > maxPieces {
 			return schemaErr(path, "the document would exceed %d pieces", maxPieces)
 		}
@@ -714,14 +737,13 @@ func (g *gen) str(sc *object, path string) error {
 
 // formatted returns a value for a known string format.
 func (g *gen) formatted(format string) (string, bool) {
-	r := g.w.rng
 	switch format {
 	case "date-time":
-		return fmt.Sprintf("2026-%02d-%02dT%02d:%02d:%02dZ", 1+r.IntN(12), 1+r.IntN(28), r.IntN(24), r.IntN(60), r.IntN(60)), true
+		return fmt.Sprintf("2026-%02d-%02dT%02d:%02d:%02dZ", 1+g.intn(12), 1+g.intn(28), g.intn(24), g.intn(60), g.intn(60)), true
 	case "date":
-		return fmt.Sprintf("2026-%02d-%02d", 1+r.IntN(12), 1+r.IntN(28)), true
+		return fmt.Sprintf("2026-%02d-%02d", 1+g.intn(12), 1+g.intn(28)), true
 	case "time":
-		return fmt.Sprintf("%02d:%02d:%02dZ", r.IntN(24), r.IntN(60), r.IntN(60)), true
+		return fmt.Sprintf("%02d:%02d:%02dZ", g.intn(24), g.intn(60), g.intn(60)), true
 	case "email":
 		return g.letters() + "@example.com", true
 	case "uri", "url":
@@ -729,14 +751,15 @@ func (g *gen) formatted(format string) (string, bool) {
 	case "hostname":
 		return g.letters() + ".example.com", true
 	case "ipv4":
-		return fmt.Sprintf("192.0.2.%d", 1+r.IntN(254)), true // TEST-NET-1
+		return fmt.Sprintf("192.0.2.%d", 1+g.intn(254)), true // TEST-NET-1
 	case "uuid":
 		var b [16]byte
 		for i := range b {
-			b[i] = byte(r.IntN(256))
+			b[i] = byte(g.intn(256))
 		}
 		b[6] = b[6]&0x0f | 0x40
 		b[8] = b[8]&0x3f | 0x80
+		g.lp += math.Log(16 * 4) // the version and variant bits are fixed
 		return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), true
 	}
 	return "", false
@@ -844,7 +867,7 @@ func (g *gen) integer(sc *object, path string) error {
 	if klo > khi {
 		return schemaErr(path, "no integer between the bounds")
 	}
-	k := klo + float64(g.w.rng.Int64N(int64(khi-klo)+1))
+	k := klo + float64(g.int64n(int64(khi-klo)+1))
 	g.emit(strconv.FormatFloat(k*step, 'f', -1, 64))
 	return nil
 }
@@ -876,8 +899,12 @@ func (g *gen) number(sc *object, path string) error {
 		return (v > lo || (v == lo && !b.exclLo)) && (v < hi || (v == hi && !b.exclHi))
 	}
 	x := lo + g.w.rng.Float64()*(hi-lo)
-	for _, v := range []float64{math.Round(x*100) / 100, x, lo + (hi-lo)/2, lo, hi} {
+	for i, v := range []float64{math.Round(x*100) / 100, x, lo + (hi-lo)/2, lo, hi} {
 		if in(v) && !math.IsInf(v, 0) {
+			if i == 0 && hi > lo {
+				// The chance of landing in v's rounding interval.
+				g.lp += math.Log(min(1, 0.01/(hi-lo)))
+			}
 			g.emit(strconv.FormatFloat(v, 'f', -1, 64))
 			return nil
 		}

@@ -66,8 +66,7 @@ func TestCapabilities(t *testing.T) {
 		want := true
 		switch f {
 		case llm.FieldPresencePenalty, llm.FieldFrequencyPenalty, llm.FieldLogitBias,
-			llm.FieldUser, llm.FieldServiceTier, llm.FieldReasoningEffort,
-			llm.FieldLogprobs, llm.FieldTopLogprobs:
+			llm.FieldUser, llm.FieldServiceTier, llm.FieldReasoningEffort:
 			want = false
 		}
 		if caps[f] != want {
@@ -88,8 +87,6 @@ func TestRefusedFields(t *testing.T) {
 		{llm.FieldUser, func(s *llm.Settings) { s.User = "alice" }},
 		{llm.FieldServiceTier, func(s *llm.Settings) { s.ServiceTier = "flex" }},
 		{llm.FieldReasoningEffort, func(s *llm.Settings) { s.ReasoningEffort = "low" }},
-		{llm.FieldLogprobs, func(s *llm.Settings) { s.Logprobs = true }},
-		{llm.FieldTopLogprobs, func(s *llm.Settings) { s.TopLogprobs = ptr(2) }},
 	} {
 		t.Run(string(tc.field), func(t *testing.T) {
 			req := llm.Prompt("hello")
@@ -122,6 +119,8 @@ func TestInvalidSettings(t *testing.T) {
 		{"top_p above 1", func(s *llm.Settings) { s.TopP = ptr(1.5) }},
 		{"negative top_p", func(s *llm.Settings) { s.TopP = ptr(-1.0) }},
 		{"top_k 0", func(s *llm.Settings) { s.TopK = ptr(0) }},
+		{"top_logprobs above 20", func(s *llm.Settings) { s.Logprobs, s.TopLogprobs = true, ptr(21) }},
+		{"negative top_logprobs", func(s *llm.Settings) { s.Logprobs, s.TopLogprobs = true, ptr(-1) }},
 		{"five stops", func(s *llm.Settings) { s.Stop = []string{"a", "b", "c", "d", "e"} }},
 		{"empty stop", func(s *llm.Settings) { s.Stop = []string{"a", ""} }},
 		{"unsupported schema", func(s *llm.Settings) {

@@ -75,7 +75,7 @@ func (s *stream) toolCalls(tools []llm.Tool, calls []int, seed uint64) ([]llm.To
 		if len(schema) == 0 {
 			schema = []byte(`{"type":"object"}`)
 		}
-		pieces, err := s.document(schema)
+		pieces, _, err := s.document(schema)
 		if err != nil {
 			return nil, fmt.Errorf("%w: tools[%d].parameters: %w", llm.ErrInvalidRequest, ti, err)
 		}

@@ -702,13 +702,19 @@ func (g *gen) str(sc *object, path string) error {
 		if runes > maxPieces {
 			return schemaErr(path, "the document would exceed %d pieces", maxPieces)
 		}
+		w := g.word()
+		add := utf8.RuneCountInString(w)
+		if b.Len() > 0 {
+			add++
+		}
+		if hi >= 0 && runes+add > hi && runes >= lo && runes > 0 {
+			break // the string fits without the word: no word cut in half
+		}
 		if b.Len() > 0 {
 			b.WriteByte(' ')
-			runes++
 		}
-		w := g.word()
 		b.WriteString(w)
-		runes += utf8.RuneCountInString(w)
+		runes += add
 		if hi >= 0 && runes >= hi {
 			break
 		}

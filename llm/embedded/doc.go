@@ -29,10 +29,11 @@
 //
 // # Settings
 //
-// Capabilities lists what the model implements; Stream refuses any other
-// setting with an *llm.UnsupportedError naming it (presence_penalty,
-// frequency_penalty, logit_bias, user, service_tier, reasoning_effort), and
-// malformed values with llm.ErrInvalidRequest.
+// Capabilities lists what the model implements; llm.Check, at submit time,
+// and Stream refuse any other setting with an *llm.UnsupportedError naming
+// it (presence_penalty, frequency_penalty, logit_bias, user, service_tier,
+// reasoning_effort), and values the model cannot honour with
+// llm.ErrInvalidRequest (Provider.CheckRequest).
 //
 //   - stop (at most 4 non-empty sequences): the answer ends just before
 //     the first occurrence of any of them, even one spanning several

@@ -22,8 +22,9 @@ type Provider struct {
 }
 
 var (
-	_ llm.Provider = (*Provider)(nil)
-	_ llm.Capable  = (*Provider)(nil)
+	_ llm.Provider       = (*Provider)(nil)
+	_ llm.Capable        = (*Provider)(nil)
+	_ llm.RequestChecker = (*Provider)(nil)
 )
 
 // New returns a Provider for cfg, or an error wrapping ErrInvalidConfig.
@@ -65,19 +66,33 @@ func (p *Provider) Capabilities() llm.Capabilities {
 // maxStops is OpenAI's limit on stop sequences.
 const maxStops = 4
 
-// Stream starts an answer to req. It fails with an error wrapping
-// llm.ErrInvalidRequest when req has no messages or a malformed setting
-// (temperature outside 0..2, top_p outside 0..1, top_k below 1, more than
-// four or empty stop sequences, a schema the model cannot satisfy), and with
-// an *llm.UnsupportedError when req sets a field the model does not
-// implement. The stream does its waiting inside Recv; nothing runs in the
-// background.
+// Stream starts an answer to req. It refuses what llm.Check refuses: a
+// field the model does not implement (an *llm.UnsupportedError) and, with
+// errors wrapping llm.ErrInvalidRequest, an empty conversation or a
+// malformed value (see CheckRequest). The stream does its waiting inside
+// Recv; nothing runs in the background.
 func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, error) {
-	if len(req.Messages) == 0 {
-		return nil, fmt.Errorf("%w: no messages", llm.ErrInvalidRequest)
-	}
 	if err := llm.Check(p, req); err != nil {
 		return nil, err
+	}
+	return p.open(ctx, req)
+}
+
+// CheckRequest refuses, with errors wrapping llm.ErrInvalidRequest, a
+// request Stream could not answer: no messages, temperature outside 0..2,
+// top_p outside 0..1, top_k below 1, top_logprobs outside 0..20, more than
+// four or empty stop sequences, or a schema (response_format, a tool's
+// parameters) the model cannot satisfy (also wrapping ErrSchema). llm.Check
+// calls it, so these are refused at submit time.
+func (p *Provider) CheckRequest(req llm.Request) error {
+	_, err := p.open(context.Background(), req)
+	return err
+}
+
+// open builds the stream; its errors are CheckRequest's.
+func (p *Provider) open(ctx context.Context, req llm.Request) (*stream, error) {
+	if len(req.Messages) == 0 {
+		return nil, fmt.Errorf("%w: no messages", llm.ErrInvalidRequest)
 	}
 	samp, err := newSampler(req.Settings)
 	if err != nil {

@@ -203,6 +203,9 @@ func TestSchemaRefused(t *testing.T) {
 		{"too long", `{"type":"string","minLength":1000000}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if err := llm.Check(p, schemaRequest(tc.schema, nil)); !errors.Is(err, embedded.ErrSchema) || !errors.Is(err, llm.ErrInvalidRequest) {
+				t.Fatalf("Check = %v, want ErrSchema and llm.ErrInvalidRequest", err)
+			}
 			_, err := p.Stream(t.Context(), schemaRequest(tc.schema, nil))
 			if !errors.Is(err, embedded.ErrSchema) || !errors.Is(err, llm.ErrInvalidRequest) {
 				t.Fatalf("Stream = %v, want ErrSchema and llm.ErrInvalidRequest", err)

@@ -134,6 +134,10 @@ func TestInvalidSettings(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := llm.Prompt("hello")
 			tc.set(&req.Settings)
+			// Refused at submit time (llm.Check), and by Stream.
+			if err := llm.Check(p, req); !errors.Is(err, llm.ErrInvalidRequest) {
+				t.Fatalf("Check = %v, want llm.ErrInvalidRequest", err)
+			}
 			if _, err := p.Stream(context.Background(), req); !errors.Is(err, llm.ErrInvalidRequest) {
 				t.Fatalf("Stream = %v, want llm.ErrInvalidRequest", err)
 			}

@@ -223,6 +223,15 @@ func CapabilitiesOf(p Provider) Capabilities {
 	return BasicCapabilities()
 }
 
+// RequestChecker is implemented by providers that refuse some values of
+// the fields they honour (a schema they cannot satisfy, a value outside
+// their range). Check calls CheckRequest once every field is honoured, so
+// the refusal comes at submit time, before any answer; its errors should
+// wrap ErrInvalidRequest.
+type RequestChecker interface {
+	CheckRequest(req Request) error
+}
+
 // UnsupportedError says that a provider cannot honour a field the request
 // set. It wraps ErrUnsupported.
 type UnsupportedError struct {
@@ -239,8 +248,9 @@ func (e *UnsupportedError) Error() string {
 func (e *UnsupportedError) Unwrap() error { return ErrUnsupported }
 
 // Check reports the first field of req that p cannot honour, as an
-// *UnsupportedError, or a malformed setting as ErrInvalidRequest. Front
-// doors call it at submit time, before they answer.
+// *UnsupportedError, or a malformed setting as ErrInvalidRequest, then
+// what p's CheckRequest reports when p is a RequestChecker. Front doors
+// call it at submit time, before they answer.
 func Check(p Provider, req Request) error {
 	if err := req.Settings.Validate(); err != nil {
 		return err
@@ -250,6 +260,9 @@ func Check(p Provider, req Request) error {
 		if !caps[f] {
 			return &UnsupportedError{Field: f, Provider: p.Name()}
 		}
+	}
+	if rc, ok := p.(RequestChecker); ok {
+		return rc.CheckRequest(req)
 	}
 	return nil
 }

@@ -28,6 +28,9 @@ type chain struct {
 	pos      []int32
 	// starts lists positions of capitalised words that begin a sentence.
 	starts []int32
+	// id[i] numbers word i: equal words have equal ids. The sampler uses it
+	// to count the distinct words that may come next.
+	id []int32
 }
 
 var (
@@ -48,6 +51,7 @@ func buildChain(corpus string) *chain {
 		start: make([]int32, n),
 		end:   make([]int32, n),
 		group: make([]int32, n),
+		id:    make([]int32, n),
 	}
 	var b strings.Builder
 	b.Grow(len(corpus) + 1)
@@ -64,6 +68,7 @@ func buildChain(corpus string) *chain {
 			ids[w] = id
 		}
 		wid[i] = id
+		c.id[i] = int32(id)
 	}
 	c.text = b.String()
 

@@ -6,7 +6,8 @@
 // A Provider hands each stream it opens to the test as a *Script, in opening
 // order (Provider.Next). The test then drives the stream step by step:
 // Token, Chunk, Finish, Fail, Cut and Panic each hand one step to the
-// stream's Recv and block until Recv has taken it. A stall is simply not
+// stream's Recv and block until Recv has taken it; ToolCall hands it the
+// chunks of one streamed tool call. A stall is simply not
 // sending anything. Done, Cancelled and Closed tell the test how the consumer
 // let go of the stream.
 //
@@ -14,7 +15,7 @@
 //
 // Play returns a provider that replays a fixed list of Steps on every stream,
 // waiting Step.After before each step; Words builds the usual list of n
-// tokens followed by a finish.
+// tokens followed by a finish, ToolCall the chunks of one streamed tool call.
 //
 // # Synctest
 //

@@ -11,25 +11,31 @@ import (
 )
 
 // Step is one scripted move of a Player. A step first waits After, then
-// delivers one chunk if Text, Finish or Usage is set, then, unless it
+// delivers one chunk if Text, Reasoning, ToolCalls, Finish or Usage is set,
+// then, unless it
 // finished the stream, performs its ending if one is set: Stall, Panic, Err
 // or Cut, the first of those set in that order. A step with none of these is
 // a pure wait. After a Finish the stream returns io.EOF and later steps are
 // ignored; when the steps run out without a Finish the stream is cut
 // (io.EOF with no finish reason).
 type Step struct {
-	After  time.Duration    // wait this long (virtual time in synctest) before the step
-	Text   string           // a token
-	Finish llm.FinishReason // end with this reason (in the same chunk as Text)
-	Usage  *llm.Usage       // usage for the chunk (copied per stream)
-	Err    error            // Recv returns an error wrapping llm.ErrUpstream and Err
-	Cut    bool             // io.EOF without a finish reason
-	Panic  any              // Recv panics with this value
-	Stall  bool             // block until the context is cancelled
+	After time.Duration // wait this long (virtual time in synctest) before the step
+	Text  string        // a token
+	// Reasoning and ToolCalls go in the chunk as well (ToolCalls copied
+	// per stream).
+	Reasoning string
+	ToolCalls []llm.ToolCallDelta
+	Finish    llm.FinishReason // end with this reason (in the same chunk as Text)
+	Usage     *llm.Usage       // usage for the chunk (copied per stream)
+	Err       error            // Recv returns an error wrapping llm.ErrUpstream and Err
+	Cut       bool             // io.EOF without a finish reason
+	Panic     any              // Recv panics with this value
+	Stall     bool             // block until the context is cancelled
 }
 
 func (s Step) hasChunk() bool {
-	return s.Text != "" || s.Finish != llm.FinishNone || s.Usage != nil
+	return s.Text != "" || s.Reasoning != "" || len(s.ToolCalls) > 0 ||
+		s.Finish != llm.FinishNone || s.Usage != nil
 }
 
 func (s Step) hasEnding() bool {
@@ -57,6 +63,18 @@ func Words(n int, every time.Duration) []Step {
 		steps = append(steps, Step{After: every, Text: fmt.Sprintf(" t%d", i)})
 	}
 	return append(steps, Step{Finish: llm.FinishStop, Usage: &llm.Usage{CompletionTokens: max(n, 0)}})
+}
+
+// ToolCall returns steps for one streamed tool call, each after every: a
+// chunk with the call's index, id and name, then one chunk per piece of its
+// arguments, as OpenAI streams them. Add a Step with llm.FinishToolCalls to
+// end the answer.
+func ToolCall(index int, id, name string, every time.Duration, args ...string) []Step {
+	steps := []Step{{After: every, ToolCalls: []llm.ToolCallDelta{{Index: index, ID: id, Name: name}}}}
+	for _, a := range args {
+		steps = append(steps, Step{After: every, ToolCalls: []llm.ToolCallDelta{{Index: index, Arguments: a}}})
+	}
+	return steps
 }
 
 func (p *player) Name() string { return "scripted" }
@@ -101,7 +119,12 @@ func (s *playStream) Recv() (llm.Chunk, error) {
 		if s.phase == 1 {
 			s.phase = 2
 			if st.hasChunk() {
-				c := llm.Chunk{Text: st.Text, FinishReason: st.Finish}
+				c := llm.Chunk{
+					Text:         st.Text,
+					Reasoning:    st.Reasoning,
+					ToolCalls:    slices.Clone(st.ToolCalls), // streams must not share them
+					FinishReason: st.Finish,
+				}
 				if st.Usage != nil {
 					u := *st.Usage // streams must not share one Usage
 					c.Usage = &u

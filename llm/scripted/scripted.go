@@ -152,6 +152,21 @@ func (s *Script) Chunk(c llm.Chunk) bool {
 	return s.send(step{kind: stepChunk, chunk: c})
 }
 
+// ToolCall hands Recv one streamed tool call: a chunk with the call's
+// index, id and name, then one chunk per piece of its arguments. It
+// returns false as soon as a chunk is refused (see Token).
+func (s *Script) ToolCall(index int, id, name string, args ...string) bool {
+	if !s.Chunk(llm.Chunk{ToolCalls: []llm.ToolCallDelta{{Index: index, ID: id, Name: name}}}) {
+		return false
+	}
+	for _, a := range args {
+		if !s.Chunk(llm.Chunk{ToolCalls: []llm.ToolCallDelta{{Index: index, Arguments: a}}}) {
+			return false
+		}
+	}
+	return true
+}
+
 // Finish hands Recv a finish chunk with reason and usage; Recv returns
 // io.EOF after it.
 func (s *Script) Finish(reason llm.FinishReason, usage *llm.Usage) bool {

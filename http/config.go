@@ -23,6 +23,16 @@ type Config struct {
 	// otherwise each needs "Authorization: Bearer <key>" and a tenant sees
 	// only its own requests.
 	APIKeys map[string]string
+	// ReadTimeout bounds reading a request body: a client that sends part
+	// of a body and stalls is cut off after it (the connection closes).
+	// Default 30 s; 0 disables it.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds each write of a response, every event of a
+	// stream included: a client that stops reading (with its connection
+	// still open) is detached like a disconnect within it; the request
+	// itself goes on unless its on_disconnect policy says cancel.
+	// Default 30 s; 0 disables it.
+	WriteTimeout time.Duration
 	// DefaultModel is shown as a request's model when it names none.
 	DefaultModel string
 	// Logger receives the access log (one line per HTTP request) and
@@ -40,6 +50,8 @@ func DefaultConfig() Config {
 		Heartbeat:      15 * time.Second,
 		MaxPromptBytes: 64 << 10,
 		MaxBodyBytes:   1 << 20,
+		ReadTimeout:    30 * time.Second,
+		WriteTimeout:   30 * time.Second,
 		Logger:         zerolog.Nop(),
 	}
 }
@@ -53,6 +65,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxPromptBytes must be at least 1, got %d", ErrInvalidConfig, c.MaxPromptBytes)
 	case c.MaxBodyBytes < 1:
 		return fmt.Errorf("%w: MaxBodyBytes must be at least 1, got %d", ErrInvalidConfig, c.MaxBodyBytes)
+	case c.ReadTimeout < 0 || c.WriteTimeout < 0:
+		return fmt.Errorf("%w: ReadTimeout and WriteTimeout must not be negative", ErrInvalidConfig)
 	}
 	for key, tenant := range c.APIKeys {
 		if key == "" || tenant == "" {

@@ -24,6 +24,9 @@ const (
 	CodeInternal             = "internal_error"
 	CodeShuttingDown         = "shutting_down"
 	CodeUnavailable          = "unavailable"
+	CodeExpired              = "expired"
+	CodeIdempotencyConflict  = "idempotency_conflict"
+	CodeRequestTimeout       = "request_timeout"
 )
 
 // APIError is an error answer: a status, a code and a message, and for

@@ -312,8 +312,8 @@ func TestAccessLogOneLinePerRequestNoSecrets(t *testing.T) {
 	if first["level"] != "warn" || first["status"] != 404.0 || first["tenant"] != "alice" || first["req_id"] == "" {
 		t.Fatalf("404 line = %v", first)
 	}
-	if second["level"] != "info" || second["status"] != 200.0 {
-		t.Fatalf("200 line = %v", second)
+	if second["level"] != "debug" || second["status"] != 200.0 {
+		t.Fatalf("a probe's line = %v; want it at debug", second)
 	}
 	if strings.Contains(logs.String(), "sekrit") {
 		t.Fatal("the API key reached the log")

@@ -61,6 +61,7 @@ func New(eng *actors.Engine, cfg Config) (*Server, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.Pre(capRequestID)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: uuid.NewString}))
 	e.Use(s.accessLog())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
@@ -71,6 +72,7 @@ func New(eng *actors.Engine, cfg Config) (*Server, error) {
 	}))
 	e.Use(middleware.BodyLimit(strconv.FormatInt(cfg.MaxBodyBytes, 10) + "B"))
 	e.Use(s.authenticateOptions)
+	e.Use(s.deadlines)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -125,11 +127,15 @@ func (s *Server) Shutdown(ctx context.Context, grace time.Duration) error {
 	if drainErr != nil {
 		s.cfg.Logger.Error().Err(drainErr).Msg("drain did not finish")
 	}
-	err := s.http.Shutdown(ctx)
-	if err != nil {
+	if err := s.http.Shutdown(ctx); err != nil {
+		// Every request has ended and every stream was handed its end;
+		// what is left are clients that do not finish (a stalled body, a
+		// reader that stopped reading): they are cut off, which is the
+		// point of a deadline, not a failure of the shutdown.
+		s.cfg.Logger.Warn().Err(err).Msg("closing the connections that did not finish in time")
 		_ = s.http.Close()
 	}
-	return errors.Join(drainErr, err)
+	return drainErr
 }
 
 // Draining reports whether Shutdown has begun.
@@ -211,6 +217,14 @@ func (s *Server) engineError(err error, snap actors.Snapshot) *APIError {
 	case errors.As(err, &qf):
 		return &APIError{Status: stdhttp.StatusTooManyRequests, Code: CodeQueueFull,
 			Message: "the queue is full; retry later", RetryAfter: retryAfterSeconds(qf.RetryAfter), Err: err}
+	case errors.Is(err, actors.ErrExpired):
+		return &APIError{Status: stdhttp.StatusGone, Code: CodeExpired,
+			Message: "the request's result is gone: it was evicted to stay within the retention budget before its end was read", Err: err}
+	case errors.Is(err, actors.ErrIdempotencyConflict):
+		return &APIError{Status: stdhttp.StatusUnprocessableEntity, Code: CodeIdempotencyConflict,
+			Message: "this Idempotency-Key was used with a different request body", Err: err}
+	case errors.Is(err, actors.ErrInternal):
+		return &APIError{Status: stdhttp.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: err}
 	case errors.Is(err, actors.ErrNotFound):
 		return &APIError{Status: stdhttp.StatusNotFound, Code: CodeNotFound, Message: "no such request", Err: err}
 	case errors.Is(err, actors.ErrAlreadyFinished):
@@ -252,6 +266,42 @@ func appendJSON(b []byte, v any) []byte {
 	return append(b, data...)
 }
 
+// probes are the routes health checkers and scrapers call; their access
+// lines are logged at debug.
+var probes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+// RequestIDKey is the echo context key under which a handler puts the id
+// of the Armistice request it created or served, so the access line names
+// it (request_id) beside the HTTP request's own id (req_id).
+const RequestIDKey = "armistice.request_id"
+
+// maxRequestIDBytes caps a client's X-Request-Id: it is echoed and logged.
+const maxRequestIDBytes = 128
+
+// capRequestID drops an X-Request-Id that is too long or holds anything
+// but printable ASCII; the request then gets a fresh id.
+func capRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header
+		if id := h.Get(echo.HeaderXRequestID); id != "" && !validRequestID(id) {
+			h.Del(echo.HeaderXRequestID)
+		}
+		return next(c)
+	}
+}
+
+func validRequestID(id string) bool {
+	if len(id) > maxRequestIDBytes {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // accessLog logs one line per HTTP request, at a level set by its status,
 // and counts it in the metrics.
 func (s *Server) accessLog() echo.MiddlewareFunc {
@@ -270,11 +320,16 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 				ev = s.cfg.Logger.Error()
 			case v.Status >= 400:
 				ev = s.cfg.Logger.Warn()
+			case probes[route]:
+				ev = s.cfg.Logger.Debug() // scraped every few seconds: noise at info
 			default:
 				ev = s.cfg.Logger.Info()
 			}
 			if tenant, ok := c.Get(tenantKey).(string); ok && tenant != "" {
 				ev = ev.Str("tenant", tenant)
+			}
+			if id, ok := c.Get(RequestIDKey).(string); ok && id != "" {
+				ev = ev.Str("request_id", id)
 			}
 			if v.Error != nil {
 				ev = ev.Str("error", toAPIError(v.Error).Code)

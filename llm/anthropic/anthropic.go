@@ -77,45 +77,6 @@ func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, err
 	return upstream.NewStream(ctx, p.cfg.Name, p.cfg.APIKey, s, res, dec, ErrClosed), nil
 }
 
-// params builds the Messages request. System messages go to the system
-// parameter, one text block each, in order.
-func (p *Provider) params(req llm.Request) (sdk.MessageNewParams, error) {
-	if len(req.Messages) == 0 {
-		return sdk.MessageNewParams{}, fmt.Errorf("%s: %w: no messages", p.cfg.Name, llm.ErrInvalidRequest)
-	}
-	var system []sdk.TextBlockParam
-	msgs := make([]sdk.MessageParam, 0, len(req.Messages))
-	for i, m := range req.Messages {
-		switch m.Role {
-		case llm.RoleSystem:
-			system = append(system, sdk.TextBlockParam{Text: m.Content})
-		case llm.RoleUser:
-			msgs = append(msgs, sdk.NewUserMessage(sdk.NewTextBlock(m.Content)))
-		case llm.RoleAssistant:
-			msgs = append(msgs, sdk.NewAssistantMessage(sdk.NewTextBlock(m.Content)))
-		default:
-			return sdk.MessageNewParams{}, fmt.Errorf("%s: %w: message %d has unknown role %q", p.cfg.Name, llm.ErrInvalidRequest, i, m.Role)
-		}
-	}
-	if len(msgs) == 0 {
-		return sdk.MessageNewParams{}, fmt.Errorf("%s: %w: only system messages", p.cfg.Name, llm.ErrInvalidRequest)
-	}
-	model := req.Model
-	if model == "" {
-		model = p.cfg.Model
-	}
-	maxTokens := p.cfg.MaxTokens
-	if req.MaxTokens > 0 {
-		maxTokens = req.MaxTokens
-	}
-	return sdk.MessageNewParams{
-		Model:     sdk.Model(model),
-		MaxTokens: int64(maxTokens),
-		Messages:  msgs,
-		System:    system,
-	}, nil
-}
-
 // decoder maps Messages events; upstream.Stream does the rest.
 type decoder struct {
 	name, secret string

@@ -7,7 +7,45 @@
 // messages go to the "system" parameter (one text block each, in order);
 // user and assistant messages keep their order. Request.Model overrides
 // Config.Model. The Messages API requires max_tokens: a positive
-// Request.MaxTokens is sent, else Config.MaxTokens (default 1024).
+// Request.MaxTokens is sent, under whichever name the client used
+// (max_tokens, max_completion_tokens, max_output_tokens), else
+// Config.MaxTokens (default 1024).
+//
+// # Settings
+//
+// Provider.Capabilities lists what is forwarded; llm.Check refuses the
+// rest before any request is sent.
+//
+//   - stop → stop_sequences; user → metadata.user_id;
+//   - tools → tools[{name, description, input_schema, strict}], the
+//     parameters schema sent byte for byte (none: {"type":"object",
+//     "properties":{}});
+//   - tool_choice auto → {"type":"auto"}, required → {"type":"any"}, a
+//     function → {"type":"tool","name":...}, none → {"type":"none"};
+//   - parallel_tool_calls → disable_parallel_tool_use (its negation) on the
+//     tool choice, {"type":"auto"} when the client set no tool_choice;
+//     tool_choice none carries none, since no tool is called at all;
+//   - reasoning_effort → extended thinking, {"type":"enabled",
+//     "budget_tokens": B} with B = 1024 (minimal), 4096 (low), 8192
+//     (medium), 16384 (high); "none" → {"type":"disabled"}; other values
+//     are an llm.ErrInvalidRequest. Thinking counts towards max_tokens:
+//     without a cap from the client max_tokens is Config.MaxTokens + B;
+//     with one, the cap covers thinking and answer and B shrinks to
+//     cap-1 when it would not fit; a cap of 1024 or less cannot hold
+//     Anthropic's smallest budget and is an llm.ErrInvalidRequest.
+//   - assistant messages with tool calls → content [text (when not
+//     empty), tool_use{id, name, input}...], input being the arguments
+//     parsed as JSON ("" → {}); tool messages → tool_result{tool_use_id,
+//     content} blocks of a user turn, consecutive results (system messages
+//     between them aside) in one turn.
+//
+// Refused: temperature, top_p and top_k (API version 2026-10-21, which
+// anthropic-sdk-go v2 sends, removed them and answers them with a 400);
+// seed, presence_penalty, frequency_penalty, logit_bias, logprobs and
+// top_logprobs (no such parameters); response_format (Anthropic's
+// output_config.format covers json_schema only, with its own schema
+// rules); service_tier (Anthropic's tiers, "auto" and "standard_only",
+// are not OpenAI's).
 //
 // The SDK's own retries are switched off (option.WithMaxRetries(0)):
 // retrying belongs to llm/resilient, which does it once for every

@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -80,9 +81,10 @@ func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, err
 // decoder maps Messages events; upstream.Stream does the rest.
 type decoder struct {
 	name, secret string
-	input        int  // input tokens from message_start
-	finished     bool // a stop_reason was delivered
-	chunks       int  // text or finish chunks decoded, for messages
+	input        int           // input tokens from message_start
+	finished     bool          // a stop_reason was delivered
+	chunks       int           // chunks with content decoded, for messages
+	tools        map[int64]int // content block index → tool call index
 }
 
 func (d *decoder) Finished() bool { return d.finished }
@@ -100,20 +102,21 @@ func (d *decoder) EventError(err error) error {
 	return nil
 }
 
-// Decode maps one event: a text delta, or the finish chunk (from
-// message_delta, with usage); message_stop ends the stream.
+// Decode maps one event: text, thinking and tool_use blocks and their
+// deltas, the finish chunk (from message_delta, with usage); message_stop
+// ends the stream. Nothing is decoded after the finish.
 func (d *decoder) Decode(ev sdk.MessageStreamEventUnion) (llm.Chunk, bool, error) {
 	var c llm.Chunk
 	switch ev.Type {
 	case "message_start":
 		d.input = int(ev.Message.Usage.InputTokens)
 	case "content_block_start":
-		if ev.ContentBlock.Type == "text" && !d.finished {
-			c.Text = ev.ContentBlock.Text
+		if !d.finished {
+			d.blockStart(ev.Index, ev.ContentBlock, &c)
 		}
 	case "content_block_delta":
-		if ev.Delta.Type == "text_delta" && !d.finished {
-			c.Text = ev.Delta.Text
+		if !d.finished {
+			d.blockDelta(ev.Index, ev.Delta, &c)
 		}
 	case "message_delta":
 		if ev.Delta.StopReason != "" && !d.finished {
@@ -131,24 +134,68 @@ func (d *decoder) Decode(ev sdk.MessageStreamEventUnion) (llm.Chunk, bool, error
 		}
 		return c, true, fmt.Errorf("%s: %w: %w (message_stop without stop_reason, after %d chunks)", d.name, llm.ErrUpstream, llm.ErrStreamCut, d.chunks)
 	}
-	if c.Text != "" || c.FinishReason != llm.FinishNone {
+	if upstream.Carries(c) {
 		d.chunks++
 	}
 	return c, false, nil
 }
 
-// stopReason maps a Messages stop_reason. tool_use and pause_turn end the
-// answer like a stop (this provider sends no tools); refusal withholds the
-// rest of the answer like a content filter; hitting the context window is
-// a length limit. Unknown values are treated as stop, since the server did
+// blockStart maps the start of a content block. A tool_use block starts a
+// tool call, numbered from 0 in the order the calls come; its input
+// follows as input_json_delta pieces (the API sends an empty object here,
+// but a gateway that sends the whole input here is not lost).
+func (d *decoder) blockStart(index int64, b sdk.ContentBlockStartEventContentBlockUnion, c *llm.Chunk) {
+	switch b.Type {
+	case "text":
+		c.Text = b.Text
+	case "thinking":
+		c.Reasoning = b.Thinking
+	case "tool_use":
+		if d.tools == nil {
+			d.tools = make(map[int64]int)
+		}
+		call := llm.ToolCallDelta{Index: len(d.tools), ID: b.ID, Name: b.Name}
+		d.tools[index] = call.Index
+		if in, ok := b.Input.(map[string]any); ok && len(in) > 0 {
+			if raw, err := json.Marshal(in); err == nil {
+				call.Arguments = string(raw)
+			}
+		}
+		c.ToolCalls = []llm.ToolCallDelta{call}
+	}
+}
+
+// blockDelta maps a delta: text, thinking (as reasoning) or a piece of a
+// tool call's input. Signatures, citations and deltas of blocks that are
+// not tool calls carry nothing for the reader.
+func (d *decoder) blockDelta(index int64, delta sdk.MessageStreamEventUnionDelta, c *llm.Chunk) {
+	switch delta.Type {
+	case "text_delta":
+		c.Text = delta.Text
+	case "thinking_delta":
+		c.Reasoning = delta.Thinking
+	case "input_json_delta":
+		if call, ok := d.tools[index]; ok && delta.PartialJSON != "" {
+			c.ToolCalls = []llm.ToolCallDelta{{Index: call, Arguments: delta.PartialJSON}}
+		}
+	}
+}
+
+// stopReason maps a Messages stop_reason. tool_use asks the client to run
+// the calls; pause_turn (a server tool's long turn, which this provider
+// never asks for) ends the answer like a stop; refusal withholds the rest
+// of the answer like a content filter; hitting the context window is a
+// length limit. Unknown values are treated as stop, since the server did
 // say the answer ended.
 func stopReason(r sdk.StopReason) llm.FinishReason {
 	switch r {
+	case sdk.StopReasonToolUse:
+		return llm.FinishToolCalls
 	case sdk.StopReasonMaxTokens, sdk.StopReasonModelContextWindowExceeded:
 		return llm.FinishLength
 	case sdk.StopReasonRefusal:
 		return llm.FinishContentFilter
-	default: // end_turn, stop_sequence, tool_use, pause_turn, others
+	default: // end_turn, stop_sequence, pause_turn, others
 		return llm.FinishStop
 	}
 }

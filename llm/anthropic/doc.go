@@ -56,9 +56,15 @@
 // # Events
 //
 //   - message_start: its usage.input_tokens is kept for the finish chunk;
-//   - content_block_start of a text block: its text, if any, is a chunk;
-//   - content_block_delta with a text_delta: a chunk; other deltas (tool
-//     input, thinking, signatures, citations) are skipped;
+//   - content_block_start: of a text block, its text, if any, is a chunk;
+//     of a thinking block, its thinking is Chunk.Reasoning; of a tool_use
+//     block, a chunk with one llm.ToolCallDelta{Index, ID, Name}, Index
+//     counting the answer's tool_use blocks from 0 in order (an input the
+//     block already holds, which the API leaves empty, is its Arguments);
+//   - content_block_delta: text_delta → Chunk.Text; thinking_delta →
+//     Chunk.Reasoning; input_json_delta → llm.ToolCallDelta{Index,
+//     Arguments: partial_json} of its block's call (empty pieces skipped);
+//     signatures and citations are skipped;
 //   - message_delta with a stop_reason: the finish chunk, carrying
 //     llm.Usage{PromptTokens: input_tokens (from message_start, or from
 //     message_delta when it repeats them), CompletionTokens: output_tokens};
@@ -67,9 +73,9 @@
 //   - error: the stream fails (see Errors).
 //
 // stop_reason maps onto llm.FinishReason: end_turn and stop_sequence → stop;
-// max_tokens and model_context_window_exceeded → length; refusal →
-// content_filter; tool_use and pause_turn (which need tools this provider
-// never sends) and unknown values → stop.
+// tool_use → tool_calls; max_tokens and model_context_window_exceeded →
+// length; refusal → content_filter; pause_turn (which needs server tools
+// this provider never sends) and unknown values → stop.
 //
 // # Errors
 //

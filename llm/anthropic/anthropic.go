@@ -59,10 +59,10 @@ func New(cfg Config) (*Provider, error) {
 func (p *Provider) Name() string { return p.cfg.Name }
 
 // Stream sends the request and returns once the response headers arrived.
-// Its errors wrap llm.ErrInvalidRequest (no messages, only system messages,
-// an unknown role), the context's error, or llm.ErrUpstream: an
-// *llm.StatusError for an HTTP error status, the transport's error for a
-// failed connection.
+// Its errors wrap llm.ErrInvalidRequest (a conversation or setting the
+// Messages API cannot take, see the package doc), the context's error, or
+// llm.ErrUpstream: an *llm.StatusError for an HTTP error status, the
+// transport's error for a failed connection.
 func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, error) {
 	params, err := p.params(req)
 	if err != nil {
@@ -72,10 +72,34 @@ func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, err
 	s := p.client.Messages.NewStreaming(ctx, params, option.WithResponseInto(&res))
 	if err := s.Err(); err != nil {
 		s.Close()
-		return nil, upstream.OpenError(ctx, p.cfg.Name, p.cfg.APIKey, res, err)
+		oerr := upstream.OpenError(ctx, p.cfg.Name, p.cfg.APIKey, res, err)
+		var se *llm.StatusError
+		if errors.As(oerr, &se) && se.Type == "" {
+			se.Type = errorType(err, p.cfg.APIKey)
+		}
+		return nil, oerr
 	}
 	dec := &decoder{name: p.cfg.Name, secret: p.cfg.APIKey}
 	return upstream.NewStream(ctx, p.cfg.Name, p.cfg.APIKey, s, res, dec, ErrClosed), nil
+}
+
+// errorType returns the error.type of the body of an error response,
+// {"type":"error","error":{"type":"rate_limit_error","message":...}},
+// which the SDK's error holds; "" when there is none.
+func errorType(err error, secret string) string {
+	var aerr *sdk.Error
+	if !errors.As(err, &aerr) {
+		return ""
+	}
+	var body struct {
+		Error struct {
+			Type string `json:"type"`
+		} `json:"error"`
+	}
+	if json.Unmarshal([]byte(aerr.RawJSON()), &body) != nil {
+		return ""
+	}
+	return upstream.Redact(body.Error.Type, secret)
 }
 
 // decoder maps Messages events; upstream.Stream does the rest.

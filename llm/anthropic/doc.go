@@ -81,11 +81,13 @@
 //
 // Stream returns an error wrapping:
 //   - llm.ErrInvalidRequest for a request with no messages, only system
-//     messages, or an unknown role;
+//     messages, an unknown role, a tool message without tool_call_id, a
+//     tool call without id or name or whose arguments are not JSON, an
+//     unknown reasoning_effort, or one whose thinking cannot fit the cap;
 //   - the context's error when it ends before the response headers arrive;
 //   - llm.ErrUpstream with an *llm.StatusError (status code, Retry-After,
-//     the body's error.message) for an HTTP error status (429, 529
-//     overloaded, ...);
+//     the body's error.type as Type, "rate_limit_error", and error.message
+//     as Message) for an HTTP error status (429, 529 overloaded, ...);
 //   - llm.ErrUpstream and the transport's error when the connection fails.
 //
 // Recv returns io.EOF after message_stop, or an error wrapping:
@@ -93,7 +95,8 @@
 //     which aborts the upstream HTTP request);
 //   - llm.ErrUpstream and llm.ErrStreamCut when the body ends, or
 //     message_stop comes, before any stop_reason;
-//   - llm.ErrUpstream and an *llm.StreamError for an "error" event;
+//   - llm.ErrUpstream and an *llm.StreamError (the event's error.type and
+//     error.message) for an "error" event;
 //   - llm.ErrUpstream and llm.ErrMalformed for an event whose data is not
 //     JSON.
 //

@@ -251,7 +251,20 @@ func Check(p Provider, req Request) error {
 			return &UnsupportedError{Field: f, Provider: p.Name()}
 		}
 	}
+	if v, ok := p.(RequestValidator); ok {
+		return v.ValidateRequest(req)
+	}
 	return nil
+}
+
+// RequestValidator is implemented by providers whose rules span fields
+// or messages (Anthropic's thinking budget must fit the token cap), so
+// Check refuses such a request at submit time rather than Stream later.
+// Wrappers (llm/resilient) pass it through.
+type RequestValidator interface {
+	// ValidateRequest returns an error wrapping ErrInvalidRequest for a
+	// request Stream would refuse without calling the upstream.
+	ValidateRequest(req Request) error
 }
 
 // Validate reports a malformed setting (a tool without a name, a named

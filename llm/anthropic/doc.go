@@ -14,7 +14,9 @@
 // # Settings
 //
 // Provider.Capabilities lists what is forwarded; llm.Check refuses the
-// rest before any request is sent.
+// rest before any request is sent. Provider.ValidateRequest lets
+// llm.Check refuse at submit time, too, what Stream would refuse with
+// llm.ErrInvalidRequest (below).
 //
 //   - stop → stop_sequences; user → metadata.user_id;
 //   - tools → tools[{name, description, input_schema, strict}], the

@@ -86,7 +86,11 @@ func TestInvalidToolTurns(t *testing.T) {
 		{llm.Message{Role: llm.RoleAssistant, ToolCalls: []llm.ToolCall{{Name: "f"}}}, "needs an id and a name"},
 		{llm.Message{Role: llm.RoleAssistant, ToolCalls: []llm.ToolCall{{ID: "a"}}}, "needs an id and a name"},
 	} {
-		_, err := p.Stream(t.Context(), llm.Request{Messages: []llm.Message{user, tc.msg}})
+		req := llm.Request{Messages: []llm.Message{user, tc.msg}}
+		if err := llm.Check(p, req); !errors.Is(err, llm.ErrInvalidRequest) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Check(%+v) = %v, want ErrInvalidRequest saying %q", tc.msg, err, tc.want)
+		}
+		_, err := p.Stream(t.Context(), req)
 		if !errors.Is(err, llm.ErrInvalidRequest) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Stream(%+v) = %v, want ErrInvalidRequest saying %q", tc.msg, err, tc.want)
 		}

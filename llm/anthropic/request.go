@@ -31,7 +31,18 @@ func (p *Provider) Capabilities() llm.Capabilities {
 	}
 }
 
-var _ llm.Capable = (*Provider)(nil)
+var (
+	_ llm.Capable          = (*Provider)(nil)
+	_ llm.RequestValidator = (*Provider)(nil)
+)
+
+// ValidateRequest reports what Stream would refuse without calling the
+// upstream (a thinking budget that cannot fit the cap, a tool message
+// without tool_call_id, ...), so llm.Check refuses it at submit time.
+func (p *Provider) ValidateRequest(req llm.Request) error {
+	_, err := p.params(req)
+	return err
+}
 
 // Thinking budgets (budget_tokens) for each reasoning_effort. Anthropic
 // takes no fewer than MinThinkingBudget; thinking counts towards

@@ -178,6 +178,11 @@ func TestReasoningEffortThatCannotFit(t *testing.T) {
 	} {
 		req := llm.Prompt("x")
 		req.MaxTokens, req.Settings.ReasoningEffort = tc.max, tc.effort
+		// Refused at submit (llm.Check), and by Stream for callers that
+		// did not check.
+		if err := llm.Check(p, req); !errors.Is(err, llm.ErrInvalidRequest) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Check(max %d, %s) = %v, want ErrInvalidRequest saying %q", tc.max, tc.effort, err, tc.want)
+		}
 		_, err := p.Stream(t.Context(), req)
 		if !errors.Is(err, llm.ErrInvalidRequest) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Stream(max %d, %s) = %v, want ErrInvalidRequest saying %q", tc.max, tc.effort, err, tc.want)

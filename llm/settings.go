@@ -225,9 +225,11 @@ func CapabilitiesOf(p Provider) Capabilities {
 
 // RequestChecker is implemented by providers that refuse some values of
 // the fields they honour (a schema they cannot satisfy, a value outside
-// their range). Check calls CheckRequest once every field is honoured, so
-// the refusal comes at submit time, before any answer; its errors should
-// wrap ErrInvalidRequest.
+// their range) or whose rules span fields and messages (Anthropic's
+// thinking budget must fit the token cap). Check calls CheckRequest once
+// every field is honoured, so the refusal comes at submit time, before
+// any answer; its errors should wrap ErrInvalidRequest. Wrappers
+// (llm/resilient) pass it through.
 type RequestChecker interface {
 	CheckRequest(req Request) error
 }

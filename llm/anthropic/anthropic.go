@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,10 +59,10 @@ func New(cfg Config) (*Provider, error) {
 func (p *Provider) Name() string { return p.cfg.Name }
 
 // Stream sends the request and returns once the response headers arrived.
-// Its errors wrap llm.ErrInvalidRequest (no messages, only system messages,
-// an unknown role), the context's error, or llm.ErrUpstream: an
-// *llm.StatusError for an HTTP error status, the transport's error for a
-// failed connection.
+// Its errors wrap llm.ErrInvalidRequest (a conversation or setting the
+// Messages API cannot take, see the package doc), the context's error, or
+// llm.ErrUpstream: an *llm.StatusError for an HTTP error status, the
+// transport's error for a failed connection.
 func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, error) {
 	params, err := p.params(req)
 	if err != nil {
@@ -71,57 +72,43 @@ func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, err
 	s := p.client.Messages.NewStreaming(ctx, params, option.WithResponseInto(&res))
 	if err := s.Err(); err != nil {
 		s.Close()
-		return nil, upstream.OpenError(ctx, p.cfg.Name, p.cfg.APIKey, res, err)
+		oerr := upstream.OpenError(ctx, p.cfg.Name, p.cfg.APIKey, res, err)
+		var se *llm.StatusError
+		if errors.As(oerr, &se) && se.Type == "" {
+			se.Type = errorType(err, p.cfg.APIKey)
+		}
+		return nil, oerr
 	}
 	dec := &decoder{name: p.cfg.Name, secret: p.cfg.APIKey}
 	return upstream.NewStream(ctx, p.cfg.Name, p.cfg.APIKey, s, res, dec, ErrClosed), nil
 }
 
-// params builds the Messages request. System messages go to the system
-// parameter, one text block each, in order.
-func (p *Provider) params(req llm.Request) (sdk.MessageNewParams, error) {
-	if len(req.Messages) == 0 {
-		return sdk.MessageNewParams{}, fmt.Errorf("%s: %w: no messages", p.cfg.Name, llm.ErrInvalidRequest)
+// errorType returns the error.type of the body of an error response,
+// {"type":"error","error":{"type":"rate_limit_error","message":...}},
+// which the SDK's error holds; "" when there is none.
+func errorType(err error, secret string) string {
+	var aerr *sdk.Error
+	if !errors.As(err, &aerr) {
+		return ""
 	}
-	var system []sdk.TextBlockParam
-	msgs := make([]sdk.MessageParam, 0, len(req.Messages))
-	for i, m := range req.Messages {
-		switch m.Role {
-		case llm.RoleSystem:
-			system = append(system, sdk.TextBlockParam{Text: m.Content})
-		case llm.RoleUser:
-			msgs = append(msgs, sdk.NewUserMessage(sdk.NewTextBlock(m.Content)))
-		case llm.RoleAssistant:
-			msgs = append(msgs, sdk.NewAssistantMessage(sdk.NewTextBlock(m.Content)))
-		default:
-			return sdk.MessageNewParams{}, fmt.Errorf("%s: %w: message %d has unknown role %q", p.cfg.Name, llm.ErrInvalidRequest, i, m.Role)
-		}
+	var body struct {
+		Error struct {
+			Type string `json:"type"`
+		} `json:"error"`
 	}
-	if len(msgs) == 0 {
-		return sdk.MessageNewParams{}, fmt.Errorf("%s: %w: only system messages", p.cfg.Name, llm.ErrInvalidRequest)
+	if json.Unmarshal([]byte(aerr.RawJSON()), &body) != nil {
+		return ""
 	}
-	model := req.Model
-	if model == "" {
-		model = p.cfg.Model
-	}
-	maxTokens := p.cfg.MaxTokens
-	if req.MaxTokens > 0 {
-		maxTokens = req.MaxTokens
-	}
-	return sdk.MessageNewParams{
-		Model:     sdk.Model(model),
-		MaxTokens: int64(maxTokens),
-		Messages:  msgs,
-		System:    system,
-	}, nil
+	return upstream.Redact(body.Error.Type, secret)
 }
 
 // decoder maps Messages events; upstream.Stream does the rest.
 type decoder struct {
 	name, secret string
-	input        int  // input tokens from message_start
-	finished     bool // a stop_reason was delivered
-	chunks       int  // text or finish chunks decoded, for messages
+	input        int           // input tokens from message_start
+	finished     bool          // a stop_reason was delivered
+	chunks       int           // chunks with content decoded, for messages
+	tools        map[int64]int // content block index → tool call index
 }
 
 func (d *decoder) Finished() bool { return d.finished }
@@ -139,20 +126,21 @@ func (d *decoder) EventError(err error) error {
 	return nil
 }
 
-// Decode maps one event: a text delta, or the finish chunk (from
-// message_delta, with usage); message_stop ends the stream.
+// Decode maps one event: text, thinking and tool_use blocks and their
+// deltas, the finish chunk (from message_delta, with usage); message_stop
+// ends the stream. Nothing is decoded after the finish.
 func (d *decoder) Decode(ev sdk.MessageStreamEventUnion) (llm.Chunk, bool, error) {
 	var c llm.Chunk
 	switch ev.Type {
 	case "message_start":
 		d.input = int(ev.Message.Usage.InputTokens)
 	case "content_block_start":
-		if ev.ContentBlock.Type == "text" && !d.finished {
-			c.Text = ev.ContentBlock.Text
+		if !d.finished {
+			d.blockStart(ev.Index, ev.ContentBlock, &c)
 		}
 	case "content_block_delta":
-		if ev.Delta.Type == "text_delta" && !d.finished {
-			c.Text = ev.Delta.Text
+		if !d.finished {
+			d.blockDelta(ev.Index, ev.Delta, &c)
 		}
 	case "message_delta":
 		if ev.Delta.StopReason != "" && !d.finished {
@@ -170,24 +158,68 @@ func (d *decoder) Decode(ev sdk.MessageStreamEventUnion) (llm.Chunk, bool, error
 		}
 		return c, true, fmt.Errorf("%s: %w: %w (message_stop without stop_reason, after %d chunks)", d.name, llm.ErrUpstream, llm.ErrStreamCut, d.chunks)
 	}
-	if c.Text != "" || c.FinishReason != llm.FinishNone {
+	if upstream.Carries(c) {
 		d.chunks++
 	}
 	return c, false, nil
 }
 
-// stopReason maps a Messages stop_reason. tool_use and pause_turn end the
-// answer like a stop (this provider sends no tools); refusal withholds the
-// rest of the answer like a content filter; hitting the context window is
-// a length limit. Unknown values are treated as stop, since the server did
+// blockStart maps the start of a content block. A tool_use block starts a
+// tool call, numbered from 0 in the order the calls come; its input
+// follows as input_json_delta pieces (the API sends an empty object here,
+// but a gateway that sends the whole input here is not lost).
+func (d *decoder) blockStart(index int64, b sdk.ContentBlockStartEventContentBlockUnion, c *llm.Chunk) {
+	switch b.Type {
+	case "text":
+		c.Text = b.Text
+	case "thinking":
+		c.Reasoning = b.Thinking
+	case "tool_use":
+		if d.tools == nil {
+			d.tools = make(map[int64]int)
+		}
+		call := llm.ToolCallDelta{Index: len(d.tools), ID: b.ID, Name: b.Name}
+		d.tools[index] = call.Index
+		if in, ok := b.Input.(map[string]any); ok && len(in) > 0 {
+			if raw, err := json.Marshal(in); err == nil {
+				call.Arguments = string(raw)
+			}
+		}
+		c.ToolCalls = []llm.ToolCallDelta{call}
+	}
+}
+
+// blockDelta maps a delta: text, thinking (as reasoning) or a piece of a
+// tool call's input. Signatures, citations and deltas of blocks that are
+// not tool calls carry nothing for the reader.
+func (d *decoder) blockDelta(index int64, delta sdk.MessageStreamEventUnionDelta, c *llm.Chunk) {
+	switch delta.Type {
+	case "text_delta":
+		c.Text = delta.Text
+	case "thinking_delta":
+		c.Reasoning = delta.Thinking
+	case "input_json_delta":
+		if call, ok := d.tools[index]; ok && delta.PartialJSON != "" {
+			c.ToolCalls = []llm.ToolCallDelta{{Index: call, Arguments: delta.PartialJSON}}
+		}
+	}
+}
+
+// stopReason maps a Messages stop_reason. tool_use asks the client to run
+// the calls; pause_turn (a server tool's long turn, which this provider
+// never asks for) ends the answer like a stop; refusal withholds the rest
+// of the answer like a content filter; hitting the context window is a
+// length limit. Unknown values are treated as stop, since the server did
 // say the answer ended.
 func stopReason(r sdk.StopReason) llm.FinishReason {
 	switch r {
+	case sdk.StopReasonToolUse:
+		return llm.FinishToolCalls
 	case sdk.StopReasonMaxTokens, sdk.StopReasonModelContextWindowExceeded:
 		return llm.FinishLength
 	case sdk.StopReasonRefusal:
 		return llm.FinishContentFilter
-	default: // end_turn, stop_sequence, tool_use, pause_turn, others
+	default: // end_turn, stop_sequence, pause_turn, others
 		return llm.FinishStop
 	}
 }

@@ -115,7 +115,7 @@ func TestStopReasons(t *testing.T) {
 	for wire, want := range map[string]llm.FinishReason{
 		"end_turn":                      llm.FinishStop,
 		"stop_sequence":                 llm.FinishStop,
-		"tool_use":                      llm.FinishStop,
+		"tool_use":                      llm.FinishToolCalls,
 		"pause_turn":                    llm.FinishStop,
 		"max_tokens":                    llm.FinishLength,
 		"model_context_window_exceeded": llm.FinishLength,
@@ -150,7 +150,7 @@ func TestOddEvents(t *testing.T) {
 	}{
 		{"text in content_block_start", start + "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"Hi\"}}\n\n" + stop + end,
 			"Hi", &llm.Usage{PromptTokens: 9, CompletionTokens: 2}, nil},
-		{"thinking and tool deltas skipped", start + delta("thinking_delta", "thinking", "hm") + delta("text_delta", "text", "a") +
+		{"thinking delta, and input of no tool_use block, skipped from the text", start + delta("thinking_delta", "thinking", "hm") + delta("text_delta", "text", "a") +
 			delta("input_json_delta", "partial_json", "{") + "event: ping\ndata: {\"type\": \"ping\"}\n\n" + stop + end,
 			"a", &llm.Usage{PromptTokens: 9, CompletionTokens: 2}, nil},
 		{"unknown event skipped", start + "event: future\ndata: {\"type\":\"future\"}\n\n" + delta("text_delta", "text", "a") + stop + end,

@@ -63,7 +63,7 @@ func Drain(t testing.TB, s llm.Stream) Result {
 			}
 			return r
 		}
-		if c.Text == "" && c.FinishReason == llm.FinishNone && c.Usage == nil {
+		if c.Text == "" && c.Reasoning == "" && len(c.ToolCalls) == 0 && len(c.Logprobs) == 0 && c.FinishReason == llm.FinishNone && c.Usage == nil {
 			t.Errorf("empty chunk %+v", c)
 		}
 		if r.Finish != llm.FinishNone && (c.Text != "" || c.FinishReason != llm.FinishNone) {

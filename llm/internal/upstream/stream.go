@@ -61,8 +61,8 @@ func NewStream[T any](ctx context.Context, name, secret string, s SDKStream[T], 
 	return st
 }
 
-// Recv returns the next chunk with text, a finish reason or usage; events
-// without any are skipped.
+// Recv returns the next chunk that Carries something; events without
+// anything are skipped.
 func (s *Stream[T]) Recv() (llm.Chunk, error) {
 	if s.end != nil {
 		return llm.Chunk{}, s.end
@@ -84,7 +84,7 @@ func (s *Stream[T]) Recv() (llm.Chunk, error) {
 			}
 			return s.fail(err)
 		}
-		if c.Text != "" || c.FinishReason != llm.FinishNone || c.Usage != nil {
+		if Carries(c) {
 			s.chunks++
 			return c, nil
 		}

@@ -127,3 +127,46 @@ func TestChecks(t *testing.T) {
 		t.Errorf("DefaultHTTPClient = %+v", c)
 	}
 }
+
+// sliceStream is an SDKStream over a fixed list of events.
+type sliceStream struct {
+	evs []llm.Chunk
+	i   int
+}
+
+func (s *sliceStream) Next() bool         { s.i++; return s.i <= len(s.evs) }
+func (s *sliceStream) Current() llm.Chunk { return s.evs[s.i-1] }
+func (s *sliceStream) Err() error         { return nil }
+func (s *sliceStream) Close() error       { return nil }
+
+// passDecoder hands the events through; the last one finishes.
+type passDecoder struct{ finished bool }
+
+func (d *passDecoder) Decode(c llm.Chunk) (llm.Chunk, bool, error) {
+	d.finished = d.finished || c.FinishReason != llm.FinishNone
+	return c, false, nil
+}
+func (d *passDecoder) Finished() bool             { return d.finished }
+func (d *passDecoder) EventError(err error) error { return nil }
+
+func TestStreamKeepsEveryKindOfContent(t *testing.T) {
+	want := []llm.Chunk{
+		{Reasoning: "hm"},
+		{ToolCalls: []llm.ToolCallDelta{{Index: 0, ID: "call_1", Name: "f"}}},
+		{Logprobs: []llm.TokenLogprob{{Token: "a", Logprob: -1}}},
+		{Text: "a"},
+		{FinishReason: llm.FinishStop},
+	}
+	evs := append([]llm.Chunk{{}}, want...) // the empty event is skipped
+	st := NewStream[llm.Chunk](t.Context(), "p", secret, &sliceStream{evs: evs}, nil, &passDecoder{}, errors.New("closed"))
+	defer st.Close()
+	for i, w := range want {
+		c, err := st.Recv()
+		if err != nil || c.Reasoning != w.Reasoning || c.Text != w.Text || len(c.ToolCalls) != len(w.ToolCalls) || len(c.Logprobs) != len(w.Logprobs) {
+			t.Fatalf("chunk %d = %+v, %v; want %+v", i, c, err, w)
+		}
+	}
+	if _, err := st.Recv(); err != io.EOF {
+		t.Fatalf("end = %v, want io.EOF", err)
+	}
+}

@@ -48,8 +48,8 @@ func (s *Server) deadlines(next echo.HandlerFunc) echo.HandlerFunc {
 // update per half timeout, not one per token.
 type deadlineWriter struct {
 	stdhttp.ResponseWriter
-	rc            *stdhttp.ResponseController
-	timeout       time.Duration
+	rc           *stdhttp.ResponseController
+	timeout      time.Duration
 	refreshAt    time.Time // when to move the deadline again
 	readDeadline bool
 }

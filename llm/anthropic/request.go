@@ -32,7 +32,7 @@ func (p *Provider) Capabilities() llm.Capabilities {
 }
 
 var (
-	_ llm.Capable          = (*Provider)(nil)
+	_ llm.Capable        = (*Provider)(nil)
 	_ llm.RequestChecker = (*Provider)(nil)
 )
 

@@ -25,6 +25,11 @@ type Spec struct {
 	OnDisconnect model.DisconnectPolicy
 	// Metadata is kept with the request and shown in its snapshot.
 	Metadata map[string]string
+	// TraceID is the caller's own id for the submit (the server passes the
+	// HTTP request's X-Request-Id); the request's log lines carry it as
+	// req_id. It is not part of the request and not compared for
+	// idempotency.
+	TraceID string
 	// IdempotencyKey makes a submit safe to retry: while the request it
 	// created is retained, a submit of the same owner with the same key
 	// and the same spec answers that request (Snapshot.Replayed), and one

@@ -64,8 +64,23 @@ func newRequestActor(cfg *Config, id, owner string, spec Spec) *requestActor {
 		id:     id,
 		owner:  owner,
 		spec:   spec,
-		logger: cfg.Logger.With().Str("request_id", id).Logger(),
+		logger: requestLogger(cfg.Logger, id, owner, spec.TraceID),
 	}
+}
+
+// requestLogger names the request, its owner and, when the caller gave
+// one, the id of the caller's own request (the HTTP request's req_id), so
+// one grep follows a request from its submit to its end. Empty values are
+// left out.
+func requestLogger(l zerolog.Logger, id, owner, trace string) zerolog.Logger {
+	c := l.With().Str("request_id", id)
+	if owner != "" {
+		c = c.Str("tenant", owner)
+	}
+	if trace != "" {
+		c = c.Str("req_id", trace)
+	}
+	return c.Logger()
 }
 
 // now is the shell's only clock read; the model gets it as an input.
@@ -255,8 +270,15 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 			if e.End.Status == model.StatusFailed {
 				ev = r.logger.Warn()
 			}
-			ev.Stringer("status", e.End.Status).Stringer("reason", e.End.Reason).
-				Int("tokens", e.End.Tokens).Dur("ran_ms", ran).Str("detail", e.End.Message).Msg("request finished")
+			ev = ev.Stringer("status", e.End.Status).Stringer("reason", e.End.Reason).
+				Int("tokens", e.End.Tokens).Dur("ran_ms", ran)
+			if e.End.Message != "" {
+				ev = ev.Str("detail", e.End.Message)
+			}
+			if u := e.End.Upstream; u != nil && u.Status != 0 {
+				ev = ev.Int("upstream_status", u.Status)
+			}
+			ev.Msg("request finished")
 		case model.CancelReply:
 			var ref uint64
 			if m, ok := c.Message().(*Cancel); ok {

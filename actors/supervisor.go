@@ -581,7 +581,7 @@ func (s *supervisor) rememberExpired(e *entry) {
 // specHash identifies a spec for idempotency: the same key must come with
 // the same request.
 func specHash(spec Spec) [sha256.Size]byte {
-	spec.IdempotencyKey = ""
+	spec.IdempotencyKey, spec.TraceID = "", ""
 	b, err := json.Marshal(spec)
 	if err != nil {
 		b = fmt.Appendf(nil, "%#v", spec)

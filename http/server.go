@@ -161,9 +161,6 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.cfg.Logger.Debug().Err(err).Msg("error after the response started")
 		return
 	}
-	if ae.Status >= 500 {
-		s.cfg.Logger.Error().Err(ae).Str("path", c.Request().URL.Path).Msg("request failed")
-	}
 	if ae.RetryAfter > 0 {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
 	}
@@ -332,7 +329,13 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 				ev = ev.Str("request_id", id)
 			}
 			if v.Error != nil {
-				ev = ev.Str("error", toAPIError(v.Error).Code)
+				// One line per failure: the access line carries the cause
+				// of a server fault, no second line is written.
+				ae := toAPIError(v.Error)
+				ev = ev.Str("error", ae.Code)
+				if ae.Status >= 500 && ae.Err != nil {
+					ev = ev.AnErr("cause", ae.Err)
+				}
 			}
 			ev.Str("req_id", v.RequestID).Str("method", v.Method).Str("path", v.URIPath).
 				Int("status", v.Status).Dur("latency_ms", v.Latency).Int64("bytes_out", v.ResponseSize).

@@ -33,6 +33,9 @@ Streams an answer from the embedded model through the engine.
 `
 
 func main() {
+	// Millisecond timestamps: one second is too coarse to order the lines
+	// of one streaming request.
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

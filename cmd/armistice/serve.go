@@ -95,6 +95,17 @@ func intSetting(flag, env, def, usage string, field func(*serveConfig) *int) set
 	}}
 }
 
+func int64Setting(flag, env, def, usage string, field func(*serveConfig) *int64) setting {
+	return setting{flag: flag, env: env, def: def, usage: usage, apply: func(c *serveConfig, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		*field(c) = n
+		return nil
+	}}
+}
+
 // settings lists every setting, in the order of the README's table.
 var settings = []setting{
 	{flag: "addr", env: "ARMISTICE_ADDR", def: "127.0.0.1:8080", usage: "address to listen on (host:port)", apply: func(c *serveConfig, v string) error {
@@ -118,6 +129,22 @@ var settings = []setting{
 	durationSetting("shutdown-grace", "ARMISTICE_SHUTDOWN_GRACE", "30s", "time running requests get to finish on SIGINT/SIGTERM", func(c *serveConfig) *time.Duration { return &c.ShutdownGrace }),
 	intSetting("max-prompt-bytes", "ARMISTICE_MAX_PROMPT_BYTES", "65536", "largest prompt (beyond: 413)", func(c *serveConfig) *int { return &c.HTTP.MaxPromptBytes }),
 	intSetting("max-output-bytes", "ARMISTICE_MAX_OUTPUT_BYTES", "1048576", "largest answer (beyond: failed/output_too_large)", func(c *serveConfig) *int { return &c.Engine.MaxOutputBytes }),
+	intSetting("max-active-per-tenant", "ARMISTICE_MAX_ACTIVE_PER_TENANT", "0", "slots one tenant may hold (0: no per-tenant cap)", func(c *serveConfig) *int { return &c.Engine.MaxActivePerTenant }),
+	intSetting("max-queued-per-tenant", "ARMISTICE_MAX_QUEUED_PER_TENANT", "0", "queue places one tenant may hold (0: no per-tenant cap)", func(c *serveConfig) *int { return &c.Engine.MaxQueuedPerTenant }),
+	{flag: "queue-policy", env: "ARMISTICE_QUEUE_POLICY", def: "fifo", usage: "fifo (arrival order) or fair (tenants in turn, FIFO within each)", apply: func(c *serveConfig, v string) error {
+		switch actors.QueuePolicy(v) {
+		case actors.QueueFIFO, actors.QueueFair:
+			c.Engine.QueuePolicy = actors.QueuePolicy(v)
+			return nil
+		}
+		return fmt.Errorf("not fifo or fair")
+	}},
+	intSetting("max-retained", "ARMISTICE_MAX_RETAINED", "10000", "finished requests kept for late readers (beyond: the oldest go, read ones first)", func(c *serveConfig) *int { return &c.Engine.MaxRetained }),
+	int64Setting("max-retained-bytes", "ARMISTICE_MAX_RETAINED_BYTES", "268435456", "bytes of logs finished requests may hold", func(c *serveConfig) *int64 { return &c.Engine.MaxRetainedBytes }),
+	intSetting("max-retained-per-tenant", "ARMISTICE_MAX_RETAINED_PER_TENANT", "0", "finished requests kept per tenant (0: no per-tenant bound)", func(c *serveConfig) *int { return &c.Engine.MaxRetainedPerTenant }),
+	int64Setting("max-retained-bytes-per-tenant", "ARMISTICE_MAX_RETAINED_BYTES_PER_TENANT", "0", "bytes kept per tenant (0: no per-tenant bound)", func(c *serveConfig) *int64 { return &c.Engine.MaxRetainedBytesPerTenant }),
+	durationSetting("read-timeout", "ARMISTICE_READ_TIMEOUT", "30s", "longest time to read a request body (0: none)", func(c *serveConfig) *time.Duration { return &c.HTTP.ReadTimeout }),
+	durationSetting("write-timeout", "ARMISTICE_WRITE_TIMEOUT", "30s", "longest time one write to a client may take; a client that stops reading is detached (0: none)", func(c *serveConfig) *time.Duration { return &c.HTTP.WriteTimeout }),
 	{flag: "workers", env: "ARMISTICE_WORKERS", usage: "goroutines that run the actors' mailboxes (empty: 2 × GOMAXPROCS, at least 8; 0: a goroutine per run, proto.actor's default)", apply: func(c *serveConfig, v string) error {
 		if v == "" {
 			return nil // actors.DefaultConfig's, which depends on the machine
@@ -407,7 +434,10 @@ func (c *serveConfig) logger(stderr io.Writer) zerolog.Logger {
 	}
 	var w io.Writer = stderr
 	if format == "console" {
-		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.TimeOnly}
+		// Colour codes only where a terminal shows them, never in a file
+		// or a pipe.
+		f, ok := stderr.(*os.File)
+		w = zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05.000", NoColor: !ok || !isatty.IsTerminal(f.Fd())}
 	}
 	return zerolog.New(w).Level(c.LogLevel).With().Timestamp().Logger()
 }
@@ -457,9 +487,15 @@ func serve(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	logger.Info().Str("addr", ln.Addr().String()).Str("url", "http://"+ln.Addr().String()).
-		Str("provider", cfg.Provider).Strs("fallback", cfg.Fallback).Strs("models", cfg.Models).
-		Str("upstream", cfg.upstreamURL()).Bool("auth", len(cfg.HTTP.APIKeys) > 0).Msg("listening")
+	start := logger.Info().Str("addr", ln.Addr().String()).Str("url", "http://"+ln.Addr().String()).
+		Str("provider", cfg.Provider).Strs("models", cfg.Models).Bool("auth", len(cfg.HTTP.APIKeys) > 0)
+	if len(cfg.Fallback) > 0 {
+		start = start.Strs("fallback", cfg.Fallback)
+	}
+	if u := cfg.upstreamURL(); u != "" {
+		start = start.Str("upstream", u)
+	}
+	start.Msg("listening")
 
 	select {
 	case err := <-served:
@@ -468,9 +504,11 @@ func serve(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 	case sig := <-signals:
 		logger.Info().Stringer("signal", sig).Stringer("grace", cfg.ShutdownGrace).Msg("shutting down: draining requests")
 	}
-	// The grace covers the requests; the extra time lets the last streams
-	// write their end events.
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace+15*time.Second)
+	// The grace covers the requests; one more second lets the last streams
+	// write their end events. Clients that have not finished by then
+	// (a stalled body, a reader that stopped reading) are cut off: the exit
+	// is 0 within grace + 1 s whatever the clients do.
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace+time.Second)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- srv.Shutdown(ctx, cfg.ShutdownGrace) }()

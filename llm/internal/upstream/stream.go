@@ -61,8 +61,8 @@ func NewStream[T any](ctx context.Context, name, secret string, s SDKStream[T], 
 	return st
 }
 
-// Recv returns the next chunk with text, a finish reason or usage; events
-// without any are skipped.
+// Recv returns the next chunk that carries something (Carries); events
+// without anything are skipped.
 func (s *Stream[T]) Recv() (llm.Chunk, error) {
 	if s.end != nil {
 		return llm.Chunk{}, s.end
@@ -84,11 +84,18 @@ func (s *Stream[T]) Recv() (llm.Chunk, error) {
 			}
 			return s.fail(err)
 		}
-		if c.Text != "" || c.FinishReason != llm.FinishNone || c.Usage != nil {
+		if Carries(c) {
 			s.chunks++
 			return c, nil
 		}
 	}
+}
+
+// Carries reports whether c carries anything: text, reasoning, a tool-call
+// piece, logprobs, a finish reason or usage.
+func Carries(c llm.Chunk) bool {
+	return c.Text != "" || c.Reasoning != "" || len(c.ToolCalls) > 0 || len(c.Logprobs) > 0 ||
+		c.FinishReason != llm.FinishNone || c.Usage != nil
 }
 
 // Chunks is the number of chunks delivered so far, for error messages.

@@ -7,13 +7,15 @@ import (
 	"errors"
 	"io"
 	"net/http"
+
+	"github.com/armistice-go/armistice/llm"
 )
 
 // The SDK sends the request (encoded in body.go) and turns HTTP errors
 // into ours; the stream's events are decoded here. The SDK's own
 // stream decoder parses every chunk with a reflection-heavy JSON layer
 // that cost about 20 µs per chunk in cmd/armistice-bench's profiles and
-// capped a relay near 50k tokens/s on two cores; the chunks need four
+// capped a relay near 50k tokens/s on two cores; the chunks need a few
 // fields, which encoding/json decodes into the small types below.
 
 // wireChunk is the part of a chat.completion.chunk the provider reads.
@@ -24,9 +26,58 @@ type wireChunk struct {
 }
 
 type wireChoice struct {
-	Index        int64                    `json:"index"`
-	Delta        struct{ Content string } `json:"delta"`
-	FinishReason string                   `json:"finish_reason"`
+	Index        int64         `json:"index"`
+	Delta        wireDelta     `json:"delta"`
+	Logprobs     *wireLogprobs `json:"logprobs"`
+	FinishReason string        `json:"finish_reason"`
+}
+
+// wireDelta is a choice's delta. A plain text chunk sets only Content;
+// the other fields cost nothing when their keys are absent.
+type wireDelta struct {
+	Content string `json:"content"`
+	// ReasoningContent (vLLM, DeepSeek, llama.cpp) and Reasoning (newer
+	// vLLM, OpenRouter, Ollama) carry a reasoning model's thinking.
+	ReasoningContent lenientString  `json:"reasoning_content"`
+	Reasoning        lenientString  `json:"reasoning"`
+	ToolCalls        []wireToolCall `json:"tool_calls"`
+	// FunctionCall is the legacy single function call (finish_reason
+	// "function_call").
+	FunctionCall *wireFunction `json:"function_call"`
+}
+
+type wireToolCall struct {
+	Index    int          `json:"index"`
+	ID       string       `json:"id"`
+	Function wireFunction `json:"function"`
+}
+
+type wireFunction struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+// wireLogprobs are a choice's logprobs; llm.TokenLogprob has OpenAI's
+// field names, so the tokens decode straight into it.
+type wireLogprobs struct {
+	Content []llm.TokenLogprob `json:"content"`
+}
+
+// lenientString is a string field that some servers fill with another
+// shape (an object, an array): anything but a JSON string reads as empty
+// rather than failing the whole chunk, since the field is optional
+// commentary, never the answer.
+type lenientString string
+
+func (s *lenientString) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*s = lenientString(v)
+	}
+	return nil
 }
 
 type wireUsage struct {

@@ -180,7 +180,13 @@ func (c *chunkReader) dispatch() bool {
 		c.done = true
 		return false
 	}
-	c.cur = wireChunk{}
+	// The choices' array is reused: encoding/json appends into its
+	// capacity without zeroing, so the elements are cleared first. What a
+	// chunk handed out refers to (strings, the logprobs and tool-call
+	// slices) is allocated afresh by each decoding, never reused.
+	choices := c.cur.Choices[:cap(c.cur.Choices)]
+	clear(choices)
+	c.cur = wireChunk{Choices: choices[:0]}
 	if err := json.Unmarshal(c.data, &c.cur); err != nil {
 		c.err = err
 		return false

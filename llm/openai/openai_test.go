@@ -3,6 +3,7 @@ package openai_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"reflect"
 	"strings"
@@ -182,6 +183,7 @@ func TestRequestHeaders(t *testing.T) {
 }
 
 func TestInvalidRequest(t *testing.T) {
+	nan := math.NaN()
 	p := newProvider(t, openai.Config{BaseURL: "http://127.0.0.1:1/v1"})
 	for _, tc := range []struct {
 		req  llm.Request
@@ -194,6 +196,8 @@ func TestInvalidRequest(t *testing.T) {
 			"openai: " + llm.ErrInvalidRequest.Error() + `: message 1 (role tool) has no tool_call_id`},
 		{llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "x"}}, Settings: llm.Settings{Tools: []llm.Tool{{}}}},
 			"openai: " + llm.ErrInvalidRequest.Error() + `: tools[0] has no name`},
+		{llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "x"}}, Settings: llm.Settings{Temperature: &nan}},
+			"openai: " + llm.ErrInvalidRequest.Error() + `: encoding the request: json: unsupported value: NaN`},
 	} {
 		_, err := p.Stream(t.Context(), tc.req)
 		if !errors.Is(err, llm.ErrInvalidRequest) || err.Error() != tc.want {

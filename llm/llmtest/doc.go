@@ -22,6 +22,16 @@
 // Answer, Finished, CutAfter, EndAfter, ErrorAfter, MalformedAfter and
 // StallAfter build the usual ones.
 //
+// In the OpenAI format a Step can also carry a reasoning delta
+// (Step.Reasoning, sent as delta.reasoning_content), tool-call pieces
+// (Step.ToolCalls, sent as delta.tool_calls exactly as OpenAI streams
+// them; end with Finish llm.FinishToolCalls) and per-token logprobs
+// (Step.Logprobs, sent as the choice's logprobs.content), all in the
+// step's one chunk. ToolCall builds a script streaming one complete call.
+// An error answer's body can carry a chosen error.type, error.code and
+// error.param (Script.ErrorType, ErrorCode, ErrorParam; StatusBody), as
+// OpenAI sends for context_length_exceeded or model_not_found.
+//
 // # Stalls and disconnects
 //
 // A stall blocks the handler until the client goes away, the test calls
@@ -42,7 +52,8 @@
 //
 // testdata/ holds the exact bytes the servers send for canonical scripts
 // (openai_stream.txt, anthropic_stream.txt, the usage chunk, an error in
-// the middle of a stream, error bodies); the package's golden test keeps the
+// the middle of a stream, error bodies, tool calls with reasoning,
+// logprobs); the package's golden test keeps the
 // servers and the files in step (go test ./llm/llmtest -update rewrites
 // them). Fixture returns them.
 package llmtest

@@ -44,12 +44,40 @@ var golden = []struct {
 	{"openai_error_midstream.txt", llmtest.OpenAI, openAIBody, llmtest.ErrorAfter("The server had an error while processing your request.", "Hello"), 200},
 	{"openai_malformed.txt", llmtest.OpenAI, openAIBody, llmtest.MalformedAfter("Hello"), 200},
 	{"openai_error_429.json", llmtest.OpenAI, openAIBody, llmtest.Status(429, "2"), 429},
+	{"openai_tool_calls.txt", llmtest.OpenAI, openAIBody, toolCallScript, 200},
+	{"openai_logprobs.txt", llmtest.OpenAI, openAIBody, logprobsScript, 200},
+	{"openai_error_400.json", llmtest.OpenAI, openAIBody, llmtest.StatusBody(400, "", "invalid_request_error", "context_length_exceeded", "messages",
+		"This model's maximum context length is 128000 tokens."), 400},
 	{"anthropic_stream.txt", llmtest.Anthropic, anthropicBody, llmtest.Answer("Hello", ",", " world", "!"), 200},
 	{"anthropic_length.txt", llmtest.Anthropic, anthropicBody, llmtest.Finished(llm.FinishLength, "Hello", ",", " wor"), 200},
 	{"anthropic_error_midstream.txt", llmtest.Anthropic, anthropicBody, llmtest.ErrorAfter("Overloaded", "Hello"), 200},
 	{"anthropic_malformed.txt", llmtest.Anthropic, anthropicBody, llmtest.MalformedAfter("Hello"), 200},
 	{"anthropic_error_529.json", llmtest.Anthropic, anthropicBody, llmtest.Status(529, ""), 529},
 }
+
+// toolCallScript reasons, then calls two tools, the arguments of each split
+// over chunks, as OpenAI streams parallel calls.
+var toolCallScript = llmtest.Script{Steps: []llmtest.Step{
+	{Reasoning: "The user wants"},
+	{Reasoning: " the weather."},
+	{ToolCalls: []llm.ToolCallDelta{{Index: 0, ID: "call_a", Name: "get_weather"}}},
+	{ToolCalls: []llm.ToolCallDelta{{Index: 0, Arguments: `{"city":`}}},
+	{ToolCalls: []llm.ToolCallDelta{{Index: 0, Arguments: `"Paris"}`}}},
+	{ToolCalls: []llm.ToolCallDelta{{Index: 1, ID: "call_b", Name: "get_time", Arguments: `{"tz":"CET"}`}}},
+	{Finish: llm.FinishToolCalls},
+	{Usage: true},
+	{Done: true},
+}}
+
+// logprobsScript streams text with the log probability of each token.
+var logprobsScript = llmtest.Script{Steps: []llmtest.Step{
+	{Text: "Hello", Logprobs: []llm.TokenLogprob{{Token: "Hello", Logprob: -0.25, Bytes: []int{72, 101, 108, 108, 111},
+		Top: []llm.TopLogprob{{Token: "Hello", Logprob: -0.25, Bytes: []int{72, 101, 108, 108, 111}}, {Token: "Hi", Logprob: -1.5, Bytes: []int{72, 105}}}}}},
+	{Text: "!", Logprobs: []llm.TokenLogprob{{Token: "!", Logprob: -0.01, Bytes: []int{33}}}},
+	{Finish: llm.FinishStop},
+	{Usage: true},
+	{Done: true},
+}}
 
 // post sends body to the server's endpoint and returns the response with
 // its body read.

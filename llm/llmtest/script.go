@@ -26,6 +26,13 @@ type Script struct {
 	// Message is the error.message of an error answer; default the status
 	// text.
 	Message string
+	// ErrorType, ErrorCode and ErrorParam replace the error body's
+	// error.type, error.code and error.param (OpenAI format; Anthropic:
+	// ErrorType only). Empty keeps the defaults: OpenAI sends type
+	// "requests" and code "rate_limit_exceeded" for 429,
+	// "server_error" and null for 5xx, "invalid_request_error" and null
+	// otherwise, and param null.
+	ErrorType, ErrorCode, ErrorParam string
 	// Hangup closes the connection after reading the request, before any
 	// byte of an answer: the client sees EOF on a fresh connection.
 	Hangup bool
@@ -50,9 +57,25 @@ type Step struct {
 	// done, which the server records as a Disconnect), the test calls
 	// Server.Release, or the server closes. A stalled server never sleeps.
 	Stall bool
+	// Reasoning is a reasoning delta (OpenAI format:
+	// delta.reasoning_content, in the same chunk as Text, ToolCalls and
+	// the finish). Servers that name it delta.reasoning can be played
+	// with Raw.
+	Reasoning string
 	// Text is a text delta. With Finish or WireFinish in the same step, the
 	// OpenAI format sends both in one chunk.
 	Text string
+	// ToolCalls are tool-call pieces sent as delta.tool_calls in the
+	// step's chunk, exactly as OpenAI streams them: index always; id,
+	// "type":"function" and function.name only when ID or Name is set
+	// (the first piece of a call); function.arguments always. End the
+	// answer with Finish llm.FinishToolCalls ("tool_calls"). OpenAI
+	// format only.
+	ToolCalls []llm.ToolCallDelta
+	// Logprobs are sent as the step's choice logprobs
+	// ({"content":[...],"refusal":null}) instead of null. OpenAI format
+	// only.
+	Logprobs []llm.TokenLogprob
 	// Finish ends the answer with this reason in the format's words
 	// (OpenAI: a chunk with finish_reason "stop", "length",
 	// "content_filter"; Anthropic: content_block_stop, then message_delta
@@ -134,6 +157,24 @@ func StallAfter(words []string, rest ...string) Script {
 	s := Answer(rest...)
 	s.Steps = append(append(texts(words), Step{Stall: true}), s.Steps...)
 	return s
+}
+
+// ToolCall streams one complete tool call as OpenAI does: a piece with
+// index, id and name and empty arguments, then the arguments in the given
+// pieces, then finish_reason "tool_calls", the usage chunk and [DONE].
+func ToolCall(id, name string, arguments ...string) Script {
+	steps := []Step{{ToolCalls: []llm.ToolCallDelta{{ID: id, Name: name}}}}
+	for _, a := range arguments {
+		steps = append(steps, Step{ToolCalls: []llm.ToolCallDelta{{Arguments: a}}})
+	}
+	return Script{Steps: append(steps, Step{Finish: llm.FinishToolCalls}, Step{Usage: true}, Step{Done: true})}
+}
+
+// StatusBody answers code with an OpenAI error body carrying typ, errCode,
+// param and message (empty ones take the defaults), and Retry-After when
+// retryAfter is not empty.
+func StatusBody(code int, retryAfter, typ, errCode, param, message string) Script {
+	return Script{Status: code, RetryAfter: retryAfter, ErrorType: typ, ErrorCode: errCode, ErrorParam: param, Message: message}
 }
 
 // texts returns one Text step per word.

@@ -251,7 +251,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	req := s.record(r, body)
 	if r.Method != http.MethodPost || r.URL.Path != s.format.path() {
-		s.writeError(w, req, http.StatusNotFound, "", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+		s.writeError(w, req, Script{Status: http.StatusNotFound, Message: fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)})
 		return
 	}
 	sc := s.scripts[min(req.Index, len(s.scripts)-1)]
@@ -266,7 +266,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	case sc.Status != 0 && sc.Status != http.StatusOK:
-		s.writeError(w, req, sc.Status, sc.RetryAfter, sc.Message)
+		s.writeError(w, req, sc)
 		return
 	}
 	p := &player{s: s, w: w, r: r, rc: http.NewResponseController(w), req: req, sc: sc, prompt: promptWords(s.format, body)}
@@ -337,31 +337,45 @@ func (s *Server) disconnected(index int) {
 	}
 }
 
-// writeError answers an error status with a body in the format's shape.
-func (s *Server) writeError(w http.ResponseWriter, req Request, code int, retryAfter, message string) {
+// writeError answers sc's error status with a body in the format's shape.
+func (s *Server) writeError(w http.ResponseWriter, req Request, sc Script) {
+	code, message := sc.Status, sc.Message
 	if message == "" {
 		message = statusText(code)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	if retryAfter != "" {
-		h.Set("Retry-After", retryAfter)
+	if sc.RetryAfter != "" {
+		h.Set("Retry-After", sc.RetryAfter)
 	}
 	var body string
 	switch s.format {
 	case Anthropic:
+		typ := sc.ErrorType
+		if typ == "" {
+			typ = anthropicErrorType(code)
+		}
 		h.Set("Request-Id", requestID(req.Index))
 		body = fmt.Sprintf(`{"type":"error","error":{"type":%s,"message":%s},"request_id":%s}`,
-			quote(anthropicErrorType(code)), quote(message), quote(requestID(req.Index)))
+			quote(typ), quote(message), quote(requestID(req.Index)))
 	default:
-		typ, code2 := "invalid_request_error", "null"
+		typ, errCode, param := "invalid_request_error", "null", "null"
 		switch {
 		case code == http.StatusTooManyRequests:
-			typ, code2 = "requests", `"rate_limit_exceeded"`
+			typ, errCode = "requests", `"rate_limit_exceeded"`
 		case code >= 500:
 			typ = "server_error"
 		}
-		body = fmt.Sprintf(`{"error":{"message":%s,"type":%s,"param":null,"code":%s}}`, quote(message), quote(typ), code2)
+		if sc.ErrorType != "" {
+			typ = sc.ErrorType
+		}
+		if sc.ErrorCode != "" {
+			errCode = quote(sc.ErrorCode)
+		}
+		if sc.ErrorParam != "" {
+			param = quote(sc.ErrorParam)
+		}
+		body = fmt.Sprintf(`{"error":{"message":%s,"type":%s,"param":%s,"code":%s}}`, quote(message), quote(typ), param, errCode)
 	}
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, body+"\n")

@@ -1,9 +1,12 @@
 package llmtest
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/armistice-go/armistice/llm"
 )
@@ -118,13 +121,26 @@ func (p *player) step(st Step) {
 }
 
 func (p *player) openAIStep(st Step, finish string) {
-	switch {
-	case st.Text != "" && finish != "":
-		p.write(p.chunk(fmt.Sprintf(`[{"index":0,"delta":{"content":%s},"logprobs":null,"finish_reason":%s}]`, quote(st.Text), quote(finish))))
-	case st.Text != "":
-		p.write(p.chunk(fmt.Sprintf(`[{"index":0,"delta":{"content":%s},"logprobs":null,"finish_reason":null}]`, quote(st.Text))))
-	case finish != "":
-		p.write(p.chunk(fmt.Sprintf(`[{"index":0,"delta":{},"logprobs":null,"finish_reason":%s}]`, quote(finish))))
+	var delta []string
+	if st.Reasoning != "" {
+		delta = append(delta, `"reasoning_content":`+quote(st.Reasoning))
+	}
+	if st.Text != "" {
+		delta = append(delta, `"content":`+quote(st.Text))
+	}
+	if len(st.ToolCalls) > 0 {
+		delta = append(delta, `"tool_calls":`+toolCalls(st.ToolCalls))
+	}
+	logprobs := "null"
+	if len(st.Logprobs) > 0 {
+		logprobs = `{"content":` + marshal(st.Logprobs) + `,"refusal":null}`
+	}
+	if len(delta) > 0 || finish != "" {
+		reason := "null"
+		if finish != "" {
+			reason = quote(finish)
+		}
+		p.write(p.chunk(fmt.Sprintf(`[{"index":0,"delta":{%s},"logprobs":%s,"finish_reason":%s}]`, strings.Join(delta, ","), logprobs, reason)))
 	}
 	if st.Usage && p.req.IncludeUsage {
 		u := p.usage()
@@ -154,6 +170,32 @@ func (p *player) anthropicStep(st Step, finish string) {
 	if st.Malformed {
 		p.write("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"tru\n\n")
 	}
+}
+
+// toolCalls renders tool-call pieces as OpenAI's delta.tool_calls.
+func toolCalls(calls []llm.ToolCallDelta) string {
+	parts := make([]string, len(calls))
+	for i, c := range calls {
+		head := fmt.Sprintf(`{"index":%d,`, c.Index)
+		if c.ID != "" {
+			head += `"id":` + quote(c.ID) + `,"type":"function",`
+		}
+		fn := `"arguments":` + quote(c.Arguments)
+		if c.Name != "" {
+			fn = `"name":` + quote(c.Name) + `,` + fn
+		}
+		parts[i] = head + `"function":{` + fn + `}}`
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}
+
+// marshal renders v as JSON without HTML escaping.
+func marshal(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // chunk renders an OpenAI chunk event with the given choices. Like OpenAI,

@@ -33,10 +33,11 @@ type Config struct {
 	// Model is used when a request names none. Default "gpt-4o-mini".
 	Model string
 	// MaxCompletionTokens sends a request's MaxTokens as
-	// "max_completion_tokens" instead of the default "max_tokens". The
-	// default is the field every OpenAI-compatible server understands;
-	// OpenAI's reasoning models (the o-series, gpt-5) refuse it and need
-	// this switch.
+	// "max_completion_tokens" whatever name the client used. Without it
+	// the cap goes out under the client's name (Settings.MaxTokensField;
+	// "max_tokens" when none), which is right for any upstream; the
+	// switch is for an upstream serving only OpenAI's reasoning models
+	// (the o-series, gpt-5), which refuse "max_tokens".
 	MaxCompletionTokens bool
 	// ExtraHeaders are added to every request (for gateways that route or
 	// bill by header). Names must be valid header names; values must not

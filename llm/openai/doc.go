@@ -7,11 +7,34 @@
 //
 // A request becomes POST {BaseURL}/chat/completions with "stream": true and
 // "stream_options": {"include_usage": true}. Messages keep their roles
-// (system, user, assistant). Request.Model overrides Config.Model.
-// Request.MaxTokens, when positive, is sent as "max_tokens": the field every
-// OpenAI-compatible server accepts (vLLM, llama.cpp and Ollama all read it);
-// set Config.MaxCompletionTokens for OpenAI's reasoning models, which only
-// accept "max_completion_tokens".
+// (system, user, assistant, tool) and a name where one was given (a tool
+// message has none: its "tool_call_id" names the call it answers, and it
+// needs one); an assistant turn's tool calls go out as "tool_calls"
+// ({"id", "type": "function", "function": {"name", "arguments"}}), with
+// "content": null when the turn holds nothing else. Request.Model
+// overrides Config.Model.
+//
+// Every setting of llm.Settings is forwarded under its Chat Completions
+// name, and only when the request set it (so an unset one stays the
+// server's default, and temperature 0 or seed 0 is sent): temperature,
+// top_p, stop (always an array), seed, presence_penalty,
+// frequency_penalty, logit_bias, user, service_tier, reasoning_effort,
+// logprobs, top_logprobs, response_format ({"type": "text"},
+// {"type": "json_object"}, or {"type": "json_schema", "json_schema":
+// {"name", "description", "schema", "strict"}}), tools ([{"type":
+// "function", "function": {"name", "description", "parameters",
+// "strict"}}]), tool_choice ("auto", "none", "required" or {"type":
+// "function", "function": {"name"}}) and parallel_tool_calls. top_k has no
+// Chat Completions name: Capabilities leaves it out, so llm.Check refuses
+// it, and Stream refuses it too (an *llm.UnsupportedError).
+//
+// Request.MaxTokens, when positive, is sent under the name the client used
+// (Settings.MaxTokensField): "max_tokens" (also when no name is given: the
+// field every OpenAI-compatible server accepts) or
+// "max_completion_tokens"; a Responses client's "max_output_tokens" is
+// sent as "max_completion_tokens", which caps the same tokens. Set
+// Config.MaxCompletionTokens to send "max_completion_tokens" whatever the
+// client used, for an upstream serving only OpenAI's reasoning models.
 //
 // The body is encoded by this package (body.go, encoding/json) and handed
 // to the SDK as raw bytes (Client.Post); the SDK resolves the base URL,
@@ -19,7 +42,7 @@
 // statuses into errors. Letting the SDK marshal ChatCompletionNewParams cost
 // about a fifth of a request's time in BenchmarkStreamStart and grew the
 // calling goroutine's stack to 32 KB, kept while it reads the stream. The
-// stream's chunks are decoded by this package (wire.go) into the four
+// stream's chunks are decoded by this package (wire.go) into the few
 // fields it reads, because the SDK's generic decoder cost about 20 µs per
 // chunk (see docs/benchmarks.md).
 //
@@ -30,23 +53,32 @@
 //
 // # Chunks
 //
-// Each "chat.completion.chunk" of choice 0 becomes an llm.Chunk with the
-// delta's content as Text. The first chunk (the role, with empty content)
-// and any other chunk carrying nothing are skipped; so are refusal and
-// tool-call deltas, which are not answer text. finish_reason maps onto
+// Each "chat.completion.chunk" of choice 0 becomes an llm.Chunk: the
+// delta's content as Text; its "reasoning_content" (vLLM, DeepSeek,
+// llama.cpp) or else "reasoning" (newer vLLM, OpenRouter, Ollama) as
+// Reasoning (a value that is not a string is ignored); each of its
+// "tool_calls" pieces (index, id, function.name, function.arguments) as a
+// ToolCallDelta, in order, and a legacy "function_call" as one more,
+// index 0 and no id; the choice's "logprobs.content" as Logprobs. The
+// first chunk (the role, with empty content) and any other chunk carrying
+// nothing are skipped; so are refusal deltas. finish_reason maps onto
 // llm.FinishReason: "stop" → stop, "length" → length, "content_filter" →
-// content_filter; "tool_calls" and "function_call" (which need tools this
-// provider never sends) and unknown values → stop. The usage chunk (empty
-// choices, "usage" set) becomes a chunk carrying only Usage; it follows the
-// finish chunk.
+// content_filter, "tool_calls" and "function_call" → tool_calls; unknown
+// values → stop. The usage chunk (empty choices, "usage" set) becomes a
+// chunk carrying only Usage; it follows the finish chunk.
 //
 // # Errors
 //
 // Stream returns an error wrapping:
-//   - llm.ErrInvalidRequest for a request with no messages or an unknown role;
+//   - llm.ErrInvalidRequest for a request with no messages, an unknown
+//     role, a tool message without a tool_call_id, or a malformed setting;
+//   - llm.ErrUnsupported (an *llm.UnsupportedError) for top_k;
 //   - the context's error when it ends before the response headers arrive;
-//   - llm.ErrUpstream with an *llm.StatusError (status code, Retry-After,
-//     the body's error.message) for an HTTP error status;
+//   - llm.ErrUpstream with an *llm.StatusError for an HTTP error status:
+//     the status, Retry-After (or retry-after-ms), and the body's
+//     error.type, error.code, error.param and error.message as the
+//     upstream wrote them (a numeric code as its digits; the status text
+//     when there is no message);
 //   - llm.ErrUpstream and the transport's error when the connection fails.
 //
 // Recv returns io.EOF after the last chunk, or an error wrapping:

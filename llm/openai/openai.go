@@ -2,6 +2,7 @@ package openai
 
 import (
 	"context"
+	"maps"
 	"net/http"
 
 	sdk "github.com/openai/openai-go/v3"
@@ -18,7 +19,10 @@ type Provider struct {
 	client sdk.Client // only its Options are set: Stream posts a raw body
 }
 
-var _ llm.Provider = (*Provider)(nil)
+var (
+	_ llm.Provider = (*Provider)(nil)
+	_ llm.Capable  = (*Provider)(nil)
+)
 
 // New returns a Provider for cfg, with its zero fields defaulted, or an
 // error wrapping ErrInvalidConfig.
@@ -56,8 +60,13 @@ func New(cfg Config) (*Provider, error) {
 // Name returns Config.Name.
 func (p *Provider) Name() string { return p.cfg.Name }
 
+// Capabilities returns every field but top_k: each is forwarded under its
+// Chat Completions name (see the package documentation).
+func (p *Provider) Capabilities() llm.Capabilities { return maps.Clone(capabilities) }
+
 // Stream sends the request and returns once the response headers arrived.
-// Its errors wrap llm.ErrInvalidRequest (no messages, an unknown role), the
+// Its errors wrap llm.ErrInvalidRequest (no messages, an unknown role, a
+// malformed setting), llm.ErrUnsupported (top_k), the
 // context's error, or llm.ErrUpstream: an *llm.StatusError for an HTTP
 // error status, the transport's error for a failed connection.
 func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, error) {
@@ -98,7 +107,8 @@ func (d *decoder) EventError(err error) error {
 }
 
 // Decode maps one chunk. Only choice 0 is read (the provider never asks
-// for more). (A chunk whose choices are not an array fails to decode, as
+// for more): its content, reasoning, tool-call pieces, logprobs and
+// finish reason. (A chunk whose choices are not an array fails to decode, as
 // malformed.) After the finish chunk only usage is read.
 func (d *decoder) Decode(ev wireChunk) (llm.Chunk, bool, error) {
 	var c llm.Chunk
@@ -111,30 +121,50 @@ func (d *decoder) Decode(ev wireChunk) (llm.Chunk, bool, error) {
 	if d.finished {
 		return c, false, nil // nothing but usage follows a finish
 	}
-	for _, ch := range ev.Choices {
+	for i := range ev.Choices {
+		ch := &ev.Choices[i]
 		if ch.Index != 0 {
 			continue
 		}
 		c.Text = ch.Delta.Content
+		// Servers sending both names send the same text twice.
+		c.Reasoning = string(ch.Delta.ReasoningContent)
+		if c.Reasoning == "" {
+			c.Reasoning = string(ch.Delta.Reasoning)
+		}
+		if n := len(ch.Delta.ToolCalls); n > 0 {
+			c.ToolCalls = make([]llm.ToolCallDelta, n)
+			for j, tc := range ch.Delta.ToolCalls {
+				c.ToolCalls[j] = llm.ToolCallDelta{Index: tc.Index, ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments}
+			}
+		}
+		if fc := ch.Delta.FunctionCall; fc != nil && (fc.Name != "" || fc.Arguments != "") {
+			// The legacy function call is one call, without an id.
+			c.ToolCalls = append(c.ToolCalls, llm.ToolCallDelta{Name: fc.Name, Arguments: fc.Arguments})
+		}
+		if ch.Logprobs != nil {
+			c.Logprobs = ch.Logprobs.Content
+		}
 		if ch.FinishReason != "" {
 			c.FinishReason = finishReason(ch.FinishReason)
 			d.finished = true
 		}
+		break // one choice 0 per chunk; a second would be a server's bug
 	}
 	return c, false, nil
 }
 
-// finishReason maps a Chat Completions finish_reason. A tool or function
-// call ends the answer like a stop (this provider sends no tools, so it
-// only happens with a server-side default); unknown values are treated as
-// stop too, since the server did say the answer ended.
+// finishReason maps a Chat Completions finish_reason. Unknown values are
+// treated as stop, since the server did say the answer ended.
 func finishReason(r string) llm.FinishReason {
 	switch r {
 	case "length":
 		return llm.FinishLength
 	case "content_filter":
 		return llm.FinishContentFilter
-	default: // "stop", "tool_calls", "function_call", others
+	case "tool_calls", "function_call":
+		return llm.FinishToolCalls
+	default: // "stop", others
 		return llm.FinishStop
 	}
 }

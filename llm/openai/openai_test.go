@@ -3,6 +3,7 @@ package openai_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"reflect"
 	"strings"
@@ -182,14 +183,21 @@ func TestRequestHeaders(t *testing.T) {
 }
 
 func TestInvalidRequest(t *testing.T) {
+	nan := math.NaN()
 	p := newProvider(t, openai.Config{BaseURL: "http://127.0.0.1:1/v1"})
 	for _, tc := range []struct {
 		req  llm.Request
 		want string
 	}{
 		{llm.Request{}, "openai: " + llm.ErrInvalidRequest.Error() + ": no messages"},
-		{llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "x"}, {Role: "tool", Content: "y"}}},
-			"openai: " + llm.ErrInvalidRequest.Error() + `: message 1 has unknown role "tool"`},
+		{llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "x"}, {Role: "robot", Content: "y"}}},
+			"openai: " + llm.ErrInvalidRequest.Error() + `: message 1 has unknown role "robot"`},
+		{llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "x"}, {Role: llm.RoleTool, Content: "y"}}},
+			"openai: " + llm.ErrInvalidRequest.Error() + `: message 1 (role tool) has no tool_call_id`},
+		{llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "x"}}, Settings: llm.Settings{Tools: []llm.Tool{{}}}},
+			"openai: " + llm.ErrInvalidRequest.Error() + `: tools[0] has no name`},
+		{llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "x"}}, Settings: llm.Settings{Temperature: &nan}},
+			"openai: " + llm.ErrInvalidRequest.Error() + `: encoding the request: json: unsupported value: NaN`},
 	} {
 		_, err := p.Stream(t.Context(), tc.req)
 		if !errors.Is(err, llm.ErrInvalidRequest) || err.Error() != tc.want {
@@ -231,8 +239,8 @@ func TestFinishReasons(t *testing.T) {
 		"stop":           llm.FinishStop,
 		"length":         llm.FinishLength,
 		"content_filter": llm.FinishContentFilter,
-		"tool_calls":     llm.FinishStop,
-		"function_call":  llm.FinishStop,
+		"tool_calls":     llm.FinishToolCalls,
+		"function_call":  llm.FinishToolCalls,
 		"something_new":  llm.FinishStop,
 	} {
 		s := llmtest.NewOpenAIServer(t, llmtest.Script{Steps: []llmtest.Step{{Text: "a"}, {WireFinish: wire}, {Done: true}}})

@@ -7,13 +7,15 @@ import (
 	"errors"
 	"io"
 	"net/http"
+
+	"github.com/armistice-go/armistice/llm"
 )
 
 // The SDK sends the request (encoded in body.go) and turns HTTP errors
 // into ours; the stream's events are decoded here. The SDK's own
 // stream decoder parses every chunk with a reflection-heavy JSON layer
 // that cost about 20 µs per chunk in cmd/armistice-bench's profiles and
-// capped a relay near 50k tokens/s on two cores; the chunks need four
+// capped a relay near 50k tokens/s on two cores; the chunks need a few
 // fields, which encoding/json decodes into the small types below.
 
 // wireChunk is the part of a chat.completion.chunk the provider reads.
@@ -24,9 +26,58 @@ type wireChunk struct {
 }
 
 type wireChoice struct {
-	Index        int64                    `json:"index"`
-	Delta        struct{ Content string } `json:"delta"`
-	FinishReason string                   `json:"finish_reason"`
+	Index        int64         `json:"index"`
+	Delta        wireDelta     `json:"delta"`
+	Logprobs     *wireLogprobs `json:"logprobs"`
+	FinishReason string        `json:"finish_reason"`
+}
+
+// wireDelta is a choice's delta. A plain text chunk sets only Content;
+// the other fields cost nothing when their keys are absent.
+type wireDelta struct {
+	Content string `json:"content"`
+	// ReasoningContent (vLLM, DeepSeek, llama.cpp) and Reasoning (newer
+	// vLLM, OpenRouter, Ollama) carry a reasoning model's thinking.
+	ReasoningContent lenientString  `json:"reasoning_content"`
+	Reasoning        lenientString  `json:"reasoning"`
+	ToolCalls        []wireToolCall `json:"tool_calls"`
+	// FunctionCall is the legacy single function call (finish_reason
+	// "function_call").
+	FunctionCall *wireFunction `json:"function_call"`
+}
+
+type wireToolCall struct {
+	Index    int          `json:"index"`
+	ID       string       `json:"id"`
+	Function wireFunction `json:"function"`
+}
+
+type wireFunction struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+// wireLogprobs are a choice's logprobs; llm.TokenLogprob has OpenAI's
+// field names, so the tokens decode straight into it.
+type wireLogprobs struct {
+	Content []llm.TokenLogprob `json:"content"`
+}
+
+// lenientString is a string field that some servers fill with another
+// shape (an object, an array): anything but a JSON string reads as empty
+// rather than failing the whole chunk, since the field is optional
+// commentary, never the answer.
+type lenientString string
+
+func (s *lenientString) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*s = lenientString(v)
+	}
+	return nil
 }
 
 type wireUsage struct {
@@ -129,7 +180,7 @@ func (c *chunkReader) dispatch() bool {
 		c.done = true
 		return false
 	}
-	c.cur = wireChunk{}
+	c.reset()
 	if err := json.Unmarshal(c.data, &c.cur); err != nil {
 		c.err = err
 		return false
@@ -139,6 +190,22 @@ func (c *chunkReader) dispatch() bool {
 		return false
 	}
 	return true
+}
+
+// reset empties c.cur for the next decoding but keeps the choices' array:
+// encoding/json appends into its capacity without zeroing, so the
+// elements are cleared first. What a chunk handed out refers to (strings,
+// the logprobs and tool-call slices) is allocated afresh by each
+// decoding, never reused. Not inlined: inlined into dispatch, it made
+// the goroutine reading a stream keep a doubled stack
+// (BenchmarkStackPerOpenStream: 26 → 38 KB per stream), most likely a
+// frame on the way into json.Unmarshal crossing a stack-growth step.
+//
+//go:noinline
+func (c *chunkReader) reset() {
+	choices := c.cur.Choices[:cap(c.cur.Choices)]
+	clear(choices)
+	c.cur = wireChunk{Choices: choices[:0]}
 }
 
 func (c *chunkReader) Current() wireChunk { return c.cur }

@@ -2,12 +2,15 @@ package openai
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/armistice-go/armistice/llm"
 )
 
 func readerOf(body string) *chunkReader {
@@ -76,4 +79,89 @@ func BenchmarkChunkReader(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/chunk")
+}
+
+// FuzzDecode feeds arbitrary chunk payloads through the reader and the
+// decoder and checks the new fields against a generic decoding of the same
+// JSON: choice 0's tool calls are all delivered, in order, with their
+// index, id, name and arguments; its reasoning is reasoning_content, or
+// else reasoning; its logprobs are all delivered.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"f","arguments":"{\"a\":"}},{"index":1,"function":{"arguments":"1}"}}]},"finish_reason":null}]}`,
+		`{"choices":[{"index":0,"delta":{"reasoning_content":"a","reasoning":"b","content":"c"},"finish_reason":null}]}`,
+		`{"choices":[{"index":0,"delta":{"reasoning":{"x":1}},"finish_reason":"tool_calls"}]}`,
+		`{"choices":[{"index":0,"delta":{"content":"a"},"logprobs":{"content":[{"token":"a","logprob":-1,"bytes":[97],"top_logprobs":[{"token":"b","logprob":-2,"bytes":null}]}]},"finish_reason":null}]}`,
+		`{"choices":[{"index":0,"delta":{"function_call":{"name":"f","arguments":"{}"}},"finish_reason":"function_call"}]}`,
+		`{"choices":[{"index":1,"delta":{"tool_calls":[{"index":0}]}},{"index":0,"delta":{"tool_calls":null}}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		if bytes.ContainsAny(payload, "\r\n") {
+			return // one data line: framing is TestChunkReaderFraming's
+		}
+		r := readerOf("data: " + string(payload) + "\n\n")
+		if !r.Next() {
+			return
+		}
+		c, done, err := (&decoder{}).Decode(r.Current())
+		if done || err != nil {
+			t.Fatalf("Decode = %v, %v", done, err)
+		}
+		var ref struct {
+			Choices []struct {
+				Index int64 `json:"index"`
+				Delta struct {
+					ReasoningContent any `json:"reasoning_content"`
+					Reasoning        any `json:"reasoning"`
+					ToolCalls        []struct {
+						Index    int    `json:"index"`
+						ID       string `json:"id"`
+						Function struct {
+							Name      string `json:"name"`
+							Arguments string `json:"arguments"`
+						} `json:"function"`
+					} `json:"tool_calls"`
+					FunctionCall any `json:"function_call"`
+				} `json:"delta"`
+				Logprobs *struct {
+					Content []any `json:"content"`
+				} `json:"logprobs"`
+			} `json:"choices"`
+		}
+		if json.Unmarshal(payload, &ref) != nil {
+			return // the generic shapes differ (a string where a number was): nothing to compare
+		}
+		for _, ch := range ref.Choices {
+			if ch.Index != 0 {
+				continue
+			}
+			if ch.Delta.FunctionCall == nil {
+				if len(c.ToolCalls) != len(ch.Delta.ToolCalls) {
+					t.Fatalf("%d tool calls, want %d", len(c.ToolCalls), len(ch.Delta.ToolCalls))
+				}
+				for i, tc := range ch.Delta.ToolCalls {
+					want := llm.ToolCallDelta{Index: tc.Index, ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments}
+					if c.ToolCalls[i] != want {
+						t.Fatalf("tool call %d = %+v, want %+v", i, c.ToolCalls[i], want)
+					}
+				}
+			}
+			want, _ := ch.Delta.ReasoningContent.(string)
+			if want == "" {
+				want, _ = ch.Delta.Reasoning.(string)
+			}
+			if c.Reasoning != want {
+				t.Fatalf("reasoning %q, want %q", c.Reasoning, want)
+			}
+			if ch.Logprobs != nil && len(c.Logprobs) != len(ch.Logprobs.Content) {
+				t.Fatalf("%d logprobs, want %d", len(c.Logprobs), len(ch.Logprobs.Content))
+			}
+			return
+		}
+		if len(c.ToolCalls) != 0 || c.Reasoning != "" || len(c.Logprobs) != 0 {
+			t.Fatalf("no choice 0, yet %+v", c)
+		}
+	})
 }

@@ -8,19 +8,39 @@
 //
 // Only what happens before the first token is retried. Provider.Stream opens
 // a stream on an upstream and reads it up to its first chunk that carries
-// text, a finish reason or usage; that chunk is buffered and handed out by
-// the first Recv. If opening or that first read fails, the attempt failed:
+// something (text, reasoning, a tool-call piece, logprobs, a finish reason
+// or usage); that chunk is buffered and handed out by the first Recv. If
+// opening or that first read fails, the attempt failed:
 //
 //   - if the request's context is done, Stream returns at once with an error
 //     wrapping the context's error (kind cancelled or timeout);
-//   - if the error's kind is not retryable (a 4xx other than 429, an error
-//     object in the stream, a malformed chunk, an invalid request), Stream
-//     returns it at once, without trying a fallback;
-//   - otherwise (a connection failure, 429, 5xx, a transport timeout, a
-//     stream cut before its first chunk) the upstream is tried again, up to
-//     1+Config.Retries attempts, then the next upstream, each from its first
-//     attempt. When the last upstream is used up, Stream returns an error
-//     wrapping ErrExhausted and the last attempt's error.
+//   - if the error's kind is not retryable (a 4xx other than 408 and 429,
+//     an error object in the stream, a malformed chunk, an invalid
+//     request), Stream returns it at once, without trying a fallback: the
+//     request itself is at fault, and another upstream would fail alike or
+//     hide the cause;
+//   - otherwise (a connection failure, 408, 429, 5xx, a transport timeout,
+//     a stream cut before its first chunk) the upstream is tried again, up
+//     to 1+Config.Retries attempts, then the next upstream, each from its
+//     first attempt. When the last upstream is used up, Stream returns an
+//     error wrapping ErrExhausted and the last attempt's error.
+//
+// Every error Stream returns wraps the last attempt's error, so its
+// *llm.StatusError (status, Retry-After, the upstream's type, code, param
+// and message) is reachable with errors.As: a 429 that outlasts the
+// retries reaches the client as that 429, with its Retry-After.
+//
+// # Upstream calls per request
+//
+// One call of Stream makes at most (1+Retries)·U upstream calls, U being
+// the number of upstreams (with the defaults, 3 per upstream): that many
+// when every attempt fails with a retryable error (a 429 forever, a 5xx
+// forever). A non-retryable failure (a 400, 401, 403, 404, 409, 413, 422,
+// ...) stops at the call that got it: exactly one call when the first
+// attempt gets it. An upstream asking for a Retry-After beyond
+// MaxRetryAfter, or whose next wait would end past the deadline, is left
+// after that call, so fewer calls are made. Nothing after the first chunk
+// is retried.
 //
 // Between attempts on one upstream the provider waits: the upstream's
 // Retry-After when it sent one (llm.StatusError.RetryAfter, from
@@ -41,14 +61,22 @@
 // # Kinds
 //
 // Classify maps an error to a Kind: cancelled, timeout, connect,
-// status_429, status_5xx, status_4xx, stream_cut, malformed, stream_error,
-// invalid_request, other. It reads only the standard library's error types
+// status_429, status_408, status_5xx, status_4xx, stream_cut, malformed,
+// stream_error, invalid_request, other. It reads only the standard library's error types
 // and the llm package's (llm.StatusError, llm.StreamError, ErrMalformed,
 // ErrStreamCut, ErrInvalidRequest), which the SDK providers produce, so it
 // imports no SDK. The errors Stream and Recv return keep the kind of the
 // failure behind them. A cancelled context is the caller's decision, not an
 // upstream error: Kind.Upstream is false for it, and the Observer hears of
 // it through Aborted, not Error.
+//
+// # Capabilities
+//
+// The provider honours a request field only if every upstream does
+// (llm.CapabilitiesOf of each, intersected): any of them may end up
+// serving the request, and a fallback that dropped a field would break
+// the rule that nothing is silently dropped. llm.Check therefore refuses
+// at submit time a field that one upstream cannot honour.
 //
 // # Observing
 //

@@ -29,9 +29,14 @@ const (
 	KindConnect Kind = "connect"
 	// KindStatus429: HTTP 429 Too Many Requests.
 	KindStatus429 Kind = "status_429"
+	// KindStatus408: HTTP 408 Request Timeout, the upstream giving up on
+	// a slow request; retried like a 429.
+	KindStatus408 Kind = "status_408"
 	// KindStatus5xx: an HTTP 5xx status (and Anthropic's 529).
 	KindStatus5xx Kind = "status_5xx"
-	// KindStatus4xx: any other HTTP error status.
+	// KindStatus4xx: any other HTTP error status: the request itself is
+	// wrong (400, 404, 413, 422), or the key (401, 403); another try,
+	// here or on a fallback, would fail alike or hide the cause.
 	KindStatus4xx Kind = "status_4xx"
 	// KindStreamCut: the stream ended without a finish reason.
 	KindStreamCut Kind = "stream_cut"
@@ -48,7 +53,7 @@ const (
 
 // Kinds lists every kind but KindNone, for pre-declaring metric labels.
 func Kinds() []Kind {
-	return []Kind{KindCancelled, KindTimeout, KindConnect, KindStatus429, KindStatus5xx, KindStatus4xx,
+	return []Kind{KindCancelled, KindTimeout, KindConnect, KindStatus429, KindStatus408, KindStatus5xx, KindStatus4xx,
 		KindStreamCut, KindMalformed, KindStreamError, KindInvalidRequest, KindOther}
 }
 
@@ -75,6 +80,8 @@ func Classify(err error) Kind {
 		switch {
 		case status.StatusCode == 429:
 			return KindStatus429
+		case status.StatusCode == 408:
+			return KindStatus408
 		case status.StatusCode >= 500:
 			return KindStatus5xx
 		default:
@@ -108,12 +115,13 @@ func connectionError(err error) bool {
 }
 
 // Retryable reports whether a failure of kind k before the first token is
-// worth another attempt: connection failures, 429, 5xx, transport timeouts
-// and streams cut before their first token. The caller's cancellation and
-// deadline are never retried, whatever the kind.
+// worth another attempt: connection failures, 429, 408, 5xx, transport
+// timeouts and streams cut before their first token. No other 4xx is: it
+// is neither retried nor tried on a fallback. The caller's cancellation
+// and deadline are never retried, whatever the kind.
 func (k Kind) Retryable() bool {
 	switch k {
-	case KindConnect, KindStatus429, KindStatus5xx, KindTimeout, KindStreamCut:
+	case KindConnect, KindStatus429, KindStatus408, KindStatus5xx, KindTimeout, KindStreamCut:
 		return true
 	}
 	return false

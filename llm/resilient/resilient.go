@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"time"
 
 	"github.com/armistice-go/armistice/llm"
+	"github.com/armistice-go/armistice/llm/internal/upstream"
 )
 
 // Provider opens each stream on the first upstream that delivers a first
@@ -18,7 +20,10 @@ type Provider struct {
 	cfg Config
 }
 
-var _ llm.Provider = (*Provider)(nil)
+var (
+	_ llm.Provider = (*Provider)(nil)
+	_ llm.Capable  = (*Provider)(nil)
+)
 
 // New returns a Provider for cfg, with its zero fields defaulted, or an
 // error wrapping ErrInvalidConfig.
@@ -33,8 +38,39 @@ func New(cfg Config) (*Provider, error) {
 // Name returns Config.Name.
 func (p *Provider) Name() string { return p.cfg.Name }
 
-// Stream opens a stream and reads it up to its first chunk carrying text, a
-// finish reason or usage: that is the retryable phase. It returns the
+// Capabilities returns the fields every upstream honours: any of them may
+// serve a request (a fallback takes over whatever the request holds), so a
+// field honoured by only some would be dropped whenever another serves it.
+func (p *Provider) Capabilities() llm.Capabilities {
+	caps := maps.Clone(llm.CapabilitiesOf(p.cfg.Upstreams[0].Provider))
+	for _, up := range p.cfg.Upstreams[1:] {
+		other := llm.CapabilitiesOf(up.Provider)
+		for f, ok := range caps {
+			if !ok || !other[f] {
+				delete(caps, f)
+			}
+		}
+	}
+	return caps
+}
+
+// CheckRequest passes the upstreams' own value checks through
+// (llm.RequestChecker): any upstream may serve the request, so each that
+// checks values must accept it.
+func (p *Provider) CheckRequest(req llm.Request) error {
+	for _, up := range p.cfg.Upstreams {
+		if rc, ok := up.Provider.(llm.RequestChecker); ok {
+			if err := rc.CheckRequest(req); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Stream opens a stream and reads it up to its first chunk carrying
+// something (text, reasoning, a tool-call piece, logprobs, a finish reason
+// or usage): that is the retryable phase. It returns the
 // stream with that chunk buffered for the first Recv, or the error that
 // ended the phase (see the package documentation).
 func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, error) {
@@ -118,7 +154,7 @@ func (p *Provider) open(ctx context.Context, up Upstream, req llm.Request) (llm.
 			s.Close()
 			return nil, llm.Chunk{}, err
 		}
-		if c.Text != "" || c.FinishReason != llm.FinishNone || c.Usage != nil {
+		if upstream.Carries(c) {
 			return s, c, nil
 		}
 	}

@@ -36,6 +36,8 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("x: %w", context.DeadlineExceeded), resilient.KindTimeout},
 		{wrap(timeoutErr{}), resilient.KindTimeout},
 		{status(429, 0), resilient.KindStatus429},
+		{status(408, 0), resilient.KindStatus408},
+		{status(409, 0), resilient.KindStatus4xx},
 		{status(500, 0), resilient.KindStatus5xx},
 		{status(529, 0), resilient.KindStatus5xx},
 		{status(400, 0), resilient.KindStatus4xx},
@@ -62,7 +64,7 @@ func TestClassify(t *testing.T) {
 
 func TestKindProperties(t *testing.T) {
 	retryable := map[resilient.Kind]bool{
-		resilient.KindConnect: true, resilient.KindStatus429: true, resilient.KindStatus5xx: true,
+		resilient.KindConnect: true, resilient.KindStatus429: true, resilient.KindStatus408: true, resilient.KindStatus5xx: true,
 		resilient.KindTimeout: true, resilient.KindStreamCut: true,
 	}
 	notUpstream := map[resilient.Kind]bool{resilient.KindCancelled: true, resilient.KindInvalidRequest: true}
@@ -77,7 +79,7 @@ func TestKindProperties(t *testing.T) {
 	if resilient.KindNone.Retryable() || resilient.KindNone.Upstream() {
 		t.Error("KindNone is retryable or an upstream error")
 	}
-	if len(resilient.Kinds()) != 11 {
+	if len(resilient.Kinds()) != 12 {
 		t.Errorf("Kinds() = %v", resilient.Kinds())
 	}
 }
@@ -241,6 +243,31 @@ func TestFirstChunkIsBufferedAndEmptyChunksSkipped(t *testing.T) {
 	s.Close()
 	if _, err := s.Recv(); err != io.EOF {
 		t.Fatalf("Recv after Close of an ended stream = %v, want io.EOF", err)
+	}
+}
+
+// TestFirstChunkWithoutText checks that a first chunk holding only
+// reasoning, a tool-call piece or logprobs ends the retryable phase: it is
+// content, and a retry would send it twice.
+func TestFirstChunkWithoutText(t *testing.T) {
+	for _, first := range []llm.Chunk{
+		{Reasoning: "hm"},
+		{ToolCalls: []llm.ToolCallDelta{{ID: "call_1", Name: "f"}}},
+		{Logprobs: []llm.TokenLogprob{{Token: "", Logprob: -1}}},
+	} {
+		a := newFake("a", attempt{items: []item{{chunk: llm.Chunk{}}, {chunk: first}, {err: fmt.Errorf("p: %w", &llm.StatusError{StatusCode: 503})}}})
+		p := newResilient(t, resilient.Config{Upstreams: []resilient.Upstream{{Provider: a}}})
+		s, err := p.Stream(t.Context(), llm.Prompt("x"))
+		if err != nil {
+			t.Fatalf("%+v: Stream = %v", first, err)
+		}
+		if c, err := s.Recv(); err != nil || !reflect.DeepEqual(c, first) {
+			t.Fatalf("Recv = %+v, %v; want %+v", c, err, first)
+		}
+		if _, err := s.Recv(); err == nil || a.Opened() != 1 {
+			t.Fatalf("Recv = %v after %d attempts; want the 503, not a retry", err, a.Opened())
+		}
+		s.Close()
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/armistice-go/armistice/llm"
+	"github.com/armistice-go/armistice/llm/internal/upstream"
 	"github.com/armistice-go/armistice/llm/llmtest"
 )
 
@@ -33,17 +34,22 @@ const hang = 10 * time.Second
 
 // Result is what reading a stream to its end gave.
 type Result struct {
-	Text   string
-	Chunks []llm.Chunk
-	Finish llm.FinishReason
-	Usage  *llm.Usage // the last usage seen
-	Err    error      // nil when the stream ended with io.EOF
+	Text string
+	// Reasoning joins the chunks' reasoning; ToolCalls and Logprobs are
+	// every chunk's, in order.
+	Reasoning string
+	ToolCalls []llm.ToolCallDelta
+	Logprobs  []llm.TokenLogprob
+	Chunks    []llm.Chunk
+	Finish    llm.FinishReason
+	Usage     *llm.Usage // the last usage seen
+	Err       error      // nil when the stream ended with io.EOF
 }
 
-// Drain reads s to its end (io.EOF or an error) and closes it. It checks the
-// chunk rules every provider follows: every chunk carries something, nothing
-// but usage follows a finish, io.EOF only after a finish, and the end is
-// sticky.
+// Drain reads s to its end (io.EOF or an error) and closes it. It checks
+// the chunk rules every provider follows: every chunk carries something
+// (upstream.Carries), nothing but usage (or logprobs) follows a finish,
+// io.EOF only after a finish, and the end is sticky.
 func Drain(t testing.TB, s llm.Stream) Result {
 	t.Helper()
 	defer s.Close()
@@ -63,14 +69,17 @@ func Drain(t testing.TB, s llm.Stream) Result {
 			}
 			return r
 		}
-		if c.Text == "" && c.Reasoning == "" && len(c.ToolCalls) == 0 && len(c.Logprobs) == 0 && c.FinishReason == llm.FinishNone && c.Usage == nil {
+		if !upstream.Carries(c) {
 			t.Errorf("empty chunk %+v", c)
 		}
-		if r.Finish != llm.FinishNone && (c.Text != "" || c.FinishReason != llm.FinishNone) {
+		if r.Finish != llm.FinishNone && (c.Text != "" || c.Reasoning != "" || len(c.ToolCalls) > 0 || c.FinishReason != llm.FinishNone) {
 			t.Errorf("chunk %+v after the finish", c)
 		}
 		r.Chunks = append(r.Chunks, c)
 		r.Text += c.Text
+		r.Reasoning += c.Reasoning
+		r.ToolCalls = append(r.ToolCalls, c.ToolCalls...)
+		r.Logprobs = append(r.Logprobs, c.Logprobs...)
 		if c.FinishReason != llm.FinishNone {
 			r.Finish = c.FinishReason
 		}

@@ -61,8 +61,8 @@ func NewStream[T any](ctx context.Context, name, secret string, s SDKStream[T], 
 	return st
 }
 
-// Recv returns the next chunk that Carries something; events without
-// anything are skipped.
+// Recv returns the next chunk that carries something (Carries); events
+// without anything are skipped.
 func (s *Stream[T]) Recv() (llm.Chunk, error) {
 	if s.end != nil {
 		return llm.Chunk{}, s.end

@@ -61,9 +61,9 @@ func (r *redacted) Error() string { return r.msg }
 func (r *redacted) Unwrap() error { return r.err }
 
 // Status builds the llm.StatusError for an error response. The body is read
-// (at most 64 KiB) for the upstream's error.message, which both OpenAI
-// ({"error":{"message":...}}) and Anthropic ({"type":"error","error":
-// {"message":...}}) use; the status text stands in when there is none.
+// (at most 64 KiB) for the upstream's error type, code, param and message
+// (ParseErrorBody: OpenAI's and Anthropic's shapes and a few others); the
+// status text stands in for a missing message.
 func Status(res *http.Response, now time.Time, secret string) *llm.StatusError {
 	e := &llm.StatusError{
 		StatusCode: res.StatusCode,
@@ -71,19 +71,14 @@ func Status(res *http.Response, now time.Time, secret string) *llm.StatusError {
 	}
 	if res.Body != nil {
 		body, _ := io.ReadAll(io.LimitReader(res.Body, maxErrorBody))
-		var parsed struct {
-			Error struct {
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(body, &parsed) == nil {
-			e.Message = parsed.Error.Message
-		}
+		b := ParseErrorBody(body)
+		e.Message, e.Type, e.Code, e.Param = b.Message, b.Type, b.Code, b.Param
 	}
 	if e.Message == "" {
 		e.Message = http.StatusText(res.StatusCode)
 	}
 	e.Message = Redact(e.Message, secret)
+	e.Type, e.Code, e.Param = Redact(e.Type, secret), Redact(e.Code, secret), Redact(e.Param, secret)
 	return e
 }
 

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -49,14 +50,41 @@ func TestStatus(t *testing.T) {
 		want llm.StatusError
 	}{
 		{response(429, `{"error":{"message":"slow `+secret+`","type":"requests"}}`, http.Header{"Retry-After": {"2"}}),
-			llm.StatusError{StatusCode: 429, RetryAfter: 2 * time.Second, Message: "slow [redacted]"}},
+			llm.StatusError{StatusCode: 429, RetryAfter: 2 * time.Second, Message: "slow [redacted]", Type: "requests"}},
 		{response(529, `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, nil),
-			llm.StatusError{StatusCode: 529, Message: "Overloaded"}},
+			llm.StatusError{StatusCode: 529, Message: "Overloaded", Type: "overloaded_error"}},
+		{response(400, `{"error":{"message":"too long","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}`, nil),
+			llm.StatusError{StatusCode: 400, Message: "too long", Type: "invalid_request_error", Param: "messages", Code: "context_length_exceeded"}},
+		{response(401, `{"error":{"message":"bad key","type":"invalid_request_error","param":"`+secret+`","code":"`+secret+`"}}`, nil),
+			llm.StatusError{StatusCode: 401, Message: "bad key", Type: "invalid_request_error", Param: "[redacted]", Code: "[redacted]"}},
 		{response(502, `<html>bad gateway</html>`, nil), llm.StatusError{StatusCode: 502, Message: "Bad Gateway"}},
 		{&http.Response{StatusCode: 500, Header: http.Header{}}, llm.StatusError{StatusCode: 500, Message: "Internal Server Error"}},
 	} {
 		if got := Status(tc.res, now, secret); *got != tc.want {
 			t.Errorf("Status = %+v, want %+v", *got, tc.want)
+		}
+	}
+}
+
+func TestParseErrorBody(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want ErrorBody
+	}{
+		{`{"error":{"message":"m","type":"t","param":"p","code":"c"}}`, ErrorBody{Type: "t", Code: "c", Param: "p", Message: "m"}},
+		{`{"error":{"message":"m","type":"t","param":null,"code":null}}`, ErrorBody{Type: "t", Message: "m"}},
+		{`{"error":{"message":"m","code":404}}`, ErrorBody{Code: "404", Message: "m"}},
+		{`{"type":"error","error":{"type":"not_found_error","message":"no model"}}`, ErrorBody{Type: "not_found_error", Message: "no model"}},
+		{`{"error":"model not found"}`, ErrorBody{Message: "model not found"}},
+		{`{"object":"error","message":"bad","type":"BadRequestError","param":null,"code":400}`, ErrorBody{Type: "BadRequestError", Code: "400", Message: "bad"}},
+		{`{"error":{"message":"m","code":{"x":1},"param":[1]}}`, ErrorBody{Message: "m"}},
+		{`{"error":{"message":5}}`, ErrorBody{}},
+		{`{"error":null}`, ErrorBody{}},
+		{`<html>`, ErrorBody{}},
+		{``, ErrorBody{}},
+	} {
+		if got := ParseErrorBody([]byte(tc.body)); got != tc.want {
+			t.Errorf("ParseErrorBody(%s) = %+v, want %+v", tc.body, got, tc.want)
 		}
 	}
 }
@@ -169,4 +197,21 @@ func TestStreamKeepsEveryKindOfContent(t *testing.T) {
 	if _, err := st.Recv(); err != io.EOF {
 		t.Fatalf("end = %v, want io.EOF", err)
 	}
+}
+
+// FuzzParseErrorBody checks that no body makes the parser panic, and that a
+// body it reads gives back fields that were in it.
+func FuzzParseErrorBody(f *testing.F) {
+	for _, s := range []string{`{"error":{"message":"m","type":"t","param":"p","code":"c"}}`, `{"error":"x"}`,
+		`{"object":"error","message":"bad","code":400}`, `{"type":"error","error":{"type":"a","message":"b"}}`, `null`, `[]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		b := ParseErrorBody(body)
+		for _, field := range []string{b.Type, b.Code, b.Param, b.Message} {
+			if field != "" && !json.Valid(body) {
+				t.Fatalf("fields %+v from invalid JSON %q", b, body)
+			}
+		}
+	})
 }

@@ -196,6 +196,9 @@ type engineCollector struct {
 	active  *prometheus.Desc
 	known   *prometheus.Desc
 	runs    *prometheus.Desc
+	kept    *prometheus.Desc
+	keptB   *prometheus.Desc
+	evicted *prometheus.Desc
 	timeout time.Duration
 }
 
@@ -208,6 +211,11 @@ func newEngineCollector(eng *actors.Engine) *engineCollector {
 		runs: prometheus.NewDesc("armistice_mailbox_runs_total",
 			"The engine's mailbox runs (supervisor and requests), by where they ran: on a long-lived worker, or on a goroutine of their own when every worker was busy.",
 			[]string{"on"}, nil),
+		kept:  prometheus.NewDesc("armistice_retained_requests", "Finished requests kept for late readers (MaxRetained).", nil, nil),
+		keptB: prometheus.NewDesc("armistice_retained_bytes", "Bytes the retained requests hold (MaxRetainedBytes).", nil, nil),
+		evicted: prometheus.NewDesc("armistice_evictions_total",
+			"Finished requests evicted to stay within the retention budget, by whether their end had been read (read) or not (unread: they answer 410 expired).",
+			[]string{"reason"}, nil),
 		timeout: time.Second,
 	}
 }
@@ -217,6 +225,9 @@ func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.active
 	ch <- c.known
 	ch <- c.runs
+	ch <- c.kept
+	ch <- c.keptB
+	ch <- c.evicted
 }
 
 func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
@@ -231,4 +242,8 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.known, prometheus.GaugeValue, float64(st.Registered))
 	ch <- prometheus.MustNewConstMetric(c.runs, prometheus.CounterValue, float64(st.MailboxRunsOnWorkers), "worker")
 	ch <- prometheus.MustNewConstMetric(c.runs, prometheus.CounterValue, float64(st.MailboxRunsOnGoroutines), "goroutine")
+	ch <- prometheus.MustNewConstMetric(c.kept, prometheus.GaugeValue, float64(st.Retained))
+	ch <- prometheus.MustNewConstMetric(c.keptB, prometheus.GaugeValue, float64(st.RetainedBytes))
+	ch <- prometheus.MustNewConstMetric(c.evicted, prometheus.CounterValue, float64(st.EvictedRead), "read")
+	ch <- prometheus.MustNewConstMetric(c.evicted, prometheus.CounterValue, float64(st.EvictedUnread), "unread")
 }

@@ -466,11 +466,14 @@ func (l *sleepLog) get() []time.Duration {
 }
 
 // testChatConfig is the default configuration without jitter, real sleeps or
-// the real environment.
+// the real environment. With the jitter's random part at 0 every wait is
+// half the backoff, so the backoff is doubled to keep the waits at 100ms
+// doubling up to 5s.
 func testChatConfig() (chatConfig, *sleepLog) {
 	l := &sleepLog{}
 	cfg := defaultChatConfig()
-	cfg.jitter = func(d time.Duration) time.Duration { return d }
+	cfg.rand = func() float64 { return 0 }
+	cfg.backoffInitial, cfg.backoffMax = 2*cfg.backoffInitial, 2*cfg.backoffMax
 	cfg.sleep = l.sleep
 	cfg.getenv = func(string) string { return "" }
 	return cfg, l
@@ -704,7 +707,7 @@ func TestChatGivesUpAfterMaxAttempts(t *testing.T) {
 	f.defaultPlan = connPlan{hangup: true}
 	cfg, sleeps := testChatConfig()
 	res := runTestChat(t, f, cfg, "p")
-	if res.code != 1 || res.stdout != "" || !strings.Contains(res.stderr, "armistice: giving up after 10 failed attempts: ") {
+	if res.code != 1 || res.stdout != "" || !strings.Contains(res.stderr, "armistice: client: gave up retrying: stream req-1 after 10 attempts: ") {
 		t.Fatalf("got %+v", res)
 	}
 	if n := strings.Count(res.stderr, "[reconnecting...]"); n != 9 {
@@ -759,7 +762,7 @@ func TestChatSeqGapIsAnError(t *testing.T) {
 	f.answer("a", "b", "c")
 	f.plans[0] = connPlan{skipSeq: 4}
 	cfg, _ := testChatConfig()
-	runTestChat(t, f, cfg, "p").check(t, 1, "a\n", "armistice: the stream skipped records 4 to 4\n")
+	runTestChat(t, f, cfg, "p").check(t, 1, "a\n", "armistice: client: protocol error: the stream skipped records 4 to 4\n")
 }
 
 func TestChatRetriesSubmitOn429(t *testing.T) {
@@ -807,10 +810,10 @@ func TestChatSubmit429WithoutRetryAfterBacksOff(t *testing.T) {
 func TestChatSubmit429GivesUp(t *testing.T) {
 	f := newFakeServer(t)
 	f.submitStatus = []int{429, 429, 429, 429, 429}
-	f.retryAfter = "0"
+	f.retryAfter = "0" // no wait asked for: the backoff applies
 	cfg, _ := testChatConfig()
 	res := runTestChat(t, f, cfg, "p")
-	if res.code != 1 || !strings.HasSuffix(res.stderr, "retrying in 0s]\narmistice: too many requests (rate_limited)\n") {
+	if res.code != 1 || !strings.HasSuffix(res.stderr, "retrying in 400ms]\narmistice: too many requests (rate_limited)\n") {
 		t.Fatalf("got %+v", res)
 	}
 	seen := f.seen()
@@ -1073,48 +1076,6 @@ func TestChatContextEnds(t *testing.T) {
 	seen := f.seen()
 	if r.code != 1 || !strings.Contains(r.stderr, "context canceled") || len(seen.conns) != 1 {
 		t.Fatalf("got %+v, %d events requests", r, len(seen.conns))
-	}
-}
-
-func TestBackoffDelay(t *testing.T) {
-	ms := time.Millisecond
-	for n, want := range []time.Duration{1: 100 * ms, 2: 200 * ms, 3: 400 * ms, 6: 3200 * ms, 7: 5 * time.Second, 100: 5 * time.Second} {
-		if want == 0 {
-			continue
-		}
-		if got := backoffDelay(100*ms, 5*time.Second, n); got != want {
-			t.Errorf("backoffDelay(%d) = %v, want %v", n, got, want)
-		}
-	}
-	for range 1000 {
-		if d := halfJitter(100 * ms); d < 50*ms || d > 100*ms {
-			t.Fatalf("halfJitter(100ms) = %v, want within [50ms, 100ms]", d)
-		}
-	}
-	if d := halfJitter(0); d != 0 {
-		t.Errorf("halfJitter(0) = %v", d)
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"0", 0, true},
-		{" 7 ", 7 * time.Second, true},
-		{"-1", 0, false},
-		{"", 0, false},
-		{"soon", 0, false},
-		{now.Add(30 * time.Second).Format(http.TimeFormat), 30 * time.Second, true},
-		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
-	} {
-		got, ok := parseRetryAfter(tc.in, now)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
-		}
 	}
 }
 

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/armistice-go/armistice/actors"
+	"github.com/armistice-go/armistice/http/client"
 	"github.com/armistice-go/armistice/llm/llmtest"
-	"github.com/tmaxmax/go-sse"
 )
 
 // mainChildEnv makes the test binary run `armistice` with the JSON list
@@ -210,36 +210,35 @@ func (c *child) exitCode() int {
 	return c.cmd.ProcessState.ExitCode()
 }
 
-func (c *child) submit(prompt string) string {
+// client returns a client of the child server that does not retry, so a
+// stream cut by the server's exit ends at once.
+func (c *child) client() *client.Client {
 	c.t.Helper()
-	resp, err := http.Post(c.url+"/v1/requests", "application/json", strings.NewReader(`{"prompt":"`+prompt+`"}`))
+	cl, err := client.New(c.url, client.WithRetry(client.RetryPolicy{MaxAttempts: 1, SubmitRetries: -1}))
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var snap struct{ ID string }
-	if resp.StatusCode != 202 || json.NewDecoder(resp.Body).Decode(&snap) != nil {
-		c.t.Fatalf("submit: %d", resp.StatusCode)
+	c.t.Cleanup(cl.CloseIdleConnections)
+	return cl
+}
+
+func (c *child) submit(prompt string) string {
+	c.t.Helper()
+	snap, err := c.client().Submit(c.t.Context(), client.Request{Prompt: prompt})
+	if err != nil {
+		c.t.Fatalf("submit: %v", err)
 	}
 	return snap.ID
 }
 
-// sseStream reads an event stream; events arrive on a channel until the
-// response ends.
-func sseStream(t *testing.T, url string) <-chan sse.Event {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d", url, resp.StatusCode)
-	}
-	ch := make(chan sse.Event, 1024)
+// stream reads a request's event stream; events arrive on a channel until
+// the stream ends (with its end event, or cut).
+func (c *child) stream(id string) <-chan client.Event {
+	ch := make(chan client.Event, 1024)
+	events := c.client().Stream(c.t.Context(), id, 0)
 	go func() {
-		defer resp.Body.Close()
 		defer close(ch)
-		for ev, err := range sse.Read(resp.Body, nil) {
+		for ev, err := range events {
 			if err != nil {
 				return
 			}
@@ -249,14 +248,14 @@ func sseStream(t *testing.T, url string) <-chan sse.Event {
 	return ch
 }
 
-func nextEvent(t *testing.T, ch <-chan sse.Event) (sse.Event, bool) {
+func nextEvent(t *testing.T, ch <-chan client.Event) (client.Event, bool) {
 	t.Helper()
 	select {
 	case ev, ok := <-ch:
 		return ev, ok
 	case <-time.After(waitLimit):
 		t.Fatal("no event")
-		return sse.Event{}, false
+		return client.Event{}, false
 	}
 }
 
@@ -265,9 +264,9 @@ func nextEvent(t *testing.T, ch <-chan sse.Event) (sse.Event, bool) {
 func TestServeShutsDownGracefullyOnSIGTERM(t *testing.T) {
 	c := startServe(t, "--embedded-rate", "20", "--shutdown-grace", "300ms", "--max-active", "1")
 	running, queued := c.submit("one"), c.submit("two")
-	streams := map[string]<-chan sse.Event{}
+	streams := map[string]<-chan client.Event{}
 	for _, id := range []string{running, queued} {
-		streams[id] = sseStream(t, c.url+"/v1/requests/"+id+"/events")
+		streams[id] = c.stream(id)
 	}
 	for range 3 {
 		nextEvent(t, streams[running]) // pending, streaming, a token: it runs
@@ -276,7 +275,7 @@ func TestServeShutsDownGracefullyOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	for id, ch := range streams {
-		var last sse.Event
+		var last client.Event
 		for {
 			ev, ok := nextEvent(t, ch)
 			if !ok {
@@ -284,7 +283,7 @@ func TestServeShutsDownGracefullyOnSIGTERM(t *testing.T) {
 			}
 			last = ev
 		}
-		if last.Type != "end" || !strings.Contains(last.Data, `"status":"failed","reason":"shutdown"`) {
+		if last.Name != "end" || last.End.Status != "failed" || last.End.Reason != "shutdown" {
 			t.Fatalf("%s: last event %+v, want the shutdown end", id, last)
 		}
 	}
@@ -296,7 +295,7 @@ func TestServeShutsDownGracefullyOnSIGTERM(t *testing.T) {
 func TestServeSecondSignalExitsAtOnce(t *testing.T) {
 	c := startServe(t, "--embedded-rate", "1", "--shutdown-grace", "1m")
 	id := c.submit("slow")
-	ch := sseStream(t, c.url+"/v1/requests/"+id+"/events")
+	ch := c.stream(id)
 	nextEvent(t, ch)
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -353,22 +352,18 @@ func TestServeStreamsFromAnOpenAICompatibleServer(t *testing.T) {
 		t.Fatalf("/v1/models: %d %s", resp.StatusCode, models)
 	}
 	id := c.submit("hello")
-	ch := sseStream(t, c.url+"/v1/requests/"+id+"/events")
+	ch := c.stream(id)
 	var text strings.Builder
-	var last sse.Event
+	var last client.Event
 	for {
 		ev, ok := nextEvent(t, ch)
 		if !ok {
 			break
 		}
 		last = ev
-		if ev.Type == "token" {
-			var rec struct{ Text string }
-			json.Unmarshal([]byte(ev.Data), &rec)
-			text.WriteString(rec.Text)
-		}
+		text.WriteString(ev.Text)
 	}
-	if text.String() != "Down the rabbit hole" || !strings.Contains(last.Data, `"status":"completed"`) {
+	if text.String() != "Down the rabbit hole" || last.End == nil || last.End.Status != "completed" {
 		t.Fatalf("text %q, last event %+v", text.String(), last)
 	}
 	reqs := up.Requests()

@@ -71,8 +71,8 @@ type RetryPolicy struct {
 	// without a new record between them; for Status and Cancel, in all.
 	// Default 10; 1 means no retries.
 	MaxAttempts int
-	// SubmitRetries is how many times a submit answered 429 or 503 is
-	// tried again. Default 3; negative: never.
+	// SubmitRetries is how many times a submit answered 429, or 503 with
+	// a Retry-After, is tried again. Default 3; negative: never.
 	SubmitRetries int
 	// BaseBackoff and MaxBackoff shape the backoff between attempts when
 	// the server gave no Retry-After: BaseBackoff doubling up to
@@ -261,8 +261,8 @@ type Usage struct {
 	CompletionTokens int `json:"completion_tokens"`
 }
 
-// Submit creates a request. A 429 or 503 answer is retried after its
-// Retry-After (see RetryPolicy.SubmitRetries), with the same
+// Submit creates a request. A 429 answer, or a 503 with a Retry-After, is
+// retried after its Retry-After (see RetryPolicy.SubmitRetries), with the same
 // Idempotency-Key on every attempt.
 func (c *Client) Submit(ctx context.Context, r Request) (Snapshot, error) {
 	body, err := json.Marshal(r)
@@ -285,14 +285,19 @@ func (c *Client) Submit(ctx context.Context, r Request) (Snapshot, error) {
 			return snap, nil
 		}
 		var e *Error
-		if !errors.As(err, &e) || (e.Status != http.StatusTooManyRequests && e.Status != http.StatusServiceUnavailable) ||
-			attempt > c.retry.SubmitRetries {
+		if !errors.As(err, &e) || !submitRetryable(e) || attempt > c.retry.SubmitRetries {
 			return Snapshot{}, err
 		}
 		if err := c.wait(ctx, "submit", attempt, err); err != nil {
 			return Snapshot{}, err
 		}
 	}
+}
+
+// submitRetryable: a 429, or a 503 that says when to come back (the
+// engine was slow); a 503 without Retry-After is a server shutting down.
+func submitRetryable(e *Error) bool {
+	return e.Status == http.StatusTooManyRequests || (e.Status == http.StatusServiceUnavailable && e.RetryAfter > 0)
 }
 
 // Status returns the request's current snapshot.

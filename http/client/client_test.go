@@ -389,3 +389,37 @@ func TestStreamBreakEarly(t *testing.T) {
 		t.Fatalf("Cancel = %+v, %v", got, err)
 	}
 }
+
+// Which submit answers are retried: 429 always, 503 only when it says
+// when to come back (shutting_down does not), nothing else.
+func TestSubmitRetriesOnlyWhatMayPass(t *testing.T) {
+	for _, tc := range []struct {
+		status     int
+		retryAfter string
+		posts      int
+	}{
+		{429, "", 4},
+		{429, "1", 4},
+		{503, "1", 4},
+		{503, "", 1},
+		{500, "1", 1},
+		{400, "", 1},
+	} {
+		posts := 0
+		srv := httptest.NewServer(stdhttp.HandlerFunc(func(w stdhttp.ResponseWriter, r *stdhttp.Request) {
+			posts++
+			if tc.retryAfter != "" {
+				w.Header().Set("Retry-After", tc.retryAfter)
+			}
+			w.WriteHeader(tc.status)
+			io.WriteString(w, `{"error":{"code":"x","message":"y"}}`)
+		}))
+		c := newClient(t, srv.URL, &sleeps{})
+		_, err := c.Submit(t.Context(), client.Request{Prompt: "p"})
+		srv.Close()
+		var e *client.Error
+		if !errors.As(err, &e) || e.Status != tc.status || posts != tc.posts {
+			t.Errorf("%d with Retry-After %q: %d posts, err %v; want %d posts", tc.status, tc.retryAfter, posts, err, tc.posts)
+		}
+	}
+}

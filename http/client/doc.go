@@ -36,7 +36,8 @@
 //
 // # Submits and idempotency
 //
-// A submit refused with 429 (queue_full) or 503 is retried up to
+// A submit refused with 429 (queue_full), or 503 with a Retry-After
+// (the engine did not answer in time), is retried up to
 // RetryPolicy.SubmitRetries times after the server's Retry-After. Every
 // attempt of one Submit carries the same Idempotency-Key header, so a
 // server that deduplicates on it creates the request once. Armistice's

@@ -17,6 +17,7 @@ import (
 	"github.com/armistice-go/armistice/actors"
 	armhttp "github.com/armistice-go/armistice/http"
 	"github.com/armistice-go/armistice/http/openaiapi"
+	"github.com/armistice-go/armistice/http/playground"
 	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/llm/anthropic"
 	"github.com/armistice-go/armistice/llm/embedded"
@@ -450,6 +451,7 @@ func serve(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 		fmt.Fprintln(stderr, "armistice serve:", err)
 		return 2
 	}
+	playground.Register(srv)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		logger.Error().Err(err).Str("addr", cfg.Addr).Msg("cannot listen")

@@ -387,3 +387,23 @@ func TestServeStreamsFromAnOpenAICompatibleServer(t *testing.T) {
 		t.Fatalf("the start log line: %s", c.start)
 	}
 }
+
+// serve serves the playground page at /.
+func TestServeServesThePlayground(t *testing.T) {
+	c := startServe(t)
+	resp, err := http.Get(c.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "<title>Armistice playground</title>") {
+		t.Fatalf("GET /: %d %.200s", resp.StatusCode, page)
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.exitCode(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}

@@ -126,7 +126,7 @@ func runChatWith(ctx context.Context, cfg chatConfig, args []string, stdout, std
 	if cfg.sleep == nil {
 		cfg.sleep = timerSleep
 	}
-	opts, code := parseChatFlags(args, stderr, cfg.getenv)
+	opts, code := parseChatFlags(args, stdout, stderr, cfg.getenv)
 	if code >= 0 {
 		return code
 	}
@@ -143,8 +143,9 @@ type chatFlags struct {
 }
 
 // parseChatFlags returns the flags, or an exit status >= 0 when chat should
-// stop there (help, or a usage error, already reported on stderr).
-func parseChatFlags(args []string, stderr io.Writer, getenv func(string) string) (chatFlags, int) {
+// stop there (help, printed on stdout, or a usage error, reported on
+// stderr).
+func parseChatFlags(args []string, stdout, stderr io.Writer, getenv func(string) string) (chatFlags, int) {
 	var o chatFlags
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -159,7 +160,7 @@ func parseChatFlags(args []string, stderr io.Writer, getenv func(string) string)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, chatUsage)
+			fmt.Fprint(stdout, chatUsage)
 			return chatFlags{}, 0
 		}
 		return usageError("%v", err)

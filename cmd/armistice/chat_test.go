@@ -938,7 +938,11 @@ func TestChatUsage(t *testing.T) {
 		cfg, _ := testChatConfig()
 		var out, errOut bytes.Buffer
 		code := runChatWith(t.Context(), cfg, tc.args, &out, &errOut, nil)
-		if code != tc.code || out.Len() != 0 || !strings.Contains(errOut.String(), "usage: armistice chat") {
+		usage, other := &errOut, &out // a usage error: on stderr
+		if tc.code == 0 {
+			usage, other = &out, &errOut // help: on stdout
+		}
+		if code != tc.code || other.Len() != 0 || !strings.Contains(usage.String(), "usage: armistice chat") {
 			t.Errorf("chat %q: exit %d, stdout %q, stderr %q; want exit %d and the usage", tc.args, code, out.String(), errOut.String(), tc.code)
 		}
 	}

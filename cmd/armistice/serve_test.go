@@ -91,24 +91,30 @@ func TestServeRejectsBadConfig(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{[]string{"--max-active", "0"}, nil, "MaxActive"},
-		{nil, map[string]string{"ARMISTICE_MAX_ACTIVE": "many"}, "ARMISTICE_MAX_ACTIVE=many"},
-		{nil, map[string]string{"ARMISTICE_QUEUE_TIMEOUT": "60"}, "ARMISTICE_QUEUE_TIMEOUT=60: not a duration"},
-		{[]string{"--idle-timeout", "-1s"}, nil, "--idle-timeout=-1s: must not be negative"},
-		{nil, map[string]string{"ARMISTICE_ADDR": "8080"}, "ARMISTICE_ADDR=8080: not host:port"},
+		{[]string{"--max-active", "0"}, nil, "invalid --max-active=0 (ARMISTICE_MAX_ACTIVE): must be at least 1"},
+		{nil, map[string]string{"ARMISTICE_MAX_ACTIVE": "many"}, "invalid ARMISTICE_MAX_ACTIVE=many (--max-active): not an integer"},
+		{nil, map[string]string{"ARMISTICE_MAX_QUEUED": "-1"}, "invalid ARMISTICE_MAX_QUEUED=-1 (--max-queued): must not be negative"},
+		{[]string{"--max-subscribers", "0"}, nil, "invalid --max-subscribers=0 (ARMISTICE_MAX_SUBSCRIBERS): must be at least 1"},
+		{nil, map[string]string{"ARMISTICE_QUEUE_TIMEOUT": "60"}, "ARMISTICE_QUEUE_TIMEOUT=60 (--queue-timeout): not a duration"},
+		{[]string{"--idle-timeout", "-1s"}, nil, "--idle-timeout=-1s (ARMISTICE_IDLE_TIMEOUT): must not be negative"},
+		{[]string{"--pickup-timeout", "0"}, nil, "invalid --pickup-timeout=0 (ARMISTICE_PICKUP_TIMEOUT): must be positive"},
+		{nil, map[string]string{"ARMISTICE_ADDR": "8080"}, "ARMISTICE_ADDR=8080 (--addr): not host:port"},
 		{nil, map[string]string{"ARMISTICE_PROVIDER": "gpt"}, "unknown provider"},
 		{nil, map[string]string{"ARMISTICE_LOG_LEVEL": "loud"}, "ARMISTICE_LOG_LEVEL"},
 		{nil, map[string]string{"ARMISTICE_LOG_FORMAT": "xml"}, "ARMISTICE_LOG_FORMAT"},
 		{nil, map[string]string{"ARMISTICE_API_KEYS": "secret-key-without-tenant"}, "(hidden)"},
-		{nil, map[string]string{"ARMISTICE_SHUTDOWN_GRACE": "0s"}, "shutdown grace"},
-		{nil, map[string]string{"ARMISTICE_MAX_PROMPT_BYTES": "0"}, "MaxPromptBytes"},
+		{nil, map[string]string{"ARMISTICE_SHUTDOWN_GRACE": "0s"}, "invalid ARMISTICE_SHUTDOWN_GRACE=0s (--shutdown-grace): must be positive"},
+		{[]string{"--shutdown-grace", "0"}, nil, "invalid --shutdown-grace=0 (ARMISTICE_SHUTDOWN_GRACE): must be positive"},
+		{nil, map[string]string{"ARMISTICE_MAX_PROMPT_BYTES": "0"}, "invalid ARMISTICE_MAX_PROMPT_BYTES=0 (--max-prompt-bytes): must be at least 1"},
+		{[]string{"--max-output-bytes", "-1"}, nil, "invalid --max-output-bytes=-1 (ARMISTICE_MAX_OUTPUT_BYTES): must not be negative"},
 		{nil, map[string]string{"ARMISTICE_EMBEDDED_RATE": "-2"}, "ARMISTICE_EMBEDDED_RATE"},
+		{[]string{"--embedded-tokens", "0"}, nil, "invalid --embedded-tokens=0 (ARMISTICE_EMBEDDED_TOKENS): must be at least 1"},
 		{nil, map[string]string{"ARMISTICE_PROVIDER": "openai", "ARMISTICE_OPENAI_BASE_URL": "ftp://x"}, "openai provider"},
 		{nil, map[string]string{"ARMISTICE_FALLBACK": "embedded"}, "already the provider"},
 		{nil, map[string]string{"ARMISTICE_FALLBACK": "gemini"}, "ARMISTICE_FALLBACK=gemini"},
-		{nil, map[string]string{"ARMISTICE_UPSTREAM_RETRIES": "-1", "ARMISTICE_PROVIDER": "openai"}, "ARMISTICE_UPSTREAM_RETRIES"},
-		{nil, map[string]string{"ARMISTICE_WORKERS": "lots"}, "ARMISTICE_WORKERS=lots: not an integer"},
-		{[]string{"--workers", "-1"}, nil, "Workers must not be negative"},
+		{nil, map[string]string{"ARMISTICE_UPSTREAM_RETRIES": "-1", "ARMISTICE_PROVIDER": "openai"}, "invalid ARMISTICE_UPSTREAM_RETRIES=-1 (--upstream-retries): must not be negative"},
+		{nil, map[string]string{"ARMISTICE_WORKERS": "lots"}, "ARMISTICE_WORKERS=lots (--workers): not an integer"},
+		{[]string{"--workers", "-1"}, nil, "invalid --workers=-1 (ARMISTICE_WORKERS): must not be negative"},
 		{[]string{"--nope"}, nil, "flag provided but not defined"},
 		{[]string{"extra"}, nil, "unexpected argument"},
 	} {
@@ -122,7 +128,7 @@ func TestServeRejectsBadConfig(t *testing.T) {
 		}
 	}
 	var stderr bytes.Buffer
-	if code := run([]string{"serve", "--max-active", "-1"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "MaxActive") {
+	if code := run([]string{"serve", "--max-active", "-1"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "--max-active=-1 (ARMISTICE_MAX_ACTIVE)") {
 		t.Fatalf("serve with bad config: exit %d, stderr %q", code, stderr.String())
 	}
 }

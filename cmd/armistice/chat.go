@@ -216,6 +216,10 @@ type chatSession struct {
 
 	id      string
 	printed bool // text went to stdout and no newline ended it yet
+	// midLine: text went to stdout since the last newline on either
+	// stream, so that on a terminal showing both, a note on stderr would
+	// land mid-word.
+	midLine bool
 }
 
 func newChatSession(cfg chatConfig, opts chatFlags, stdout, stderr io.Writer) *chatSession {
@@ -278,7 +282,13 @@ func newChatSession(cfg chatConfig, opts chatFlags, stdout, stderr io.Writer) *c
 		}
 		return nil // the interrupt cut the backoff short: the cancel's end is coming
 	}, func(client.Retry) {
-		fmt.Fprintln(s.stderr, "[reconnecting...]")
+		// Called from the goroutine that reads the stream, which owns
+		// midLine.
+		note := "[reconnecting...]"
+		if s.midLine {
+			note, s.midLine = "\n"+note, false // a line of its own
+		}
+		fmt.Fprintln(s.stderr, note)
 	})
 	s.canceller = newClient(func(ctx context.Context, d time.Duration) error {
 		return cfg.sleep(ctx, d, nil)
@@ -408,7 +418,7 @@ func (e *requestError) Unwrap() error { return e.err }
 func (s *chatSession) endLine() {
 	if s.printed {
 		fmt.Fprintln(s.stdout)
-		s.printed = false
+		s.printed, s.midLine = false, false
 	}
 }
 
@@ -443,6 +453,7 @@ func (s *chatSession) write(text string) error {
 		return fmt.Errorf("stdout: %w", err)
 	}
 	s.printed = !strings.HasSuffix(text, "\n")
+	s.midLine = s.printed
 	if f, ok := s.stdout.(interface{ Flush() error }); ok {
 		if err := f.Flush(); err != nil {
 			return fmt.Errorf("stdout: %w", err)

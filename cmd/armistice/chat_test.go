@@ -656,7 +656,7 @@ func TestChatResumesAfterADrop(t *testing.T) {
 			f.answer("one ", "two ", "three ", "four")
 			f.plans[0] = tc.plan
 			cfg, sleeps := testChatConfig()
-			runTestChat(t, f, cfg, "p").check(t, 0, "one two three four\n", "[reconnecting...]\n[req-1: completed/stop, 4 tokens]\n")
+			runTestChat(t, f, cfg, "p").check(t, 0, "one two three four\n", "\n[reconnecting...]\n[req-1: completed/stop, 4 tokens]\n")
 			if got, want := f.lastEventIDs(), []string{"", "4"}; !slices.Equal(got, want) {
 				t.Errorf("Last-Event-IDs = %q, want %q", got, want)
 			}
@@ -678,7 +678,8 @@ func TestChatResumesAfterSeveralFailuresInARow(t *testing.T) {
 	f.plans[5] = connPlan{rewind: 2, replay: true}       // repeats a and b, then every record twice
 	cfg, sleeps := testChatConfig()
 	res := runTestChat(t, f, cfg, "p")
-	res.check(t, 0, "abcde\n", strings.Repeat("[reconnecting...]\n", 5)+"[req-1: completed/stop, 5 tokens]\n")
+	// A note after text on the line starts a line of its own.
+	res.check(t, 0, "abcde\n", "\n[reconnecting...]\n[reconnecting...]\n[reconnecting...]\n\n[reconnecting...]\n[reconnecting...]\n[req-1: completed/stop, 5 tokens]\n")
 	if got, want := f.lastEventIDs(), []string{"", "3", "3", "3", "4", "4"}; !slices.Equal(got, want) {
 		t.Errorf("Last-Event-IDs = %q, want %q", got, want)
 	}
@@ -732,7 +733,7 @@ func TestChatRealBackoffTimer(t *testing.T) {
 	cfg := defaultChatConfig()
 	cfg.backoffInitial, cfg.backoffMax = time.Millisecond, 2*time.Millisecond
 	cfg.getenv = func(string) string { return "" }
-	runTestChat(t, f, cfg, "p").check(t, 0, "xy\n", "[reconnecting...]\n[reconnecting...]\n[req-1: completed/stop, 2 tokens]\n")
+	runTestChat(t, f, cfg, "p").check(t, 0, "xy\n", "\n[reconnecting...]\n[reconnecting...]\n[req-1: completed/stop, 2 tokens]\n")
 }
 
 func TestChatNoContentOnResumeReportsTheSnapshot(t *testing.T) {
@@ -741,7 +742,7 @@ func TestChatNoContentOnResumeReportsTheSnapshot(t *testing.T) {
 	f.plans[0] = connPlan{drop: true, after: 3}
 	f.plans[1] = connPlan{noContent: true}
 	cfg, _ := testChatConfig()
-	runTestChat(t, f, cfg, "--key", "k1", "p").check(t, 0, "only\n", "[reconnecting...]\n[req-1: completed/stop, 1 tokens]\n")
+	runTestChat(t, f, cfg, "--key", "k1", "p").check(t, 0, "only\n", "\n[reconnecting...]\n[req-1: completed/stop, 1 tokens]\n")
 	seen := f.seen()
 	if !slices.Equal(seen.snapshots, []string{"Bearer k1"}) {
 		t.Errorf("snapshot requests = %q, want one with the key", seen.snapshots)
@@ -754,7 +755,7 @@ func TestChatNotFoundOnResume(t *testing.T) {
 	f.plans[0] = connPlan{drop: true, after: 3}
 	f.plans[1] = connPlan{status: 404, code: "not_found"}
 	cfg, _ := testChatConfig()
-	runTestChat(t, f, cfg, "p").check(t, 1, "gone\n", "[reconnecting...]\narmistice: request req-1: planned failure (not_found)\n")
+	runTestChat(t, f, cfg, "p").check(t, 1, "gone\n", "\n[reconnecting...]\narmistice: request req-1: planned failure (not_found)\n")
 }
 
 func TestChatSeqGapIsAnError(t *testing.T) {

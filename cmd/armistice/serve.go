@@ -309,6 +309,7 @@ func loadServeConfig(args []string, lookupEnv func(string) (string, bool), stder
 		}
 	}
 	cfg.Logger = cfg.logger(stderr)
+	cfg.warnMissingKeys()
 	cfg.Metrics = armhttp.NewMetrics()
 	provider, err := cfg.provider()
 	if err != nil {
@@ -360,6 +361,27 @@ func (c *serveConfig) provider() (llm.Provider, error) {
 		Retries:   retries,
 		Observer:  upstreamObserver{metrics: c.Metrics, logger: c.Logger.With().Str("component", "upstream").Logger()},
 	})
+}
+
+// warnMissingKeys warns at start of each network provider chosen without
+// its API key: allowed, since a local OpenAI-compatible server may need
+// none, but with api.openai.com or Anthropic every request would fail.
+func (c *serveConfig) warnMissingKeys() {
+	for _, name := range append([]string{c.Provider}, c.Fallback...) {
+		var key, vars string
+		switch name {
+		case "openai":
+			key, vars = c.OpenAI.APIKey, "ARMISTICE_OPENAI_API_KEY or OPENAI_API_KEY"
+		case "anthropic":
+			key, vars = c.Anthropic.APIKey, "ARMISTICE_ANTHROPIC_API_KEY or ANTHROPIC_API_KEY"
+		default:
+			continue
+		}
+		if key == "" {
+			c.Logger.Warn().Str("provider", name).Str("set", vars).
+				Msg("no API key for this provider: requests will fail unless the upstream needs none")
+		}
+	}
 }
 
 // modelOf is the default model of a provider.

@@ -413,3 +413,31 @@ func TestServeServesThePlayground(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+// Choosing a network provider without its key is allowed (a local
+// OpenAI-compatible server may need none) but warned about at start.
+func TestServeWarnsOfAMissingKey(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string // "" for no warning
+	}{
+		{map[string]string{"ARMISTICE_PROVIDER": "openai"}, `"provider":"openai"`},
+		{map[string]string{"ARMISTICE_FALLBACK": "anthropic"}, `"provider":"anthropic"`},
+		{map[string]string{"ARMISTICE_PROVIDER": "openai", "OPENAI_API_KEY": "sk-x"}, ""},
+		{map[string]string{"ARMISTICE_PROVIDER": "anthropic", "ARMISTICE_ANTHROPIC_API_KEY": "sk-y"}, ""},
+		{nil, ""},
+	} {
+		if tc.env == nil {
+			tc.env = map[string]string{}
+		}
+		tc.env["ARMISTICE_LOG_FORMAT"] = "json"
+		var stderr bytes.Buffer
+		if _, err := loadServeConfig(nil, env(tc.env), &stderr); err != nil {
+			t.Fatalf("%v: %v", tc.env, err)
+		}
+		warned := strings.Contains(stderr.String(), "no API key")
+		if warned != (tc.want != "") || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: stderr %q, want a warning naming %s", tc.env, stderr.String(), tc.want)
+		}
+	}
+}

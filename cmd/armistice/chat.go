@@ -268,11 +268,11 @@ func newChatSession(cfg chatConfig, opts chatFlags, stdout, stderr io.Writer) *c
 	}
 	s.submitter = newClient(func(ctx context.Context, d time.Duration) error {
 		// The first interrupt ends the wait: there is no request to cancel yet.
-		if err := cfg.sleep(ctx, d, s.interrupt); errors.Is(err, errWoken) {
+		err := cfg.sleep(ctx, d, s.interrupt)
+		if errors.Is(err, errWoken) {
 			return errInterrupted
-		} else {
-			return err
 		}
+		return err
 	}, func(r client.Retry) {
 		fmt.Fprintf(s.stderr, "[%s; retrying in %s]\n", describe(r.Err), r.Wait)
 	})

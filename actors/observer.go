@@ -23,6 +23,17 @@ type Observer interface {
 	SubscribersChanged(delta int)
 }
 
+// TokenObserver is an Observer that is also told of token records as a
+// request appends them, so that a token counter moves while requests
+// stream (Finished reports the total only at the end). The engine calls
+// Tokens, from inside Receive like the other methods, when its Observer
+// implements it.
+type TokenObserver interface {
+	Observer
+	// Tokens reports n token records appended to one request's log.
+	Tokens(n int)
+}
+
 // Outcome describes a finished request.
 type Outcome struct {
 	Status model.Status

@@ -200,6 +200,11 @@ func (r *requestActor) flush(c actor.Context) {
 		if prevTokens == 0 && r.life.Tokens > 0 {
 			r.cfg.Observer.FirstToken(r.life.LastTokenAt.Sub(r.life.CreatedAt))
 		}
+		if n := r.life.Tokens - prevTokens; n > 0 {
+			if to, ok := r.cfg.Observer.(TokenObserver); ok {
+				to.Tokens(n)
+			}
+		}
 		r.run(c, effects)
 	}
 	r.queue = r.queue[:0]

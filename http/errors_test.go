@@ -251,8 +251,8 @@ func TestMetricsCountRequests(t *testing.T) {
 	text := string(data)
 	for _, want := range []string{
 		`armistice_requests_finished_total{reason="stop",status="completed"} 1`,
-		`armistice_requests{state="done"} 1`,
-		`armistice_requests{state="streaming"} 0`,
+		`armistice_requests_in_state{state="done"} 1`,
+		`armistice_requests_in_state{state="streaming"} 0`,
 		`armistice_time_to_first_token_seconds_count 1`,
 		`armistice_request_duration_seconds_count{status="completed"} 1`,
 		`armistice_tokens_total 1`,

@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	stdhttp "net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -141,14 +142,60 @@ func jsonProblem(err error) string {
 	switch {
 	case errors.As(err, &syn):
 		return fmt.Sprintf("malformed JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ) && typ.Field == "":
+		return fmt.Sprintf("the body must be a JSON object, got %s", jsonValueWords(typ.Value))
 	case errors.As(err, &typ):
-		return fmt.Sprintf("field %q must be %s", typ.Field, typ.Type)
+		return fmt.Sprintf("field %q: expected %s, got %s", typ.Field, jsonTypeWords(typ.Type), jsonValueWords(typ.Value))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "the JSON ends too early"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
 	}
 	return "malformed JSON"
+}
+
+// jsonTypeWords says in words what JSON a Go type is decoded from.
+func jsonTypeWords(t reflect.Type) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return "another type"
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "another type"
+}
+
+// jsonValueWords names the kind of JSON value encoding/json found
+// (UnmarshalTypeError.Value: "array", "string", "number 1.5", ...).
+func jsonValueWords(v string) string {
+	switch {
+	case v == "array":
+		return "an array"
+	case v == "object":
+		return "a JSON object"
+	case v == "string":
+		return "a string"
+	case v == "bool":
+		return "true or false"
+	case strings.HasPrefix(v, "number"):
+		return "a number"
+	}
+	return v
 }
 
 func (s *Server) status(c echo.Context) error {

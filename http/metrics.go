@@ -41,12 +41,16 @@ type Metrics struct {
 }
 
 var (
-	_ actors.Observer    = (*Metrics)(nil)
-	_ resilient.Observer = (*Metrics)(nil)
+	_ actors.TokenObserver = (*Metrics)(nil)
+	_ resilient.Observer   = (*Metrics)(nil)
 )
 
-// latencyBuckets run from 1 ms to about 2 min.
-var latencyBuckets = prometheus.ExponentialBuckets(0.001, 2.5, 14)
+// latencyBuckets run from 1 ms to 2 min at round values (1, 2.5, 5 times
+// a power of ten), so that a scrape reads le="0.25", not le="0.244140625".
+var latencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60, 120}
+
+// abortBuckets run from 0.1 ms to 1 s, at round values too.
+var abortBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1}
 
 // NewMetrics creates the metrics in a registry of their own, with the Go
 // and process collectors.
@@ -59,8 +63,8 @@ func NewMetrics() *Metrics {
 			Help: "Requests that reached their end record, by final status and reason.",
 		}, []string{"status", "reason"}),
 		byState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "armistice", Name: "requests",
-			Help: "Live requests (actors) by state; finished ones stay until they expire.",
+			Namespace: "armistice", Name: "requests_in_state",
+			Help: "Live requests (actors) by state, now; finished ones stay until they expire.",
 		}, []string{"state"}),
 		subscribers: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "armistice", Name: "subscribers",
@@ -83,7 +87,7 @@ func NewMetrics() *Metrics {
 		}),
 		tokens: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "armistice", Name: "tokens_total",
-			Help: "Token records streamed, counted when requests finish.",
+			Help: "Token records appended to requests' logs, counted as they stream.",
 		}),
 		usage: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "armistice", Name: "usage_tokens_total",
@@ -116,7 +120,7 @@ func NewMetrics() *Metrics {
 		upAborts: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "armistice", Name: "upstream_abort_seconds",
 			Help:    "Time from a request's cancel (or deadline) to its upstream call being let go.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
+			Buckets: abortBuckets,
 		}, []string{"upstream"}),
 	}
 	for _, s := range []model.State{model.StatePending, model.StateStreaming, model.StateCancelled, model.StateDone} {
@@ -149,12 +153,16 @@ func (m *Metrics) Finished(o actors.Outcome) {
 	m.finished.WithLabelValues(o.Status.String(), o.Reason.String()).Inc()
 	m.duration.WithLabelValues(o.Status.String()).Observe(o.Duration.Seconds())
 	m.queued.Observe(o.Queued.Seconds())
-	m.tokens.Add(float64(o.Tokens))
+	// Tokens were counted as they came (Tokens).
 	if o.Usage != nil {
 		m.usage.WithLabelValues("prompt").Add(float64(o.Usage.PromptTokens))
 		m.usage.WithLabelValues("completion").Add(float64(o.Usage.CompletionTokens))
 	}
 }
+
+// Tokens implements actors.TokenObserver: the token counter moves while
+// requests stream.
+func (m *Metrics) Tokens(n int) { m.tokens.Add(float64(n)) }
 
 // Removed implements actors.Observer.
 func (m *Metrics) Removed(last model.State) { m.byState.WithLabelValues(last.String()).Dec() }

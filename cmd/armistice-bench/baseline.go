@@ -356,9 +356,9 @@ func newSeedServer(p llm.Provider, cfg seedConfig) (*seedServer, error) {
 	s := &seedServer{m: newSeedManager(p, cfg), ln: ln, url: "http://" + ln.Addr().String()}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.POST("/requests", s.submit)
-	e.GET("/requests/:id/events", s.events)
-	e.POST("/requests/:id/cancel", s.cancel)
+	e.POST("/v1/requests", s.submit)
+	e.GET("/v1/requests/:id/events", s.events)
+	e.POST("/v1/requests/:id/cancel", s.cancel)
 	s.echo = e
 	s.srv = &http.Server{Handler: e, ReadHeaderTimeout: 30 * time.Second, ErrorLog: quietLog()}
 	s.done.Add(1)

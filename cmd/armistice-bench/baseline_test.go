@@ -193,7 +193,7 @@ func TestBaselineSecondAttachAndLateCancel(t *testing.T) {
 	s.workerGone(st.id)
 	// The entry is gone once streamed: 404; a request still in the map
 	// after completing answers 409.
-	req, _ := http.NewRequestWithContext(s.ctx(), http.MethodPost, s.s.url+"/requests/"+st.id+"/cancel", nil)
+	req, _ := http.NewRequestWithContext(s.ctx(), http.MethodPost, s.s.base+"/v1/requests/"+st.id+"/cancel", nil)
 	res, err := s.e.client.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/armistice-go/armistice/http/client"
 )
 
 // newClient returns the benchmark's HTTP client: HTTP/1.1 on loopback, a
@@ -328,23 +329,32 @@ func (a *chatAPI) Cancel(_ context.Context, st *stream) error {
 	return nil
 }
 
-// relay is a system with the native API shape: POST submit, GET events,
-// POST cancel. Armistice and the baseline differ only in their paths.
+// relay is a system with the native API shape: POST /v1/requests, GET
+// .../events, POST .../cancel; Armistice and the baseline serve the same
+// paths. Submit and cancel go through package http/client, without
+// retries (a refusal is a result here); the event stream is read by this
+// benchmark's own SSE reader, the same for every system, so that the
+// instrument does not differ between the things it compares.
 type relay struct {
-	name   string
-	c      *http.Client
-	url    string // base, e.g. http://127.0.0.1:1234/v1
-	prefix string // "/requests"
-	clock  *clock
+	name  string
+	c     *http.Client
+	base  string // e.g. http://127.0.0.1:1234
+	clock *clock
 	// onDisconnect, when set, is sent as the submit's on_disconnect.
 	onDisconnect string
+
+	api *client.Client
+}
+
+func newRelay(name string, c *http.Client, base string, clk *clock) (*relay, error) {
+	api, err := client.New(base, client.WithHTTPClient(c), client.WithRetry(client.RetryPolicy{MaxAttempts: 1, SubmitRetries: -1}))
+	if err != nil {
+		return nil, err
+	}
+	return &relay{name: name, c: c, base: base, clock: clk, api: api}, nil
 }
 
 func (r *relay) Name() string { return r.name }
-
-type submitAnswer struct {
-	ID string `json:"id"`
-}
 
 func (r *relay) Open(ctx context.Context, sc script) (*stream, error) {
 	id, err := r.Submit(ctx, sc)
@@ -356,39 +366,20 @@ func (r *relay) Open(ctx context.Context, sc script) (*stream, error) {
 
 // Submit creates a request and returns its id.
 func (r *relay) Submit(ctx context.Context, sc script) (string, error) {
-	body := `{"prompt":"hi","model":"` + sc.model() + `"`
-	if r.onDisconnect != "" {
-		body += `,"on_disconnect":"` + r.onDisconnect + `"`
-	}
-	body += "}"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url+r.prefix, strings.NewReader(body))
+	snap, err := r.api.Submit(ctx, client.Request{Prompt: "hi", Model: sc.model(), OnDisconnect: r.onDisconnect})
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%s: submit: %w", r.name, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := r.c.Do(req)
-	if err != nil {
-		return "", err
-	}
-	data, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		return "", err
-	}
-	if res.StatusCode != http.StatusAccepted {
-		return "", fmt.Errorf("%s: submit: status %d: %s", r.name, res.StatusCode, bytes.TrimSpace(data))
-	}
-	var a submitAnswer
-	if err := json.Unmarshal(data, &a); err != nil || a.ID == "" {
-		return "", fmt.Errorf("%s: submit: bad answer %q", r.name, data)
-	}
-	return a.ID, nil
+	return snap.ID, nil
 }
+
+// eventsPath is the path of a request's event stream.
+func eventsPath(id string) string { return "/v1/requests/" + id + "/events" }
 
 // Events opens the request's event stream, from lastEventID when set.
 func (r *relay) Events(ctx context.Context, id, lastEventID string) (*stream, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url+r.prefix+"/"+id+"/events", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+eventsPath(id), nil)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -411,18 +402,8 @@ func (r *relay) Events(ctx context.Context, id, lastEventID string) (*stream, er
 }
 
 func (r *relay) Cancel(ctx context.Context, st *stream) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url+r.prefix+"/"+st.id+"/cancel", nil)
-	if err != nil {
-		return err
-	}
-	res, err := r.c.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: cancel: status %d", r.name, res.StatusCode)
+	if _, err := r.api.Cancel(ctx, st.id); err != nil {
+		return fmt.Errorf("%s: cancel: %w", r.name, err)
 	}
 	return nil
 }

@@ -143,8 +143,14 @@ func (e *env) newArmistice(o relayOptions) (*armSystem, error) {
 		eng.Close()
 		return nil, err
 	}
+	rel, err := newRelay("armistice", e.client, "http://"+ln.Addr().String(), e.clock)
+	if err != nil {
+		ln.Close()
+		eng.Close()
+		return nil, err
+	}
 	a := &armSystem{
-		relay: &relay{name: "armistice", c: e.client, url: "http://" + ln.Addr().String() + "/v1", prefix: "/requests", clock: e.clock},
+		relay: rel,
 		chat:  &chatAPI{c: e.client, url: "http://" + ln.Addr().String(), clock: e.clock},
 		eng:   eng, srv: srv, ln: ln, tr: tr, registryWarm: warm,
 	}
@@ -195,8 +201,13 @@ func (e *env) newBaseline(o relayOptions) (*seedSystem, error) {
 	if err != nil {
 		return nil, err
 	}
+	rel, err := newRelay("baseline", e.client, srv.url, e.clock)
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
 	return &seedSystem{
-		relay: &relay{name: "baseline", c: e.client, url: srv.url, prefix: "/requests", clock: e.clock},
+		relay: rel,
 		srv:   srv, tr: tr,
 	}, nil
 }

@@ -103,5 +103,5 @@ func rawRelay(ctx context.Context, r *relay, sc script) (*rawStream, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rawOpen(ctx, r.url, "GET", r.prefix+"/"+id+"/events", "")
+	return rawOpen(ctx, r.base, "GET", eventsPath(id), "")
 }

@@ -1,28 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	sse "github.com/tmaxmax/go-sse"
+	"github.com/armistice-go/armistice/http/client"
 )
 
 const chatUsage = `usage: armistice chat [flags] "prompt"
@@ -39,9 +34,10 @@ Flags:
 
 Retries: a submit answered 429 is retried up to 3 times, after the server's
 Retry-After (at most 60s; without one, the reconnect backoff). A dropped
-stream, or one silent for 60s (the server pings every 15s), is resumed from the last event received (Last-Event-ID) with
-exponential backoff (100ms doubling up to 5s, jittered); after 10 failed
-attempts in a row chat gives up. "[reconnecting...]" notes go to stderr.
+stream, or one silent for 60s (the server pings every 15s), is resumed from
+the last event received (Last-Event-ID) with exponential backoff (100ms
+doubling up to 5s, jittered); after 10 failed attempts in a row chat gives
+up. "[reconnecting...]" notes go to stderr, each on a line of its own.
 
 Ctrl-C (or SIGTERM) cancels the request and waits for its end; a second one
 quits at once.
@@ -53,10 +49,12 @@ the server accepted the request.
 
 // chatConfig holds what runChat takes from its surroundings: timings, the
 // environment, the clock. defaultChatConfig is what the binary uses; tests
-// shrink or replace the parts they need through runChatWith.
+// shrink or replace the parts they need through runChatWith. The HTTP work
+// is package http/client's; these become its RetryPolicy.
 type chatConfig struct {
-	// backoffInitial is the delay before the first reconnect; each failed
-	// attempt in a row doubles it, up to backoffMax.
+	// backoffInitial is the backoff before the first reconnect; each failed
+	// attempt in a row doubles it, up to backoffMax. The wait is drawn with
+	// equal jitter from it (llm/resilient.Backoff): in [d/2, d).
 	backoffInitial time.Duration
 	backoffMax     time.Duration
 	// maxAttempts is how many stream attempts in a row may fail, without a
@@ -74,9 +72,8 @@ type chatConfig struct {
 	// ": ping" heartbeat, every 15 s by default) arrived for this long,
 	// so a half-open connection is resumed instead of waited on forever.
 	idleTimeout time.Duration
-	// jitter turns a backoff delay into the delay slept (nil: uniform in
-	// [d/2, d]).
-	jitter func(time.Duration) time.Duration
+	// rand returns a number in [0, 1) for the jitter (nil: math/rand/v2).
+	rand func() float64
 	// sleep waits d, returning early with ctx's error, or with errWoken
 	// when wake delivers (nil: a timer).
 	sleep func(ctx context.Context, d time.Duration, wake <-chan struct{}) error
@@ -98,16 +95,11 @@ func defaultChatConfig() chatConfig {
 	}
 }
 
-const (
-	defaultChatServer = "http://127.0.0.1:8080"
-	maxChatEventSize  = 1 << 20 // one SSE event; tokens are far smaller
-	maxChatBodySize   = 1 << 20 // a JSON answer or error body
-)
+const defaultChatServer = "http://127.0.0.1:8080"
 
 var (
 	errWoken       = errors.New("woken")
 	errInterrupted = errors.New("interrupted")
-	errNoEnd       = errors.New("the stream ended before its end event")
 )
 
 // chatMain runs chat with SIGINT and SIGTERM delivered to it: the binary's
@@ -131,16 +123,10 @@ func runChatWith(ctx context.Context, cfg chatConfig, args []string, stdout, std
 	if cfg.getenv == nil {
 		cfg.getenv = os.Getenv
 	}
-	if cfg.now == nil {
-		cfg.now = time.Now
-	}
-	if cfg.jitter == nil {
-		cfg.jitter = halfJitter
-	}
 	if cfg.sleep == nil {
 		cfg.sleep = timerSleep
 	}
-	opts, code := parseChatFlags(args, stderr, cfg.getenv)
+	opts, code := parseChatFlags(args, stdout, stderr, cfg.getenv)
 	if code >= 0 {
 		return code
 	}
@@ -157,8 +143,9 @@ type chatFlags struct {
 }
 
 // parseChatFlags returns the flags, or an exit status >= 0 when chat should
-// stop there (help, or a usage error, already reported on stderr).
-func parseChatFlags(args []string, stderr io.Writer, getenv func(string) string) (chatFlags, int) {
+// stop there (help, printed on stdout, or a usage error, reported on
+// stderr).
+func parseChatFlags(args []string, stdout, stderr io.Writer, getenv func(string) string) (chatFlags, int) {
 	var o chatFlags
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -173,7 +160,7 @@ func parseChatFlags(args []string, stderr io.Writer, getenv func(string) string)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, chatUsage)
+			fmt.Fprint(stdout, chatUsage)
 			return chatFlags{}, 0
 		}
 		return usageError("%v", err)
@@ -205,13 +192,21 @@ func parseChatFlags(args []string, stderr io.Writer, getenv func(string) string)
 }
 
 // chatSession is one run of chat. Only the goroutine running run touches
-// stdout, id, lastSeq and printed; the signal watcher and the canceller share
+// stdout, id and printed; the signal watcher and the canceller share
 // interrupt, wake, aborted and the locked stderr.
+//
+// It holds three clients of the same connections, which differ in how an
+// interrupt ends their waits: during a submit's 429 wait it ends the
+// submit (no request to cancel yet); during a reconnect's backoff it cuts
+// the wait short (the cancel's end is coming); the cancel's own retries
+// are not cut.
 type chatSession struct {
 	cfg       chatConfig
 	opts      chatFlags
 	transport *http.Transport
-	client    *http.Client
+	submitter *client.Client
+	streamer  *client.Client
+	canceller *client.Client
 	stdout    io.Writer
 	stderr    *lockedWriter
 
@@ -220,8 +215,11 @@ type chatSession struct {
 	aborted   atomic.Bool   // set on the second interrupt, before the context is cancelled
 
 	id      string
-	lastSeq int64
 	printed bool // text went to stdout and no newline ended it yet
+	// midLine: text went to stdout since the last newline on either
+	// stream, so that on a terminal showing both, a note on stderr would
+	// land mid-word.
+	midLine bool
 }
 
 func newChatSession(cfg chatConfig, opts chatFlags, stdout, stderr io.Writer) *chatSession {
@@ -234,16 +232,68 @@ func newChatSession(cfg chatConfig, opts chatFlags, stdout, stderr io.Writer) *c
 		MaxIdleConnsPerHost: 2,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	return &chatSession{
+	s := &chatSession{
 		cfg:       cfg,
 		opts:      opts,
 		transport: tr,
-		client:    &http.Client{Transport: tr}, // no Timeout: a stream lasts as long as the answer
 		stdout:    stdout,
 		stderr:    &lockedWriter{w: stderr},
 		interrupt: make(chan struct{}),
 		wake:      make(chan struct{}, 1),
 	}
+	hc := &http.Client{Transport: tr} // no Timeout: a stream lasts as long as the answer
+	newClient := func(sleep func(context.Context, time.Duration) error, onRetry func(client.Retry)) *client.Client {
+		p := client.RetryPolicy{
+			MaxAttempts:   cfg.maxAttempts,
+			SubmitRetries: cfg.submitRetries,
+			BaseBackoff:   cfg.backoffInitial,
+			MaxBackoff:    cfg.backoffMax,
+			MaxRetryAfter: cfg.retryAfterMax,
+			IdleTimeout:   cfg.idleTimeout,
+			Rand:          cfg.rand,
+			Sleep:         sleep,
+			Now:           cfg.now,
+		}
+		if p.SubmitRetries == 0 {
+			p.SubmitRetries = -1
+		}
+		if p.IdleTimeout == 0 {
+			p.IdleTimeout = -1
+		}
+		c, err := client.New(opts.server, client.WithAPIKey(opts.key), client.WithHTTPClient(hc), client.WithRetry(p), client.WithOnRetry(onRetry))
+		if err != nil {
+			panic(err) // the URL was validated with the flags
+		}
+		return c
+	}
+	s.submitter = newClient(func(ctx context.Context, d time.Duration) error {
+		// The first interrupt ends the wait: there is no request to cancel yet.
+		err := cfg.sleep(ctx, d, s.interrupt)
+		if errors.Is(err, errWoken) {
+			return errInterrupted
+		}
+		return err
+	}, func(r client.Retry) {
+		fmt.Fprintf(s.stderr, "[%s; retrying in %s]\n", describe(r.Err), r.Wait)
+	})
+	s.streamer = newClient(func(ctx context.Context, d time.Duration) error {
+		if err := cfg.sleep(ctx, d, s.wake); !errors.Is(err, errWoken) {
+			return err
+		}
+		return nil // the interrupt cut the backoff short: the cancel's end is coming
+	}, func(client.Retry) {
+		// Called from the goroutine that reads the stream, which owns
+		// midLine.
+		note := "[reconnecting...]"
+		if s.midLine {
+			note, s.midLine = "\n"+note, false // a line of its own
+		}
+		fmt.Fprintln(s.stderr, note)
+	})
+	s.canceller = newClient(func(ctx context.Context, d time.Duration) error {
+		return cfg.sleep(ctx, d, nil)
+	}, nil)
+	return s
 }
 
 func (s *chatSession) run(parent context.Context, signals <-chan os.Signal) int {
@@ -256,11 +306,15 @@ func (s *chatSession) run(parent context.Context, signals <-chan os.Signal) int 
 	}()
 	wg.Go(func() { s.watchSignals(ctx, signals, abort) })
 
-	id, err := s.submit(ctx)
+	snap, err := s.submitter.Submit(ctx, client.Request{Prompt: s.opts.prompt, Model: s.opts.model, MaxTokens: s.opts.maxTokens})
 	if err != nil {
+		var e *client.Error
+		if !errors.As(err, &e) && !errors.Is(err, errInterrupted) && ctx.Err() == nil {
+			err = fmt.Errorf("submit: %w", err)
+		}
 		return s.fail(err)
 	}
-	s.id = id
+	s.id = snap.ID
 	wg.Go(func() { s.cancelOnInterrupt(ctx) })
 	return s.stream(ctx)
 }
@@ -309,233 +363,86 @@ func (s *chatSession) fail(err error) int {
 	if s.id == "" && s.interrupted() {
 		// No id ever came, so there is nothing to cancel.
 		if !errors.Is(err, errInterrupted) {
-			fmt.Fprintln(s.stderr, "armistice:", err)
+			fmt.Fprintln(s.stderr, "armistice:", describe(err))
 		}
 		fmt.Fprintln(s.stderr, "[interrupted]")
 		return 130
 	}
-	fmt.Fprintln(s.stderr, "armistice:", err)
+	fmt.Fprintln(s.stderr, "armistice:", describe(err))
 	return 1
 }
+
+// describe words an error for the terminal: an API error as its message
+// and code, a request gone as such.
+func describe(err error) string {
+	var e *client.Error
+	if !errors.As(err, &e) {
+		return err.Error()
+	}
+	var msg string
+	switch {
+	case e.Message != "" && e.Code != "":
+		msg = e.Message + " (" + e.Code + ")"
+	case e.Message != "":
+		msg = e.Message
+	case e.Code != "":
+		msg = e.Code
+	default:
+		msg = fmt.Sprintf("the server answered %d %s", e.Status, http.StatusText(e.Status))
+	}
+	if e.Status == http.StatusNotFound {
+		return "request " + errRequest(err) + ": " + msg
+	}
+	return msg
+}
+
+// errRequest is the request id a not-found error is about.
+func errRequest(err error) string {
+	var r *requestError
+	if errors.As(err, &r) {
+		return r.id
+	}
+	return "?"
+}
+
+// requestError names the request an error is about.
+type requestError struct {
+	id  string
+	err error
+}
+
+func (e *requestError) Error() string { return e.err.Error() }
+func (e *requestError) Unwrap() error { return e.err }
 
 // endLine ends the answer's last line on stdout, if text was printed.
 func (s *chatSession) endLine() {
 	if s.printed {
 		fmt.Fprintln(s.stdout)
-		s.printed = false
+		s.printed, s.midLine = false, false
 	}
 }
 
-func (s *chatSession) url(path string) string { return s.opts.server + path }
-
-func (s *chatSession) requestURL(suffix string) string {
-	return s.url("/v1/requests/" + url.PathEscape(s.id) + suffix)
-}
-
-func (s *chatSession) newRequest(ctx context.Context, method, target string, body []byte) *http.Request {
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, r)
-	if err != nil {
-		panic(err) // the URL was validated with the flags
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	if s.opts.key != "" {
-		req.Header.Set("Authorization", "Bearer "+s.opts.key)
-	}
-	return req
-}
-
-// submit posts the prompt and returns the new request's id, retrying on 429.
-func (s *chatSession) submit(ctx context.Context) (string, error) {
-	body, err := json.Marshal(struct {
-		Prompt    string `json:"prompt"`
-		Model     string `json:"model,omitempty"`
-		MaxTokens int    `json:"max_tokens,omitempty"`
-	}{s.opts.prompt, s.opts.model, s.opts.maxTokens})
-	if err != nil {
-		return "", err
-	}
-	for retry := 0; ; retry++ {
-		resp, err := s.client.Do(s.newRequest(ctx, http.MethodPost, s.url("/v1/requests"), body))
-		if err != nil {
-			return "", fmt.Errorf("submit: %w", err)
-		}
-		if resp.StatusCode/100 == 2 {
-			var snap chatSnapshot
-			err := decodeJSON(resp, &snap)
-			if err == nil && snap.ID == "" {
-				err = errors.New("no id in the answer")
-			}
-			if err != nil {
-				return "", fmt.Errorf("submit: %s: %w", resp.Status, err)
-			}
-			return snap.ID, nil
-		}
-		apiErr := readAPIError(resp)
-		if resp.StatusCode != http.StatusTooManyRequests || retry >= s.cfg.submitRetries || s.interrupted() {
-			return "", apiErr
-		}
-		wait, ok := parseRetryAfter(resp.Header.Get("Retry-After"), s.cfg.now())
-		if !ok {
-			wait = s.backoff(retry + 1)
-		}
-		wait = min(wait, s.cfg.retryAfterMax)
-		fmt.Fprintf(s.stderr, "[%s; retrying in %s]\n", apiErr, wait)
-		// The first interrupt ends the wait: there is no request to cancel yet.
-		if err := s.cfg.sleep(ctx, wait, s.interrupt); err != nil {
-			if errors.Is(err, errWoken) {
-				return "", errInterrupted
-			}
-			return "", err
-		}
-	}
-}
-
-// chatRecord is the data of one SSE event: a record of the request's log.
-type chatRecord struct {
-	Seq     int64  `json:"seq"`
-	State   string `json:"state"`
-	Text    string `json:"text"`
-	Status  string `json:"status"`
-	Reason  string `json:"reason"`
-	Message string `json:"message"`
-	Tokens  int    `json:"tokens"`
-}
-
-// chatSnapshot is the server's view of a request (submit, cancel, GET).
-type chatSnapshot struct {
-	ID      string `json:"id"`
-	State   string `json:"state"`
-	Status  string `json:"status"`
-	Reason  string `json:"reason"`
-	Message string `json:"message"`
-	Tokens  int    `json:"tokens"`
-}
-
-// retryableError marks a failure that a reconnect may cure.
-type retryableError struct{ err error }
-
-func (e *retryableError) Error() string { return e.err.Error() }
-func (e *retryableError) Unwrap() error { return e.err }
-
-func retryable(err error) error { return &retryableError{err} }
-
-// stream reads the request's events to its end, reconnecting when the stream
-// drops, and returns the exit status.
+// stream reads the request's events to its end and returns the exit
+// status; the client resumes dropped streams.
 func (s *chatSession) stream(ctx context.Context) int {
-	failures := 0
-	for {
-		end, progressed, err := s.attempt(ctx)
-		if err == nil {
-			return s.report(end)
-		}
-		var re *retryableError
-		if !errors.As(err, &re) || ctx.Err() != nil {
-			return s.fail(err)
-		}
-		if progressed {
-			failures = 0
-		}
-		if failures++; failures >= s.cfg.maxAttempts {
-			return s.fail(fmt.Errorf("giving up after %d failed attempts: %w", failures, err))
-		}
-		fmt.Fprintln(s.stderr, "[reconnecting...]")
-		if err := s.cfg.sleep(ctx, s.backoff(failures), s.wake); err != nil && !errors.Is(err, errWoken) {
-			return s.fail(err)
-		}
-	}
-}
-
-// attempt makes one events request and reads it. It returns the request's
-// final status, or an error (retryable when a reconnect may help), and
-// whether new records arrived.
-func (s *chatSession) attempt(ctx context.Context) (*chatSnapshot, bool, error) {
-	req := s.newRequest(ctx, http.MethodGet, s.requestURL("/events"), nil)
-	req.Header.Set("Accept", "text/event-stream")
-	if s.lastSeq > 0 {
-		req.Header.Set("Last-Event-ID", strconv.FormatInt(s.lastSeq, 10))
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, false, retryable(err)
-	}
-	defer resp.Body.Close()
-	switch code := resp.StatusCode; {
-	case code == http.StatusOK:
-		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
-			return nil, false, fmt.Errorf("events: the server answered %q, not text/event-stream", mt)
-		}
-		body := io.Reader(resp.Body)
-		if s.cfg.idleTimeout > 0 {
-			w := newIdleWatch(resp.Body, s.cfg.idleTimeout)
-			defer w.stop()
-			body = w
-		}
-		return s.read(body)
-	case code == http.StatusNoContent:
-		// The cursor is at or after the end: the snapshot has the outcome.
-		end, err := s.snapshot(ctx)
-		return end, false, err
-	case code == http.StatusNotFound:
-		return nil, false, fmt.Errorf("request %s: %w", s.id, readAPIError(resp))
-	case code >= 500:
-		return nil, false, retryable(readAPIError(resp))
-	default:
-		return nil, false, readAPIError(resp)
-	}
-}
-
-// read consumes one SSE response, writing tokens to stdout.
-func (s *chatSession) read(body io.Reader) (*chatSnapshot, bool, error) {
-	progressed := false
-	for ev, err := range sse.Read(body, &sse.ReadConfig{MaxEventSize: maxChatEventSize}) {
+	for ev, err := range s.streamer.Stream(ctx, s.id, 0) {
 		if err != nil {
-			return nil, progressed, retryable(fmt.Errorf("stream broken: %w", err))
-		}
-		if ev.Type == "error" {
-			// An error after the response was committed; the log is intact,
-			// so read it again.
-			e := &chatAPIError{}
-			if json.Unmarshal([]byte(ev.Data), e) != nil || (e.Err.Code == "" && e.Err.Message == "") {
-				return nil, progressed, retryable(errors.New("the server reported a stream error"))
+			if errors.Is(err, client.ErrNotFound) {
+				err = &requestError{s.id, err}
 			}
-			return nil, progressed, retryable(fmt.Errorf("the server reported: %w", e))
+			return s.fail(err)
 		}
-		if ev.Data == "" {
-			continue
-		}
-		var r chatRecord
-		if err := json.Unmarshal([]byte(ev.Data), &r); err != nil {
-			return nil, progressed, fmt.Errorf("event %q: %w", ev.Type, err)
-		}
-		if r.Seq <= 0 {
-			return nil, progressed, fmt.Errorf("event %q without a seq", ev.Type)
-		}
-		if r.Seq <= s.lastSeq {
-			continue // already seen
-		}
-		if r.Seq != s.lastSeq+1 {
-			return nil, progressed, fmt.Errorf("the stream skipped records %d to %d", s.lastSeq+1, r.Seq-1)
-		}
-		s.lastSeq = r.Seq
-		progressed = true
-		switch ev.Type {
+		switch ev.Name {
 		case "token":
-			if err := s.write(r.Text); err != nil {
-				return nil, progressed, err
+			if err := s.write(ev.Text); err != nil {
+				return s.fail(err)
 			}
 		case "end":
-			return &chatSnapshot{ID: s.id, State: r.State, Status: r.Status, Reason: r.Reason, Message: r.Message, Tokens: r.Tokens}, true, nil
+			return s.report(ev.End)
 		}
-		// "state" and unknown kinds: nothing to show.
+		// "state" and other kinds: nothing to show.
 	}
-	return nil, progressed, retryable(errNoEnd)
+	return s.fail(errors.New("the stream ended before its end event")) // unreachable: Stream ends with the end or an error
 }
 
 func (s *chatSession) write(text string) error {
@@ -546,6 +453,7 @@ func (s *chatSession) write(text string) error {
 		return fmt.Errorf("stdout: %w", err)
 	}
 	s.printed = !strings.HasSuffix(text, "\n")
+	s.midLine = s.printed
 	if f, ok := s.stdout.(interface{ Flush() error }); ok {
 		if err := f.Flush(); err != nil {
 			return fmt.Errorf("stdout: %w", err)
@@ -554,34 +462,8 @@ func (s *chatSession) write(text string) error {
 	return nil
 }
 
-// snapshot fetches the request's final status after a 204.
-func (s *chatSession) snapshot(ctx context.Context) (*chatSnapshot, error) {
-	resp, err := s.client.Do(s.newRequest(ctx, http.MethodGet, s.requestURL(""), nil))
-	if err != nil {
-		return nil, retryable(err)
-	}
-	switch code := resp.StatusCode; {
-	case code == http.StatusOK:
-		var snap chatSnapshot
-		if err := decodeJSON(resp, &snap); err != nil {
-			return nil, fmt.Errorf("request %s: %w", s.id, err)
-		}
-		if snap.Status == "" {
-			return nil, fmt.Errorf("request %s: the stream is over but the request is %s", s.id, snap.State)
-		}
-		snap.ID = s.id
-		return &snap, nil
-	case code == http.StatusNotFound:
-		return nil, fmt.Errorf("request %s: %w", s.id, readAPIError(resp))
-	case code >= 500:
-		return nil, retryable(readAPIError(resp))
-	default:
-		return nil, readAPIError(resp)
-	}
-}
-
 // report prints the final status and returns the exit status for it.
-func (s *chatSession) report(end *chatSnapshot) int {
+func (s *chatSession) report(end *client.End) int {
 	s.endLine()
 	line := fmt.Sprintf("[%s: %s/%s, %d tokens", s.id, end.Status, end.Reason, end.Tokens)
 	if end.Message != "" {
@@ -594,67 +476,21 @@ func (s *chatSession) report(end *chatSnapshot) int {
 	return 1
 }
 
-// cancelOnInterrupt cancels the request on the first interrupt, retrying
-// while the server is unreachable; the stream then carries the end.
+// cancelOnInterrupt cancels the request on the first interrupt (the client
+// retries while the server is unreachable); the stream then carries the
+// end.
 func (s *chatSession) cancelOnInterrupt(ctx context.Context) {
 	select {
 	case <-s.interrupt:
 	case <-ctx.Done():
 		return
 	}
-	for failures := 0; ; {
-		err := s.cancel(ctx)
-		if err == nil || ctx.Err() != nil {
-			return
-		}
-		var re *retryableError
-		if failures++; !errors.As(err, &re) || failures >= s.cfg.maxAttempts {
-			fmt.Fprintln(s.stderr, "armistice: cancel:", err)
-			return
-		}
-		if s.cfg.sleep(ctx, s.backoff(failures), nil) != nil {
-			return
-		}
+	_, err := s.canceller.Cancel(ctx, s.id)
+	// Already finished, or gone: the stream tells which.
+	if err == nil || ctx.Err() != nil || errors.Is(err, client.ErrAlreadyFinished) || errors.Is(err, client.ErrNotFound) {
+		return
 	}
-}
-
-func (s *chatSession) cancel(ctx context.Context) error {
-	resp, err := s.client.Do(s.newRequest(ctx, http.MethodPost, s.requestURL("/cancel"), nil))
-	if err != nil {
-		return retryable(err)
-	}
-	switch code := resp.StatusCode; {
-	case code/100 == 2, code == http.StatusConflict, code == http.StatusNotFound:
-		// Cancelled, already finished, or gone: the stream tells which.
-		drain(resp)
-		return nil
-	case code >= 500:
-		return retryable(readAPIError(resp))
-	default:
-		return readAPIError(resp)
-	}
-}
-
-// backoff is the jittered delay before retry n (1, 2, ...).
-func (s *chatSession) backoff(n int) time.Duration {
-	return s.cfg.jitter(backoffDelay(s.cfg.backoffInitial, s.cfg.backoffMax, n))
-}
-
-// backoffDelay is initial·2^(n-1), capped at limit.
-func backoffDelay(initial, limit time.Duration, n int) time.Duration {
-	d := initial
-	for i := 1; i < n && d < limit; i++ {
-		d *= 2
-	}
-	return min(d, limit)
-}
-
-// halfJitter picks a delay uniformly in [d/2, d].
-func halfJitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return d/2 + rand.N(d-d/2+1)
+	fmt.Fprintln(s.stderr, "armistice: cancel:", describe(err))
 }
 
 // timerSleep waits d, or until ctx is done or wake delivers.
@@ -669,65 +505,6 @@ func timerSleep(ctx context.Context, d time.Duration, wake <-chan struct{}) erro
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// parseRetryAfter reads a Retry-After header: seconds, or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		return time.Duration(min(n, int64(24*time.Hour/time.Second))) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
-// chatAPIError is the server's error body: {"error":{"code":..,"message":..}}.
-type chatAPIError struct {
-	Err struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-	status string
-}
-
-func (e *chatAPIError) Error() string {
-	switch {
-	case e.Err.Message != "" && e.Err.Code != "":
-		return e.Err.Message + " (" + e.Err.Code + ")"
-	case e.Err.Message != "":
-		return e.Err.Message
-	case e.Err.Code != "":
-		return e.Err.Code
-	}
-	return "the server answered " + e.status
-}
-
-// readAPIError reads an error answer and closes its body.
-func readAPIError(resp *http.Response) error {
-	e := &chatAPIError{status: resp.Status}
-	_ = decodeJSON(resp, e)
-	return e
-}
-
-// decodeJSON decodes a bounded JSON body into v and closes the body.
-func decodeJSON(resp *http.Response, v any) error {
-	defer drain(resp)
-	return json.NewDecoder(io.LimitReader(resp.Body, maxChatBodySize)).Decode(v)
-}
-
-// drain reads what is left of a small body, so the connection can be
-// reused, and closes it.
-func drain(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxChatBodySize))
-	resp.Body.Close()
 }
 
 // lockedWriter serialises writes from the session's goroutines.
@@ -748,25 +525,3 @@ func (l *lockedWriter) with(f func(w io.Writer)) {
 	defer l.mu.Unlock()
 	f(l.w)
 }
-
-// idleWatch closes a response body on which nothing arrived for a while;
-// the blocked Read then fails and the stream is resumed.
-type idleWatch struct {
-	body  io.ReadCloser
-	timer *time.Timer
-	idle  time.Duration
-}
-
-func newIdleWatch(body io.ReadCloser, idle time.Duration) *idleWatch {
-	return &idleWatch{body: body, idle: idle, timer: time.AfterFunc(idle, func() { body.Close() })}
-}
-
-func (w *idleWatch) Read(p []byte) (int, error) {
-	n, err := w.body.Read(p)
-	if n > 0 {
-		w.timer.Reset(w.idle)
-	}
-	return n, err
-}
-
-func (w *idleWatch) stop() { w.timer.Stop() }

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"regexp"
 	"strings"
@@ -16,8 +14,8 @@ import (
 
 	"github.com/armistice-go/armistice/actors"
 	armhttp "github.com/armistice-go/armistice/http"
+	"github.com/armistice-go/armistice/http/client"
 	"github.com/armistice-go/armistice/llm/embedded"
-	"github.com/tmaxmax/go-sse"
 )
 
 // realServer starts the real HTTP server on a loopback port, streaming
@@ -144,23 +142,17 @@ func (p *cuttingProxy) serve(client net.Conn) {
 // fullText reads a finished request's whole answer from the server.
 func fullText(t *testing.T, url, id string) string {
 	t.Helper()
-	resp, err := http.Get(url + "/v1/requests/" + id + "/events")
+	c, err := client.New(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer c.CloseIdleConnections()
 	var b strings.Builder
-	for ev, err := range sse.Read(resp.Body, nil) {
+	for ev, err := range c.Stream(t.Context(), id, 0) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.Type == "token" {
-			var rec struct{ Text string }
-			if err := json.Unmarshal([]byte(ev.Data), &rec); err != nil {
-				t.Fatal(err)
-			}
-			b.WriteString(rec.Text)
-		}
+		b.WriteString(ev.Text)
 	}
 	return b.String()
 }

@@ -466,11 +466,14 @@ func (l *sleepLog) get() []time.Duration {
 }
 
 // testChatConfig is the default configuration without jitter, real sleeps or
-// the real environment.
+// the real environment. With the jitter's random part at 0 every wait is
+// half the backoff, so the backoff is doubled to keep the waits at 100ms
+// doubling up to 5s.
 func testChatConfig() (chatConfig, *sleepLog) {
 	l := &sleepLog{}
 	cfg := defaultChatConfig()
-	cfg.jitter = func(d time.Duration) time.Duration { return d }
+	cfg.rand = func() float64 { return 0 }
+	cfg.backoffInitial, cfg.backoffMax = 2*cfg.backoffInitial, 2*cfg.backoffMax
 	cfg.sleep = l.sleep
 	cfg.getenv = func(string) string { return "" }
 	return cfg, l
@@ -653,7 +656,7 @@ func TestChatResumesAfterADrop(t *testing.T) {
 			f.answer("one ", "two ", "three ", "four")
 			f.plans[0] = tc.plan
 			cfg, sleeps := testChatConfig()
-			runTestChat(t, f, cfg, "p").check(t, 0, "one two three four\n", "[reconnecting...]\n[req-1: completed/stop, 4 tokens]\n")
+			runTestChat(t, f, cfg, "p").check(t, 0, "one two three four\n", "\n[reconnecting...]\n[req-1: completed/stop, 4 tokens]\n")
 			if got, want := f.lastEventIDs(), []string{"", "4"}; !slices.Equal(got, want) {
 				t.Errorf("Last-Event-IDs = %q, want %q", got, want)
 			}
@@ -675,7 +678,8 @@ func TestChatResumesAfterSeveralFailuresInARow(t *testing.T) {
 	f.plans[5] = connPlan{rewind: 2, replay: true}       // repeats a and b, then every record twice
 	cfg, sleeps := testChatConfig()
 	res := runTestChat(t, f, cfg, "p")
-	res.check(t, 0, "abcde\n", strings.Repeat("[reconnecting...]\n", 5)+"[req-1: completed/stop, 5 tokens]\n")
+	// A note after text on the line starts a line of its own.
+	res.check(t, 0, "abcde\n", "\n[reconnecting...]\n[reconnecting...]\n[reconnecting...]\n\n[reconnecting...]\n[reconnecting...]\n[req-1: completed/stop, 5 tokens]\n")
 	if got, want := f.lastEventIDs(), []string{"", "3", "3", "3", "4", "4"}; !slices.Equal(got, want) {
 		t.Errorf("Last-Event-IDs = %q, want %q", got, want)
 	}
@@ -704,7 +708,7 @@ func TestChatGivesUpAfterMaxAttempts(t *testing.T) {
 	f.defaultPlan = connPlan{hangup: true}
 	cfg, sleeps := testChatConfig()
 	res := runTestChat(t, f, cfg, "p")
-	if res.code != 1 || res.stdout != "" || !strings.Contains(res.stderr, "armistice: giving up after 10 failed attempts: ") {
+	if res.code != 1 || res.stdout != "" || !strings.Contains(res.stderr, "armistice: client: gave up retrying: stream req-1 after 10 attempts: ") {
 		t.Fatalf("got %+v", res)
 	}
 	if n := strings.Count(res.stderr, "[reconnecting...]"); n != 9 {
@@ -729,7 +733,7 @@ func TestChatRealBackoffTimer(t *testing.T) {
 	cfg := defaultChatConfig()
 	cfg.backoffInitial, cfg.backoffMax = time.Millisecond, 2*time.Millisecond
 	cfg.getenv = func(string) string { return "" }
-	runTestChat(t, f, cfg, "p").check(t, 0, "xy\n", "[reconnecting...]\n[reconnecting...]\n[req-1: completed/stop, 2 tokens]\n")
+	runTestChat(t, f, cfg, "p").check(t, 0, "xy\n", "\n[reconnecting...]\n[reconnecting...]\n[req-1: completed/stop, 2 tokens]\n")
 }
 
 func TestChatNoContentOnResumeReportsTheSnapshot(t *testing.T) {
@@ -738,7 +742,7 @@ func TestChatNoContentOnResumeReportsTheSnapshot(t *testing.T) {
 	f.plans[0] = connPlan{drop: true, after: 3}
 	f.plans[1] = connPlan{noContent: true}
 	cfg, _ := testChatConfig()
-	runTestChat(t, f, cfg, "--key", "k1", "p").check(t, 0, "only\n", "[reconnecting...]\n[req-1: completed/stop, 1 tokens]\n")
+	runTestChat(t, f, cfg, "--key", "k1", "p").check(t, 0, "only\n", "\n[reconnecting...]\n[req-1: completed/stop, 1 tokens]\n")
 	seen := f.seen()
 	if !slices.Equal(seen.snapshots, []string{"Bearer k1"}) {
 		t.Errorf("snapshot requests = %q, want one with the key", seen.snapshots)
@@ -751,7 +755,7 @@ func TestChatNotFoundOnResume(t *testing.T) {
 	f.plans[0] = connPlan{drop: true, after: 3}
 	f.plans[1] = connPlan{status: 404, code: "not_found"}
 	cfg, _ := testChatConfig()
-	runTestChat(t, f, cfg, "p").check(t, 1, "gone\n", "[reconnecting...]\narmistice: request req-1: planned failure (not_found)\n")
+	runTestChat(t, f, cfg, "p").check(t, 1, "gone\n", "\n[reconnecting...]\narmistice: request req-1: planned failure (not_found)\n")
 }
 
 func TestChatSeqGapIsAnError(t *testing.T) {
@@ -759,7 +763,7 @@ func TestChatSeqGapIsAnError(t *testing.T) {
 	f.answer("a", "b", "c")
 	f.plans[0] = connPlan{skipSeq: 4}
 	cfg, _ := testChatConfig()
-	runTestChat(t, f, cfg, "p").check(t, 1, "a\n", "armistice: the stream skipped records 4 to 4\n")
+	runTestChat(t, f, cfg, "p").check(t, 1, "a\n", "armistice: client: protocol error: the stream skipped records 4 to 4\n")
 }
 
 func TestChatRetriesSubmitOn429(t *testing.T) {
@@ -807,10 +811,10 @@ func TestChatSubmit429WithoutRetryAfterBacksOff(t *testing.T) {
 func TestChatSubmit429GivesUp(t *testing.T) {
 	f := newFakeServer(t)
 	f.submitStatus = []int{429, 429, 429, 429, 429}
-	f.retryAfter = "0"
+	f.retryAfter = "0" // no wait asked for: the backoff applies
 	cfg, _ := testChatConfig()
 	res := runTestChat(t, f, cfg, "p")
-	if res.code != 1 || !strings.HasSuffix(res.stderr, "retrying in 0s]\narmistice: too many requests (rate_limited)\n") {
+	if res.code != 1 || !strings.HasSuffix(res.stderr, "retrying in 400ms]\narmistice: too many requests (rate_limited)\n") {
 		t.Fatalf("got %+v", res)
 	}
 	seen := f.seen()
@@ -935,7 +939,11 @@ func TestChatUsage(t *testing.T) {
 		cfg, _ := testChatConfig()
 		var out, errOut bytes.Buffer
 		code := runChatWith(t.Context(), cfg, tc.args, &out, &errOut, nil)
-		if code != tc.code || out.Len() != 0 || !strings.Contains(errOut.String(), "usage: armistice chat") {
+		usage, other := &errOut, &out // a usage error: on stderr
+		if tc.code == 0 {
+			usage, other = &out, &errOut // help: on stdout
+		}
+		if code != tc.code || other.Len() != 0 || !strings.Contains(usage.String(), "usage: armistice chat") {
 			t.Errorf("chat %q: exit %d, stdout %q, stderr %q; want exit %d and the usage", tc.args, code, out.String(), errOut.String(), tc.code)
 		}
 	}
@@ -1073,48 +1081,6 @@ func TestChatContextEnds(t *testing.T) {
 	seen := f.seen()
 	if r.code != 1 || !strings.Contains(r.stderr, "context canceled") || len(seen.conns) != 1 {
 		t.Fatalf("got %+v, %d events requests", r, len(seen.conns))
-	}
-}
-
-func TestBackoffDelay(t *testing.T) {
-	ms := time.Millisecond
-	for n, want := range []time.Duration{1: 100 * ms, 2: 200 * ms, 3: 400 * ms, 6: 3200 * ms, 7: 5 * time.Second, 100: 5 * time.Second} {
-		if want == 0 {
-			continue
-		}
-		if got := backoffDelay(100*ms, 5*time.Second, n); got != want {
-			t.Errorf("backoffDelay(%d) = %v, want %v", n, got, want)
-		}
-	}
-	for range 1000 {
-		if d := halfJitter(100 * ms); d < 50*ms || d > 100*ms {
-			t.Fatalf("halfJitter(100ms) = %v, want within [50ms, 100ms]", d)
-		}
-	}
-	if d := halfJitter(0); d != 0 {
-		t.Errorf("halfJitter(0) = %v", d)
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for _, tc := range []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"0", 0, true},
-		{" 7 ", 7 * time.Second, true},
-		{"-1", 0, false},
-		{"", 0, false},
-		{"soon", 0, false},
-		{now.Add(30 * time.Second).Format(http.TimeFormat), 30 * time.Second, true},
-		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
-	} {
-		got, ok := parseRetryAfter(tc.in, now)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
-		}
 	}
 }
 

@@ -40,3 +40,33 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// --help prints the command's usage to stdout and exits 0, for the binary
+// and every subcommand.
+func TestHelpGoesToStdout(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"serve", "--help"}, {"serve", "-h"}, {"chat", "--help"}, {"chat", "-h"}, {"demo", "--help"}, {"demo", "-h"}, {"version", "--help"}} {
+		var out, errOut bytes.Buffer
+		code := run(args, &out, &errOut)
+		if code != 0 || !strings.Contains(out.String(), "usage: armistice") || errOut.Len() != 0 {
+			t.Errorf("run(%q): exit %d, stdout %q, stderr %q; want 0 and the usage on stdout", args, code, out.String(), errOut.String())
+		}
+	}
+}
+
+func TestUnknownCommandSaysSo(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"srve"}, &out, &errOut)
+	if code != 2 || !strings.HasPrefix(errOut.String(), `armistice: unknown command "srve"`) || !strings.Contains(errOut.String(), "usage: armistice") {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"version"}, &out, &errOut)
+	// Test binaries carry no module version; the line still names the
+	// module and the Go version.
+	if code != 0 || !strings.HasPrefix(out.String(), "armistice github.com/armistice-go/armistice ") || !strings.Contains(out.String(), "go1.") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+}

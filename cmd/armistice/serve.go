@@ -17,6 +17,7 @@ import (
 	"github.com/armistice-go/armistice/actors"
 	armhttp "github.com/armistice-go/armistice/http"
 	"github.com/armistice-go/armistice/http/openaiapi"
+	"github.com/armistice-go/armistice/http/playground"
 	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/llm/anthropic"
 	"github.com/armistice-go/armistice/llm/embedded"
@@ -64,6 +65,12 @@ type setting struct {
 }
 
 func durationSetting(flag, env, def, usage string, field func(*serveConfig) *time.Duration) setting {
+	return durationSettingAbove(flag, env, def, usage, false, field)
+}
+
+// durationSettingAbove is durationSetting that refuses 0 when positive is
+// set.
+func durationSettingAbove(flag, env, def, usage string, positive bool, field func(*serveConfig) *time.Duration) setting {
 	return setting{flag: flag, env: env, def: def, usage: usage, apply: func(c *serveConfig, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -71,6 +78,9 @@ func durationSetting(flag, env, def, usage string, field func(*serveConfig) *tim
 		}
 		if d < 0 {
 			return fmt.Errorf("must not be negative")
+		}
+		if positive && d == 0 {
+			return fmt.Errorf("must be positive")
 		}
 		*field(c) = d
 		return nil
@@ -84,26 +94,44 @@ func stringSetting(flag, env, def, usage string, field func(*serveConfig) *strin
 	}}
 }
 
-func intSetting(flag, env, def, usage string, field func(*serveConfig) *int) setting {
+// intSetting reads an integer of at least least.
+func intSetting(flag, env, def, usage string, least int, field func(*serveConfig) *int) setting {
 	return setting{flag: flag, env: env, def: def, usage: usage, apply: func(c *serveConfig, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			return fmt.Errorf("not an integer")
+		}
+		if err := atLeast(n, least); err != nil {
+			return err
 		}
 		*field(c) = n
 		return nil
 	}}
 }
 
-func int64Setting(flag, env, def, usage string, field func(*serveConfig) *int64) setting {
+func int64Setting(flag, env, def, usage string, least int64, field func(*serveConfig) *int64) setting {
 	return setting{flag: flag, env: env, def: def, usage: usage, apply: func(c *serveConfig, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return fmt.Errorf("not an integer")
 		}
+		if n < least {
+			return atLeast(int(n), int(least))
+		}
 		*field(c) = n
 		return nil
 	}}
+}
+
+// atLeast says why n is too small, naming the bound as people say it.
+func atLeast(n, least int) error {
+	switch {
+	case n >= least:
+		return nil
+	case least == 0:
+		return fmt.Errorf("must not be negative, got %d", n)
+	}
+	return fmt.Errorf("must be at least %d, got %d", least, n)
 }
 
 // settings lists every setting, in the order of the README's table.
@@ -115,22 +143,22 @@ var settings = []setting{
 		c.Addr = v
 		return nil
 	}},
-	intSetting("max-active", "ARMISTICE_MAX_ACTIVE", "64", "requests streaming at once", func(c *serveConfig) *int { return &c.Engine.MaxActive }),
-	intSetting("max-queued", "ARMISTICE_MAX_QUEUED", "1024", "requests waiting for a slot (beyond: 429)", func(c *serveConfig) *int { return &c.Engine.MaxQueued }),
-	intSetting("max-subscribers", "ARMISTICE_MAX_SUBSCRIBERS", "16", "streams attached to one request", func(c *serveConfig) *int { return &c.Engine.MaxSubscribers }),
+	intSetting("max-active", "ARMISTICE_MAX_ACTIVE", "64", "requests streaming at once", 1, func(c *serveConfig) *int { return &c.Engine.MaxActive }),
+	intSetting("max-queued", "ARMISTICE_MAX_QUEUED", "1024", "requests waiting for a slot (beyond: 429)", 0, func(c *serveConfig) *int { return &c.Engine.MaxQueued }),
+	intSetting("max-subscribers", "ARMISTICE_MAX_SUBSCRIBERS", "16", "streams attached to one request", 1, func(c *serveConfig) *int { return &c.Engine.MaxSubscribers }),
 	durationSetting("queue-timeout", "ARMISTICE_QUEUE_TIMEOUT", "60s", "longest wait for a slot (0: none)", func(c *serveConfig) *time.Duration { return &c.Engine.QueueTimeout }),
 	durationSetting("first-token-timeout", "ARMISTICE_FIRST_TOKEN_TIMEOUT", "60s", "longest wait for the first token (0: none)", func(c *serveConfig) *time.Duration { return &c.Engine.FirstTokenTimeout }),
 	durationSetting("idle-timeout", "ARMISTICE_IDLE_TIMEOUT", "30s", "longest gap between tokens (0: none)", func(c *serveConfig) *time.Duration { return &c.Engine.IdleTimeout }),
 	durationSetting("max-duration", "ARMISTICE_MAX_DURATION", "10m", "longest streaming time from admission (0: none)", func(c *serveConfig) *time.Duration { return &c.Engine.MaxDuration }),
 	durationSetting("linger", "ARMISTICE_LINGER", "30s", "how long a finished request stays for resumes after its end was delivered", func(c *serveConfig) *time.Duration { return &c.Engine.Linger }),
-	durationSetting("pickup-timeout", "ARMISTICE_PICKUP_TIMEOUT", "10m", "longest a finished request is kept when nobody reads its end", func(c *serveConfig) *time.Duration { return &c.Engine.PickupTimeout }),
+	durationSettingAbove("pickup-timeout", "ARMISTICE_PICKUP_TIMEOUT", "10m", "longest a finished request is kept when nobody reads its end", true, func(c *serveConfig) *time.Duration { return &c.Engine.PickupTimeout }),
 	durationSetting("detach-grace", "ARMISTICE_DETACH_GRACE", "5s", "wait for a client to come back before on_disconnect=cancel fires", func(c *serveConfig) *time.Duration { return &c.Engine.DetachGrace }),
 	durationSetting("heartbeat", "ARMISTICE_HEARTBEAT", "15s", "interval of ': ping' comments on idle streams (0: none)", func(c *serveConfig) *time.Duration { return &c.HTTP.Heartbeat }),
-	durationSetting("shutdown-grace", "ARMISTICE_SHUTDOWN_GRACE", "30s", "time running requests get to finish on SIGINT/SIGTERM", func(c *serveConfig) *time.Duration { return &c.ShutdownGrace }),
-	intSetting("max-prompt-bytes", "ARMISTICE_MAX_PROMPT_BYTES", "65536", "largest prompt (beyond: 413)", func(c *serveConfig) *int { return &c.HTTP.MaxPromptBytes }),
-	intSetting("max-output-bytes", "ARMISTICE_MAX_OUTPUT_BYTES", "1048576", "largest answer (beyond: failed/output_too_large)", func(c *serveConfig) *int { return &c.Engine.MaxOutputBytes }),
-	intSetting("max-active-per-tenant", "ARMISTICE_MAX_ACTIVE_PER_TENANT", "0", "slots one tenant may hold (0: no per-tenant cap)", func(c *serveConfig) *int { return &c.Engine.MaxActivePerTenant }),
-	intSetting("max-queued-per-tenant", "ARMISTICE_MAX_QUEUED_PER_TENANT", "0", "queue places one tenant may hold (0: no per-tenant cap)", func(c *serveConfig) *int { return &c.Engine.MaxQueuedPerTenant }),
+	durationSettingAbove("shutdown-grace", "ARMISTICE_SHUTDOWN_GRACE", "30s", "time running requests get to finish on SIGINT/SIGTERM", true, func(c *serveConfig) *time.Duration { return &c.ShutdownGrace }),
+	intSetting("max-prompt-bytes", "ARMISTICE_MAX_PROMPT_BYTES", "65536", "largest prompt (beyond: 413)", 1, func(c *serveConfig) *int { return &c.HTTP.MaxPromptBytes }),
+	intSetting("max-output-bytes", "ARMISTICE_MAX_OUTPUT_BYTES", "1048576", "largest answer (beyond: failed/output_too_large)", 0, func(c *serveConfig) *int { return &c.Engine.MaxOutputBytes }),
+	intSetting("max-active-per-tenant", "ARMISTICE_MAX_ACTIVE_PER_TENANT", "0", "slots one tenant may hold (0: no per-tenant cap)", 0, func(c *serveConfig) *int { return &c.Engine.MaxActivePerTenant }),
+	intSetting("max-queued-per-tenant", "ARMISTICE_MAX_QUEUED_PER_TENANT", "0", "queue places one tenant may hold (0: no per-tenant cap)", 0, func(c *serveConfig) *int { return &c.Engine.MaxQueuedPerTenant }),
 	{flag: "queue-policy", env: "ARMISTICE_QUEUE_POLICY", def: "fifo", usage: "fifo (arrival order) or fair (tenants in turn, FIFO within each)", apply: func(c *serveConfig, v string) error {
 		switch actors.QueuePolicy(v) {
 		case actors.QueueFIFO, actors.QueueFair:
@@ -139,10 +167,10 @@ var settings = []setting{
 		}
 		return fmt.Errorf("not fifo or fair")
 	}},
-	intSetting("max-retained", "ARMISTICE_MAX_RETAINED", "10000", "finished requests kept for late readers (beyond: the oldest go, read ones first)", func(c *serveConfig) *int { return &c.Engine.MaxRetained }),
-	int64Setting("max-retained-bytes", "ARMISTICE_MAX_RETAINED_BYTES", "268435456", "bytes of logs finished requests may hold", func(c *serveConfig) *int64 { return &c.Engine.MaxRetainedBytes }),
-	intSetting("max-retained-per-tenant", "ARMISTICE_MAX_RETAINED_PER_TENANT", "0", "finished requests kept per tenant (0: no per-tenant bound)", func(c *serveConfig) *int { return &c.Engine.MaxRetainedPerTenant }),
-	int64Setting("max-retained-bytes-per-tenant", "ARMISTICE_MAX_RETAINED_BYTES_PER_TENANT", "0", "bytes kept per tenant (0: no per-tenant bound)", func(c *serveConfig) *int64 { return &c.Engine.MaxRetainedBytesPerTenant }),
+	intSetting("max-retained", "ARMISTICE_MAX_RETAINED", "10000", "finished requests kept for late readers (beyond: the oldest go, read ones first)", 1, func(c *serveConfig) *int { return &c.Engine.MaxRetained }),
+	int64Setting("max-retained-bytes", "ARMISTICE_MAX_RETAINED_BYTES", "268435456", "bytes of logs finished requests may hold", 1, func(c *serveConfig) *int64 { return &c.Engine.MaxRetainedBytes }),
+	intSetting("max-retained-per-tenant", "ARMISTICE_MAX_RETAINED_PER_TENANT", "0", "finished requests kept per tenant (0: no per-tenant bound)", 0, func(c *serveConfig) *int { return &c.Engine.MaxRetainedPerTenant }),
+	int64Setting("max-retained-bytes-per-tenant", "ARMISTICE_MAX_RETAINED_BYTES_PER_TENANT", "0", "bytes kept per tenant (0: no per-tenant bound)", 0, func(c *serveConfig) *int64 { return &c.Engine.MaxRetainedBytesPerTenant }),
 	durationSetting("read-timeout", "ARMISTICE_READ_TIMEOUT", "30s", "longest time to read a request body (0: none)", func(c *serveConfig) *time.Duration { return &c.HTTP.ReadTimeout }),
 	durationSetting("write-timeout", "ARMISTICE_WRITE_TIMEOUT", "30s", "longest time one write to a client may take; a client that stops reading is detached (0: none)", func(c *serveConfig) *time.Duration { return &c.HTTP.WriteTimeout }),
 	{flag: "workers", env: "ARMISTICE_WORKERS", usage: "goroutines that run the actors' mailboxes (empty: 2 × GOMAXPROCS, at least 8; 0: a goroutine per run, proto.actor's default)", apply: func(c *serveConfig, v string) error {
@@ -152,6 +180,9 @@ var settings = []setting{
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			return fmt.Errorf("not an integer")
+		}
+		if err := atLeast(n, 0); err != nil {
+			return err
 		}
 		c.Engine.Workers = n
 		return nil
@@ -193,7 +224,7 @@ var settings = []setting{
 		}
 		return nil
 	}},
-	intSetting("upstream-retries", "ARMISTICE_UPSTREAM_RETRIES", "2", "retries per upstream before the first token (connection errors, 429, 5xx)", func(c *serveConfig) *int { return &c.Retries }),
+	intSetting("upstream-retries", "ARMISTICE_UPSTREAM_RETRIES", "2", "retries per upstream before the first token (connection errors, 429, 5xx)", 0, func(c *serveConfig) *int { return &c.Retries }),
 	stringSetting("openai-base-url", "ARMISTICE_OPENAI_BASE_URL", openai.DefaultBaseURL, "any OpenAI-compatible server (vLLM, llama.cpp, Ollama /v1, ...)", func(c *serveConfig) *string { return &c.OpenAI.BaseURL }),
 	{flag: "openai-api-key", env: "ARMISTICE_OPENAI_API_KEY", fallbackEnv: "OPENAI_API_KEY", usage: "OpenAI API key (else $OPENAI_API_KEY; prefer the environment)", secret: true, apply: func(c *serveConfig, v string) error {
 		c.OpenAI.APIKey = v
@@ -214,7 +245,7 @@ var settings = []setting{
 		c.EmbeddedRate = f
 		return nil
 	}},
-	intSetting("embedded-tokens", "ARMISTICE_EMBEDDED_TOKENS", "64", "embedded model: answer length in tokens", func(c *serveConfig) *int { return &c.EmbeddedCount }),
+	intSetting("embedded-tokens", "ARMISTICE_EMBEDDED_TOKENS", "64", "embedded model: answer length in tokens", 1, func(c *serveConfig) *int { return &c.EmbeddedCount }),
 	{flag: "log-level", env: "ARMISTICE_LOG_LEVEL", def: "info", usage: "debug, info, warn or error", apply: func(c *serveConfig, v string) error {
 		switch v {
 		case "debug", "info", "warn", "error":
@@ -244,27 +275,37 @@ type flagValue struct {
 func (f *flagValue) String() string     { return f.value }
 func (f *flagValue) Set(v string) error { f.value, f.set = v, true; return nil }
 
+// printServeUsage writes serve's usage: every setting with its flag,
+// variable and default.
+func printServeUsage(w io.Writer) {
+	fmt.Fprint(w, "usage: armistice serve [flags]\n\nRuns the HTTP server. Every flag has an environment variable; a flag wins.\n\n")
+	for _, s := range settings {
+		def := s.def
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(w, "  --%s (%s, default %s)\n    \t%s\n", s.flag, s.env, def, s.usage)
+	}
+}
+
 // loadServeConfig reads the environment, then the flags (which win), and
-// validates the result. Errors name the flag or variable at fault.
+// validates the result. Errors name the flag or variable at fault. For
+// -h or --help it returns flag.ErrHelp and prints nothing: the caller
+// prints the usage where help goes (stdout).
 func loadServeConfig(args []string, lookupEnv func(string) (string, bool), stderr io.Writer) (serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: armistice serve [flags]\n\nRuns the HTTP server. Every flag has an environment variable; a flag wins.\n\n")
-		for _, s := range settings {
-			def := s.def
-			if def == "" {
-				def = `""`
-			}
-			fmt.Fprintf(stderr, "  --%s (%s, default %s)\n    \t%s\n", s.flag, s.env, def, s.usage)
-		}
-	}
+	fs.Usage = func() {}
 	values := make([]*flagValue, len(settings))
 	for i, s := range settings {
 		values[i] = &flagValue{}
 		fs.Var(values[i], s.flag, s.usage)
 	}
 	if err := fs.Parse(args); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr)
+			printServeUsage(stderr)
+		}
 		return serveConfig{}, err
 	}
 	if fs.NArg() > 0 {
@@ -272,7 +313,8 @@ func loadServeConfig(args []string, lookupEnv func(string) (string, bool), stder
 	}
 	cfg := serveConfig{Engine: actors.DefaultConfig(nil), HTTP: armhttp.DefaultConfig()}
 	for i, s := range settings {
-		v, source := s.def, "default of --"+s.flag
+		// Errors name where the value came from, and the other way to set it.
+		v, source := s.def, "default of --"+s.flag+" ("+s.env+")"
 		if env, ok := lookupEnv(s.env); ok {
 			v, source = env, s.env
 		} else if env, ok := lookupEnv(s.fallbackEnv); ok && s.fallbackEnv != "" {
@@ -286,13 +328,18 @@ func loadServeConfig(args []string, lookupEnv func(string) (string, bool), stder
 			if s.secret {
 				shown = "(hidden)"
 			}
-			return serveConfig{}, fmt.Errorf("invalid %s=%s: %w", source, shown, err)
+			other := " (--" + s.flag + ")"
+			switch {
+			case source == "--"+s.flag:
+				other = " (" + s.env + ")"
+			case strings.HasPrefix(source, "default"):
+				other = ""
+			}
+			return serveConfig{}, fmt.Errorf("invalid %s=%s%s: %w", source, shown, other, err)
 		}
 	}
-	if cfg.ShutdownGrace <= 0 {
-		return serveConfig{}, errors.New("invalid shutdown grace: must be positive")
-	}
 	cfg.Logger = cfg.logger(stderr)
+	cfg.warnMissingKeys()
 	cfg.Metrics = armhttp.NewMetrics()
 	provider, err := cfg.provider()
 	if err != nil {
@@ -313,9 +360,6 @@ func loadServeConfig(args []string, lookupEnv func(string) (string, bool), stder
 // token and moves on to the next upstream; the embedded model alone needs
 // neither.
 func (c *serveConfig) provider() (llm.Provider, error) {
-	if c.EmbeddedCount < 1 {
-		return nil, fmt.Errorf("invalid embedded tokens: must be at least 1, got %d", c.EmbeddedCount)
-	}
 	if slices.Contains(c.Fallback, c.Provider) {
 		return nil, fmt.Errorf("invalid ARMISTICE_FALLBACK: %q is already the provider", c.Provider)
 	}
@@ -342,14 +386,32 @@ func (c *serveConfig) provider() (llm.Provider, error) {
 	if retries == 0 {
 		retries = -1 // resilient reads 0 as "the default"
 	}
-	if c.Retries < 0 {
-		return nil, fmt.Errorf("invalid ARMISTICE_UPSTREAM_RETRIES: must not be negative, got %d", c.Retries)
-	}
 	return resilient.New(resilient.Config{
 		Upstreams: ups,
 		Retries:   retries,
 		Observer:  upstreamObserver{metrics: c.Metrics, logger: c.Logger.With().Str("component", "upstream").Logger()},
 	})
+}
+
+// warnMissingKeys warns at start of each network provider chosen without
+// its API key: allowed, since a local OpenAI-compatible server may need
+// none, but with api.openai.com or Anthropic every request would fail.
+func (c *serveConfig) warnMissingKeys() {
+	for _, name := range append([]string{c.Provider}, c.Fallback...) {
+		var key, vars string
+		switch name {
+		case "openai":
+			key, vars = c.OpenAI.APIKey, "ARMISTICE_OPENAI_API_KEY or OPENAI_API_KEY"
+		case "anthropic":
+			key, vars = c.Anthropic.APIKey, "ARMISTICE_ANTHROPIC_API_KEY or ANTHROPIC_API_KEY"
+		default:
+			continue
+		}
+		if key == "" {
+			c.Logger.Warn().Str("provider", name).Str("set", vars).
+				Msg("no API key for this provider: requests will fail unless the upstream needs none")
+		}
+	}
 }
 
 // modelOf is the default model of a provider.
@@ -444,9 +506,10 @@ func (c *serveConfig) logger(stderr io.Writer) zerolog.Logger {
 
 // serve runs the server until a signal arrives on signals, then shuts it
 // down gracefully; a second signal exits at once.
-func serve(args []string, stderr io.Writer, signals <-chan os.Signal) int {
+func serve(args []string, stdout, stderr io.Writer, signals <-chan os.Signal) int {
 	cfg, err := loadServeConfig(args, os.LookupEnv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
+		printServeUsage(stdout)
 		return 0
 	}
 	if err != nil {
@@ -480,6 +543,7 @@ func serve(args []string, stderr io.Writer, signals <-chan os.Signal) int {
 		fmt.Fprintln(stderr, "armistice serve:", err)
 		return 2
 	}
+	playground.Register(srv)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		logger.Error().Err(err).Str("addr", cfg.Addr).Msg("cannot listen")

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/armistice-go/armistice/actors"
+	"github.com/armistice-go/armistice/http/client"
 	"github.com/armistice-go/armistice/llm/llmtest"
-	"github.com/tmaxmax/go-sse"
 )
 
 // mainChildEnv makes the test binary run `armistice` with the JSON list
@@ -92,24 +92,30 @@ func TestServeRejectsBadConfig(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{[]string{"--max-active", "0"}, nil, "MaxActive"},
-		{nil, map[string]string{"ARMISTICE_MAX_ACTIVE": "many"}, "ARMISTICE_MAX_ACTIVE=many"},
-		{nil, map[string]string{"ARMISTICE_QUEUE_TIMEOUT": "60"}, "ARMISTICE_QUEUE_TIMEOUT=60: not a duration"},
-		{[]string{"--idle-timeout", "-1s"}, nil, "--idle-timeout=-1s: must not be negative"},
-		{nil, map[string]string{"ARMISTICE_ADDR": "8080"}, "ARMISTICE_ADDR=8080: not host:port"},
+		{[]string{"--max-active", "0"}, nil, "invalid --max-active=0 (ARMISTICE_MAX_ACTIVE): must be at least 1"},
+		{nil, map[string]string{"ARMISTICE_MAX_ACTIVE": "many"}, "invalid ARMISTICE_MAX_ACTIVE=many (--max-active): not an integer"},
+		{nil, map[string]string{"ARMISTICE_MAX_QUEUED": "-1"}, "invalid ARMISTICE_MAX_QUEUED=-1 (--max-queued): must not be negative"},
+		{[]string{"--max-subscribers", "0"}, nil, "invalid --max-subscribers=0 (ARMISTICE_MAX_SUBSCRIBERS): must be at least 1"},
+		{nil, map[string]string{"ARMISTICE_QUEUE_TIMEOUT": "60"}, "ARMISTICE_QUEUE_TIMEOUT=60 (--queue-timeout): not a duration"},
+		{[]string{"--idle-timeout", "-1s"}, nil, "--idle-timeout=-1s (ARMISTICE_IDLE_TIMEOUT): must not be negative"},
+		{[]string{"--pickup-timeout", "0"}, nil, "invalid --pickup-timeout=0 (ARMISTICE_PICKUP_TIMEOUT): must be positive"},
+		{nil, map[string]string{"ARMISTICE_ADDR": "8080"}, "ARMISTICE_ADDR=8080 (--addr): not host:port"},
 		{nil, map[string]string{"ARMISTICE_PROVIDER": "gpt"}, "unknown provider"},
 		{nil, map[string]string{"ARMISTICE_LOG_LEVEL": "loud"}, "ARMISTICE_LOG_LEVEL"},
 		{nil, map[string]string{"ARMISTICE_LOG_FORMAT": "xml"}, "ARMISTICE_LOG_FORMAT"},
 		{nil, map[string]string{"ARMISTICE_API_KEYS": "secret-key-without-tenant"}, "(hidden)"},
-		{nil, map[string]string{"ARMISTICE_SHUTDOWN_GRACE": "0s"}, "shutdown grace"},
-		{nil, map[string]string{"ARMISTICE_MAX_PROMPT_BYTES": "0"}, "MaxPromptBytes"},
+		{nil, map[string]string{"ARMISTICE_SHUTDOWN_GRACE": "0s"}, "invalid ARMISTICE_SHUTDOWN_GRACE=0s (--shutdown-grace): must be positive"},
+		{[]string{"--shutdown-grace", "0"}, nil, "invalid --shutdown-grace=0 (ARMISTICE_SHUTDOWN_GRACE): must be positive"},
+		{nil, map[string]string{"ARMISTICE_MAX_PROMPT_BYTES": "0"}, "invalid ARMISTICE_MAX_PROMPT_BYTES=0 (--max-prompt-bytes): must be at least 1"},
+		{[]string{"--max-output-bytes", "-1"}, nil, "invalid --max-output-bytes=-1 (ARMISTICE_MAX_OUTPUT_BYTES): must not be negative"},
 		{nil, map[string]string{"ARMISTICE_EMBEDDED_RATE": "-2"}, "ARMISTICE_EMBEDDED_RATE"},
+		{[]string{"--embedded-tokens", "0"}, nil, "invalid --embedded-tokens=0 (ARMISTICE_EMBEDDED_TOKENS): must be at least 1"},
 		{nil, map[string]string{"ARMISTICE_PROVIDER": "openai", "ARMISTICE_OPENAI_BASE_URL": "ftp://x"}, "openai provider"},
 		{nil, map[string]string{"ARMISTICE_FALLBACK": "embedded"}, "already the provider"},
 		{nil, map[string]string{"ARMISTICE_FALLBACK": "gemini"}, "ARMISTICE_FALLBACK=gemini"},
-		{nil, map[string]string{"ARMISTICE_UPSTREAM_RETRIES": "-1", "ARMISTICE_PROVIDER": "openai"}, "ARMISTICE_UPSTREAM_RETRIES"},
-		{nil, map[string]string{"ARMISTICE_WORKERS": "lots"}, "ARMISTICE_WORKERS=lots: not an integer"},
-		{[]string{"--workers", "-1"}, nil, "Workers must not be negative"},
+		{nil, map[string]string{"ARMISTICE_UPSTREAM_RETRIES": "-1", "ARMISTICE_PROVIDER": "openai"}, "invalid ARMISTICE_UPSTREAM_RETRIES=-1 (--upstream-retries): must not be negative"},
+		{nil, map[string]string{"ARMISTICE_WORKERS": "lots"}, "ARMISTICE_WORKERS=lots (--workers): not an integer"},
+		{[]string{"--workers", "-1"}, nil, "invalid --workers=-1 (ARMISTICE_WORKERS): must not be negative"},
 		{[]string{"--nope"}, nil, "flag provided but not defined"},
 		{[]string{"extra"}, nil, "unexpected argument"},
 	} {
@@ -123,7 +129,7 @@ func TestServeRejectsBadConfig(t *testing.T) {
 		}
 	}
 	var stderr bytes.Buffer
-	if code := run([]string{"serve", "--max-active", "-1"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "MaxActive") {
+	if code := run([]string{"serve", "--max-active", "-1"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "--max-active=-1 (ARMISTICE_MAX_ACTIVE)") {
 		t.Fatalf("serve with bad config: exit %d, stderr %q", code, stderr.String())
 	}
 }
@@ -211,36 +217,35 @@ func (c *child) exitCode() int {
 	return c.cmd.ProcessState.ExitCode()
 }
 
-func (c *child) submit(prompt string) string {
+// client returns a client of the child server that does not retry, so a
+// stream cut by the server's exit ends at once.
+func (c *child) client() *client.Client {
 	c.t.Helper()
-	resp, err := http.Post(c.url+"/v1/requests", "application/json", strings.NewReader(`{"prompt":"`+prompt+`"}`))
+	cl, err := client.New(c.url, client.WithRetry(client.RetryPolicy{MaxAttempts: 1, SubmitRetries: -1}))
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var snap struct{ ID string }
-	if resp.StatusCode != 202 || json.NewDecoder(resp.Body).Decode(&snap) != nil {
-		c.t.Fatalf("submit: %d", resp.StatusCode)
+	c.t.Cleanup(cl.CloseIdleConnections)
+	return cl
+}
+
+func (c *child) submit(prompt string) string {
+	c.t.Helper()
+	snap, err := c.client().Submit(c.t.Context(), client.Request{Prompt: prompt})
+	if err != nil {
+		c.t.Fatalf("submit: %v", err)
 	}
 	return snap.ID
 }
 
-// sseStream reads an event stream; events arrive on a channel until the
-// response ends.
-func sseStream(t *testing.T, url string) <-chan sse.Event {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d", url, resp.StatusCode)
-	}
-	ch := make(chan sse.Event, 1024)
+// stream reads a request's event stream; events arrive on a channel until
+// the stream ends (with its end event, or cut).
+func (c *child) stream(id string) <-chan client.Event {
+	ch := make(chan client.Event, 1024)
+	events := c.client().Stream(c.t.Context(), id, 0)
 	go func() {
-		defer resp.Body.Close()
 		defer close(ch)
-		for ev, err := range sse.Read(resp.Body, nil) {
+		for ev, err := range events {
 			if err != nil {
 				return
 			}
@@ -250,14 +255,14 @@ func sseStream(t *testing.T, url string) <-chan sse.Event {
 	return ch
 }
 
-func nextEvent(t *testing.T, ch <-chan sse.Event) (sse.Event, bool) {
+func nextEvent(t *testing.T, ch <-chan client.Event) (client.Event, bool) {
 	t.Helper()
 	select {
 	case ev, ok := <-ch:
 		return ev, ok
 	case <-time.After(waitLimit):
 		t.Fatal("no event")
-		return sse.Event{}, false
+		return client.Event{}, false
 	}
 }
 
@@ -266,9 +271,9 @@ func nextEvent(t *testing.T, ch <-chan sse.Event) (sse.Event, bool) {
 func TestServeShutsDownGracefullyOnSIGTERM(t *testing.T) {
 	c := startServe(t, "--embedded-rate", "20", "--shutdown-grace", "300ms", "--max-active", "1")
 	running, queued := c.submit("one"), c.submit("two")
-	streams := map[string]<-chan sse.Event{}
+	streams := map[string]<-chan client.Event{}
 	for _, id := range []string{running, queued} {
-		streams[id] = sseStream(t, c.url+"/v1/requests/"+id+"/events")
+		streams[id] = c.stream(id)
 	}
 	for range 3 {
 		nextEvent(t, streams[running]) // pending, streaming, a token: it runs
@@ -277,7 +282,7 @@ func TestServeShutsDownGracefullyOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	for id, ch := range streams {
-		var last sse.Event
+		var last client.Event
 		for {
 			ev, ok := nextEvent(t, ch)
 			if !ok {
@@ -285,7 +290,7 @@ func TestServeShutsDownGracefullyOnSIGTERM(t *testing.T) {
 			}
 			last = ev
 		}
-		if last.Type != "end" || !strings.Contains(last.Data, `"status":"failed","reason":"shutdown"`) {
+		if last.Name != "end" || last.End.Status != "failed" || last.End.Reason != "shutdown" {
 			t.Fatalf("%s: last event %+v, want the shutdown end", id, last)
 		}
 	}
@@ -297,7 +302,7 @@ func TestServeShutsDownGracefullyOnSIGTERM(t *testing.T) {
 func TestServeSecondSignalExitsAtOnce(t *testing.T) {
 	c := startServe(t, "--embedded-rate", "1", "--shutdown-grace", "1m")
 	id := c.submit("slow")
-	ch := sseStream(t, c.url+"/v1/requests/"+id+"/events")
+	ch := c.stream(id)
 	nextEvent(t, ch)
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -354,22 +359,18 @@ func TestServeStreamsFromAnOpenAICompatibleServer(t *testing.T) {
 		t.Fatalf("/v1/models: %d %s", resp.StatusCode, models)
 	}
 	id := c.submit("hello")
-	ch := sseStream(t, c.url+"/v1/requests/"+id+"/events")
+	ch := c.stream(id)
 	var text strings.Builder
-	var last sse.Event
+	var last client.Event
 	for {
 		ev, ok := nextEvent(t, ch)
 		if !ok {
 			break
 		}
 		last = ev
-		if ev.Type == "token" {
-			var rec struct{ Text string }
-			json.Unmarshal([]byte(ev.Data), &rec)
-			text.WriteString(rec.Text)
-		}
+		text.WriteString(ev.Text)
 	}
-	if text.String() != "Down the rabbit hole" || !strings.Contains(last.Data, `"status":"completed"`) {
+	if text.String() != "Down the rabbit hole" || last.End == nil || last.End.Status != "completed" {
 		t.Fatalf("text %q, last event %+v", text.String(), last)
 	}
 	reqs := up.Requests()
@@ -445,5 +446,53 @@ func TestServeShutdownIsBoundedWhateverTheClientsDo(t *testing.T) {
 	// the timers late (the process's own deadline is grace + 1 s).
 	if limit := grace + time.Second + 2*time.Second; took > limit {
 		t.Fatalf("exit after %v; want within %v", took, limit)
+	}
+}
+
+// serve serves the playground page at /.
+func TestServeServesThePlayground(t *testing.T) {
+	c := startServe(t)
+	resp, err := http.Get(c.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "<title>Armistice playground</title>") {
+		t.Fatalf("GET /: %d %.200s", resp.StatusCode, page)
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.exitCode(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// Choosing a network provider without its key is allowed (a local
+// OpenAI-compatible server may need none) but warned about at start.
+func TestServeWarnsOfAMissingKey(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string // "" for no warning
+	}{
+		{map[string]string{"ARMISTICE_PROVIDER": "openai"}, `"provider":"openai"`},
+		{map[string]string{"ARMISTICE_FALLBACK": "anthropic"}, `"provider":"anthropic"`},
+		{map[string]string{"ARMISTICE_PROVIDER": "openai", "OPENAI_API_KEY": "sk-x"}, ""},
+		{map[string]string{"ARMISTICE_PROVIDER": "anthropic", "ARMISTICE_ANTHROPIC_API_KEY": "sk-y"}, ""},
+		{nil, ""},
+	} {
+		if tc.env == nil {
+			tc.env = map[string]string{}
+		}
+		tc.env["ARMISTICE_LOG_FORMAT"] = "json"
+		var stderr bytes.Buffer
+		if _, err := loadServeConfig(nil, env(tc.env), &stderr); err != nil {
+			t.Fatalf("%v: %v", tc.env, err)
+		}
+		warned := strings.Contains(stderr.String(), "no API key")
+		if warned != (tc.want != "") || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: stderr %q, want a warning naming %s", tc.env, stderr.String(), tc.want)
+		}
 	}
 }

@@ -185,17 +185,23 @@ func (p *Provider) wait(ctx context.Context, err error, n int) (time.Duration, e
 // up; the request then ends as exhausted.
 var errTooLong = errors.New("resilient: Retry-After beyond MaxRetryAfter")
 
-// backoff is the jittered backoff before retry n (n ≥ 1): the exponential
-// backoff d = min(MaxBackoff, BaseBackoff·2^(n-1)), drawn with equal
-// jitter in [d/2, d).
+// backoff is the jittered backoff before retry n (n ≥ 1); see Backoff.
 func (p *Provider) backoff(n int) time.Duration {
-	d := p.cfg.BaseBackoff
-	for i := 1; i < n && d < p.cfg.MaxBackoff; i++ {
+	return Backoff(p.cfg.BaseBackoff, p.cfg.MaxBackoff, n, p.cfg.Rand())
+}
+
+// Backoff is the jittered wait before retry n (n ≥ 1; less counts as 1):
+// the exponential backoff d = min(limit, base·2^(n-1)), drawn with equal
+// jitter as d/2 + r·d/2 for r in [0, 1) (r out of range counts as 0).
+// Other retrying clients (package http/client) use it too, so that every
+// retry in Armistice backs off the same way.
+func Backoff(base, limit time.Duration, n int, r float64) time.Duration {
+	d := base
+	for i := 1; i < n && d < limit; i++ {
 		d *= 2
 	}
-	d = min(d, p.cfg.MaxBackoff)
+	d = min(d, limit)
 	half := d / 2
-	r := p.cfg.Rand()
 	if r < 0 || r >= 1 || r != r {
 		r = 0
 	}

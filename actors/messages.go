@@ -70,7 +70,9 @@ type Snapshot struct {
 	QueuePosition int
 	OnDisconnect  model.DisconnectPolicy
 	Usage         *model.Usage
-	Metadata      map[string]string
+	// Upstream is what the provider answered when it failed the request.
+	Upstream *model.UpstreamError
+	Metadata map[string]string
 }
 
 // The message protocol. An actor that embeds Armistice sends these to the

@@ -480,6 +480,7 @@ func (r *requestActor) snapshot(position int) *Snapshot {
 		Subscribers:   len(r.subs),
 		OnDisconnect:  r.spec.OnDisconnect,
 		Usage:         l.Usage,
+		Upstream:      l.Upstream,
 		Metadata:      r.spec.Metadata,
 		QueuePosition: position,
 	}

@@ -201,11 +201,12 @@ func (a *api) chatCompletions(c echo.Context) error {
 		Model:        req.model,
 		Messages:     req.messages,
 		MaxTokens:    req.maxTokens,
+		Settings:     req.settings,
 		OnDisconnect: model.OnDisconnectCancel,
 		Metadata:     map[string]string{metaObject: objectChat},
 	})
 	if err != nil {
-		return engineError(err, "chat completion", "")
+		return submitError(err, "chat completion", req.name)
 	}
 	sub, err := a.eng.Subscribe(ctx, snap.ID, owner, 0)
 	if err != nil {

@@ -35,6 +35,7 @@ func (a *api) createResponse(c echo.Context) error {
 	spec := actors.Spec{
 		Model:        req.model,
 		Messages:     req.messages,
+		Settings:     req.settings,
 		OnDisconnect: model.OnDisconnectCancel,
 		Metadata:     responseMetadata(req),
 	}
@@ -48,7 +49,7 @@ func (a *api) createResponse(c echo.Context) error {
 	owner := tenantOf(c)
 	snap, err := a.eng.Submit(ctx, owner, spec)
 	if err != nil {
-		return engineError(err, "response", "")
+		return submitError(err, "response", req.name)
 	}
 	meta, _ := a.metaOf(snap)
 	if req.background && !req.stream {

@@ -13,6 +13,7 @@ import (
 	"github.com/armistice-go/armistice/llm"
 	"github.com/labstack/echo/v4"
 	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/packages/ssestream"
 	"github.com/openai/openai-go/v3/responses"
 )
 
@@ -164,8 +165,11 @@ func TestNativeRequestsAreNotResponses(t *testing.T) {
 func TestUnstoredResponsesCannotBeRetrieved(t *testing.T) {
 	e := newEnv(t)
 	client := e.sdk(keyA)
-	st := client.Responses.NewStreaming(e.ctx(), responses.ResponseNewParams{Input: input("hello"), Store: openai.Bool(false)})
+	stCh := async(func() *ssestream.Stream[responses.ResponseStreamEventUnion] {
+		return client.Responses.NewStreaming(e.ctx(), responses.ResponseNewParams{Input: input("hello"), Store: openai.Bool(false)})
+	})
 	e.script().Finish(llm.FinishStop, nil)
+	st := wait(t, stCh)
 	evs := readAll(t, st)
 	checkEvents(t, evs, 0)
 	if !strings.Contains(evs[len(evs)-1].RawJSON(), `"store":false`) {

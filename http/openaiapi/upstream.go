@@ -43,11 +43,8 @@ func upstreamError(end *model.End) *Error {
 	}
 	switch {
 	case u.Status >= 500:
-		e.Status, e.Type, e.Param = stdhttp.StatusBadGateway, TypeServer, ""
+		e.Status, e.Type, e.Code, e.Param = stdhttp.StatusBadGateway, TypeServer, CodeUpstreamError, ""
 		e.Message = fmt.Sprintf("The model provider answered %d (%s): %s", u.Status, stdhttp.StatusText(u.Status), msg)
-		if e.Code == "" {
-			e.Code = CodeUpstreamError
-		}
 	case e.Type == "" && u.Status == stdhttp.StatusTooManyRequests:
 		e.Type = TypeRequests
 	case e.Type == "":

@@ -24,7 +24,7 @@ type refusing struct {
 	calls atomic.Int64
 }
 
-func (p *refusing) Name() string                     { return "refusing" }
+func (p *refusing) Name() string                   { return "refusing" }
 func (p *refusing) Capabilities() llm.Capabilities { return llm.AllCapabilities() }
 func (p *refusing) Stream(context.Context, llm.Request) (llm.Stream, error) {
 	p.calls.Add(1)

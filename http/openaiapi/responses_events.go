@@ -236,6 +236,9 @@ type respItem struct {
 	callID   string
 	name     string
 	status   string // set once closed
+	// deltaPrefix is a message's text delta from item_id to "delta":,
+	// rendered once: the per-token path only appends it.
+	deltaPrefix string
 }
 
 // newRespConv starts a converter that writes the events after after (-1
@@ -279,16 +282,14 @@ func (c *respConv) record(b []byte, r model.Record) []byte {
 		}
 		it := &c.items[c.open]
 		it.text.WriteString(r.Text)
-		it.logprobs = append(it.logprobs, r.Logprobs...)
+		if r.Logprobs != nil {
+			it.logprobs = append(it.logprobs, r.Logprobs...)
+		}
 		c.tokens++
 		if c.next > c.after {
 			b = append(b, "event: "+evTextDelta+"\ndata: {\"type\":\""+evTextDelta+"\",\"sequence_number\":"...)
 			b = strconv.AppendInt(b, c.next, 10)
-			b = append(b, `,"item_id":`...)
-			b = appendJSONString(b, it.id)
-			b = append(b, `,"output_index":`...)
-			b = strconv.AppendInt(b, int64(c.open), 10)
-			b = append(b, `,"content_index":0,"delta":`...)
+			b = append(b, it.deltaPrefix...)
 			b = appendJSONString(b, r.Text)
 			if r.Logprobs == nil {
 				b = append(b, ",\"logprobs\":[]}\n\n"...)
@@ -371,6 +372,12 @@ func (c *respConv) openItem(b []byte, kind itemKind, call *model.ToolCallDelta) 
 		if it.callID == "" {
 			it.callID = callID(c.meta.id, call.Index)
 		}
+	}
+	if kind == itemMessage {
+		p := appendJSONString([]byte(`,"item_id":`), it.id)
+		p = append(p, `,"output_index":`...)
+		p = strconv.AppendInt(p, int64(i), 10)
+		it.deltaPrefix = string(append(p, `,"content_index":0,"delta":`...))
 	}
 	b = c.emit(b, evItemAdded, func(seq int64) any {
 		return itemEventJSON{Type: evItemAdded, SequenceNumber: seq, OutputIndex: i, Item: c.itemJSON(i, itemStatusProgress, true)}

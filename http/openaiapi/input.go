@@ -448,6 +448,8 @@ type responsesRequest struct {
 	// top_logprobs), userVia the one that set the user.
 	logprobsVia string
 	userVia     string
+	// echo is what the Response shows of the settings.
+	echo settingsEcho
 }
 
 // name is the Responses name of a refused field.
@@ -507,6 +509,7 @@ func (a *api) parseResponses(data []byte) (responsesRequest, error) {
 	if err := req.readSettings(body); err != nil {
 		return responsesRequest{}, err
 	}
+	req.echo = echoOf(body)
 	if err := checkMetadata(body.Metadata); err != nil {
 		return responsesRequest{}, err
 	}
@@ -569,6 +572,34 @@ func (req *responsesRequest) readSettings(body responsesBody) error {
 		return err
 	}
 	return nil
+}
+
+// echoOf keeps the settings a Response shows, as the client sent them
+// (checked by then).
+func echoOf(body responsesBody) settingsEcho {
+	e := settingsEcho{Temperature: body.Temperature, TopP: body.TopP, ParallelToolCalls: body.ParallelToolCalls}
+	if present(body.ToolChoice) {
+		e.ToolChoice = compact(body.ToolChoice)
+	}
+	if !emptyList(body.Tools) {
+		var tools []json.RawMessage
+		_ = json.Unmarshal(body.Tools, &tools)
+		for _, t := range tools {
+			e.Tools = append(e.Tools, compact(t))
+		}
+	}
+	if body.Text != nil && present(body.Text.Format) {
+		e.Format = compact(body.Text.Format)
+	}
+	return e
+}
+
+func compact(raw json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return nil
+	}
+	return b.Bytes()
 }
 
 func inputMessages(raw json.RawMessage) ([]llm.Message, error) {

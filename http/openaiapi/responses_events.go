@@ -1,6 +1,7 @@
 package openaiapi
 
 import (
+	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -58,8 +59,8 @@ type responseJSON struct {
 	Store              bool              `json:"store"`
 	Temperature        *float64          `json:"temperature"`
 	Text               textConfigJSON    `json:"text"`
-	ToolChoice         string            `json:"tool_choice"`
-	Tools              []struct{}        `json:"tools"`
+	ToolChoice         any               `json:"tool_choice"`
+	Tools              []json.RawMessage `json:"tools"`
 	TopP               *float64          `json:"top_p"`
 	Truncation         string            `json:"truncation"`
 	Usage              *respUsageJSON    `json:"usage"`
@@ -77,7 +78,7 @@ type incompleteJSON struct {
 }
 
 type textConfigJSON struct {
-	Format formatType `json:"format"`
+	Format any `json:"format"`
 }
 
 type respUsageJSON struct {
@@ -530,13 +531,14 @@ func (c *respConv) response() *responseJSON {
 		Store:           c.meta.store,
 		Text:            textConfigJSON{Format: formatType{Type: "text"}},
 		ToolChoice:      "none",
-		Tools:           []struct{}{},
+		Tools:           []json.RawMessage{},
 		Truncation:      "disabled",
 		Metadata:        c.meta.metadata,
 	}
 	if r.Metadata == nil {
 		r.Metadata = map[string]string{}
 	}
+	c.meta.echo.show(r)
 	if c.end != nil {
 		t := terminalOf(c.end)
 		r.Error, r.IncompleteDetails = t.err, t.incomplete

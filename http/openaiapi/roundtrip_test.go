@@ -176,6 +176,9 @@ func TestResponsesToolRoundTrip(t *testing.T) {
 			if first.Status != "completed" || len(first.Output) != 2 || first.Output[0].Type != "reasoning" {
 				t.Fatalf("first response: %s", first.RawJSON())
 			}
+			if len(first.Tools) != 1 || first.Tools[0].Name != "weather" || first.ToolChoice.OfToolChoiceMode != "required" || !first.ParallelToolCalls {
+				t.Fatalf("the response does not show its tools: %s", first.RawJSON())
+			}
 			call := first.Output[1].AsFunctionCall()
 			if call.CallID != "call_w1" || call.Name != "weather" || call.Arguments != `{"city":"Oslo"}` || call.Status != "completed" {
 				t.Fatalf("function call: %s", first.Output[1].RawJSON())

@@ -79,7 +79,8 @@ func (a *api) hold(ctx context.Context, sub *actors.Subscription) held {
 			h.gone = true
 			return h
 		default:
-			h.err = engineError(err, "response", "")
+			h.err = &Error{Status: stdhttp.StatusInternalServerError, Type: TypeServer, Code: CodeRequestGone, Err: err,
+				Message: "The request stopped before its end could be sent."}
 			return h
 		}
 		h.recs = append(h.recs, recs...)

@@ -43,16 +43,23 @@ func (s *Server) submit(c echo.Context) error {
 		return err
 	}
 	snap, err := s.eng.Submit(c.Request().Context(), tenant(c), spec)
-	var ue *llm.UnsupportedError
-	switch {
-	case errors.As(err, &ue):
-		return &APIError{Status: stdhttp.StatusBadRequest, Code: CodeUnsupportedSetting, Err: err,
-			Message: fmt.Sprintf("the provider %q cannot honour %s", ue.Provider, ue.Field)}
-	case err != nil:
-		return s.engineError(err, snap)
+	if err != nil {
+		return s.submitError(err, snap)
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/requests/"+snap.ID)
 	return c.JSON(stdhttp.StatusAccepted, s.snapshotJSON(snap))
+}
+
+// submitError names the setting the provider cannot honour, or maps the
+// engine's error. (A function of its own, so that the errors.As target
+// does not escape on every submit.)
+func (s *Server) submitError(err error, snap actors.Snapshot) error {
+	var ue *llm.UnsupportedError
+	if errors.As(err, &ue) {
+		return &APIError{Status: stdhttp.StatusBadRequest, Code: CodeUnsupportedSetting, Err: err,
+			Message: fmt.Sprintf("the provider %q cannot honour %s", ue.Provider, ue.Field)}
+	}
+	return s.engineError(err, snap)
 }
 
 // readSubmit checks and decodes a submit body. Every way it can be wrong
@@ -197,12 +204,16 @@ func settingsOf(body submitBody) (llm.Settings, error) {
 	if rf := s.ResponseFormat; rf != nil && (rf.Type == llm.FormatText || rf.Type == "") {
 		s.ResponseFormat = nil // the default, asked for explicitly
 	}
-	if err := json.Unmarshal(orNull(body.Stop), &s.Stop); err != nil {
-		var one string
-		if json.Unmarshal(body.Stop, &one) != nil {
-			return bad("stop must be a string or an array of strings")
+	if stop := bytes.TrimSpace(body.Stop); len(stop) > 0 && !bytes.Equal(stop, []byte("null")) {
+		var list []string // not &s.Stop: s would escape on every submit
+		if err := json.Unmarshal(stop, &list); err != nil {
+			var one string
+			if json.Unmarshal(stop, &one) != nil {
+				return bad("stop must be a string or an array of strings")
+			}
+			list = []string{one}
 		}
-		s.Stop = []string{one}
+		s.Stop = list
 	}
 	s.Stop = slices.DeleteFunc(s.Stop, func(x string) bool { return x == "" })
 	if len(s.Stop) == 0 {
@@ -229,13 +240,6 @@ func settingsOf(body submitBody) (llm.Settings, error) {
 		return bad("%s", strings.TrimPrefix(err.Error(), llm.ErrInvalidRequest.Error()+": "))
 	}
 	return s, nil
-}
-
-func orNull(raw json.RawMessage) json.RawMessage {
-	if len(bytes.TrimSpace(raw)) == 0 {
-		return json.RawMessage("null")
-	}
-	return raw
 }
 
 // requireJSON accepts application/json, with or without parameters, and

@@ -405,7 +405,7 @@ func (r *requestActor) subscribe(c actor.Context, m *Subscribe) {
 		return
 	case r.life.State.Terminal() && m.After >= r.life.LastSeq:
 		// At or past the end record: nothing more will ever come.
-		c.Respond(&Subscribed{Request: c.Self(), Snapshot: *r.snapshot(0), Exhausted: true, Ref: m.Ref})
+		c.Respond(&Subscribed{Request: c.Self(), Snapshot: r.snapshotValue(0), Exhausted: true, Ref: m.Ref})
 		return
 	case m.After > r.life.LastSeq:
 		// Ahead of a log that is still growing: a client bug, not a wait.
@@ -425,7 +425,7 @@ func (r *requestActor) subscribe(c actor.Context, m *Subscribe) {
 	r.subs = append(r.subs, s)
 	r.cfg.Observer.SubscribersChanged(1)
 	r.step(c, model.Attach{At: now()})
-	c.Respond(&Subscribed{Sub: s.id, Request: c.Self(), Snapshot: *r.snapshot(0), Ref: m.Ref})
+	c.Respond(&Subscribed{Sub: s.id, Request: c.Self(), Snapshot: r.snapshotValue(0), Ref: m.Ref})
 }
 
 // lastSubID numbers subscribers across every request and supervisor of
@@ -568,8 +568,16 @@ func (r *requestActor) stopped(c actor.Context) {
 }
 
 func (r *requestActor) snapshot(position int) *Snapshot {
+	s := r.snapshotValue(position)
+	return &s
+}
+
+// snapshotValue is the snapshot as a value: Subscribed embeds it, and a
+// pointer that is dereferenced at once would cost a heap allocation per
+// subscribe once snapshot is too large to inline.
+func (r *requestActor) snapshotValue(position int) Snapshot {
 	l := &r.life
-	s := &Snapshot{
+	s := Snapshot{
 		ID:            r.id,
 		Owner:         r.owner,
 		Model:         r.spec.Model,
@@ -585,9 +593,9 @@ func (r *requestActor) snapshot(position int) *Snapshot {
 		Subscribers:   len(r.subs),
 		OnDisconnect:  r.spec.OnDisconnect,
 		Usage:         l.Usage,
+		Upstream:      l.Upstream,
 		Metadata:      r.spec.Metadata,
 		QueuePosition: position,
-		Upstream:      l.Upstream,
 	}
 	if l.State != model.StatePending {
 		s.QueuePosition = 0

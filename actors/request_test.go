@@ -512,3 +512,15 @@ func TestSubscriptionWindow(t *testing.T) {
 		wantEnd(t, recs, model.StateDone, model.StatusCompleted, model.ReasonStop)
 	})
 }
+
+func TestSnapshotCarriesTheUpstreamError(t *testing.T) {
+	scenario(t, nil, func(h *harness) {
+		h.prov.FailNextOpen(&llm.StatusError{StatusCode: 429, Code: "rate_limit_exceeded", Message: "slow down"})
+		snap := h.submit(prompt("p"))
+		h.readAll(h.subscribe(snap.ID, 0))
+		got := h.status(snap.ID).Upstream
+		if got == nil || got.Status != 429 || got.Code != "rate_limit_exceeded" || !got.BeforeOutput {
+			t.Fatalf("snapshot upstream = %+v", got)
+		}
+	})
+}

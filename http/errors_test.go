@@ -29,7 +29,7 @@ func TestSubmitRejectsBadInput(t *testing.T) {
 		{"missing prompt", `{"model":"m"}`, "application/json", 400, CodeInvalidRequest},
 		{"empty prompt", `{"prompt":"  "}`, "application/json", 400, CodeInvalidRequest},
 		{"prompt not a string", `{"prompt":3}`, "application/json", 400, CodeInvalidRequest},
-		{"unknown field", `{"prompt":"hi","temperature":1}`, "application/json", 400, CodeInvalidRequest},
+		{"unknown field", `{"prompt":"hi","temprature":1}`, "application/json", 400, CodeInvalidRequest},
 		{"zero max_tokens", `{"prompt":"hi","max_tokens":0}`, "application/json", 400, CodeInvalidRequest},
 		{"negative max_tokens", `{"prompt":"hi","max_tokens":-1}`, "application/json", 400, CodeInvalidRequest},
 		{"fractional max_tokens", `{"prompt":"hi","max_tokens":1.5}`, "application/json", 400, CodeInvalidRequest},

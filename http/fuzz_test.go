@@ -69,6 +69,10 @@ func FuzzSubmitBody(f *testing.F) {
 		`{"prompt":"\ud800"}`, `{"prompt":"hi","max_tokens":1e40}`, `{"prompt":"hi","metadata":{"":""}}`,
 		`{"prompt":"hi","on_disconnect":"continue"}`, strings.Repeat(`{"prompt":`, 100),
 		`{"prompt":"` + strings.Repeat("x", 300) + `"}`,
+		`{"messages":[{"role":"user","content":"hi"},{"role":"assistant","tool_calls":[{"id":"c","name":"f","arguments":"{}"}]},{"role":"tool","tool_call_id":"c","content":"1"}]}`,
+		`{"prompt":"hi","temperature":0,"top_p":1,"top_k":3,"stop":["a"],"seed":1,"logit_bias":{"1":2},"logprobs":true,"top_logprobs":1}`,
+		`{"prompt":"hi","tools":[{"name":"f","parameters":{}}],"tool_choice":{"name":"f"},"response_format":{"type":"json_schema","schema":{}}}`,
+		`{"prompt":"hi","stop":"x","tool_choice":"auto","response_format":{"type":"text"},"reasoning_effort":"low"}`,
 	} {
 		f.Add(seed, "application/json")
 	}

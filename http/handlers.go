@@ -10,6 +10,7 @@ import (
 	"mime"
 	stdhttp "net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,10 @@ import (
 	"github.com/armistice-go/armistice/model"
 	"github.com/labstack/echo/v4"
 )
+
+// CodeUnsupportedSetting answers a submit that sets a field the provider
+// cannot honour; the message names the field.
+const CodeUnsupportedSetting = "unsupported_setting"
 
 // Limits on metadata, so a snapshot stays small.
 const (
@@ -40,10 +45,22 @@ func (s *Server) submit(c echo.Context) error {
 	}
 	snap, err := s.eng.Submit(c.Request().Context(), tenant(c), spec)
 	if err != nil {
-		return s.engineError(err, snap)
+		return s.submitError(err, snap)
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/requests/"+snap.ID)
 	return c.JSON(stdhttp.StatusAccepted, s.snapshotJSON(snap))
+}
+
+// submitError names the setting the provider cannot honour, or maps the
+// engine's error. (A function of its own, so that the errors.As target
+// does not escape on every submit.)
+func (s *Server) submitError(err error, snap actors.Snapshot) error {
+	var ue *llm.UnsupportedError
+	if errors.As(err, &ue) {
+		return &APIError{Status: stdhttp.StatusBadRequest, Code: CodeUnsupportedSetting, Err: err,
+			Message: fmt.Sprintf("the provider %q cannot honour %s", ue.Provider, ue.Field)}
+	}
+	return s.engineError(err, snap)
 }
 
 // readSubmit checks and decodes a submit body. Every way it can be wrong
@@ -80,13 +97,12 @@ func (s *Server) specOf(body submitBody) (actors.Spec, error) {
 		return actors.Spec{}, apiError(stdhttp.StatusBadRequest, CodeInvalidRequest, format, args...)
 	}
 	switch {
-	case body.Prompt == nil:
-		return bad("prompt is required")
-	case strings.TrimSpace(*body.Prompt) == "":
+	case body.Prompt == nil && len(body.Messages) == 0:
+		return bad("prompt or messages is required")
+	case body.Prompt != nil && len(body.Messages) > 0:
+		return bad("send prompt or messages, not both")
+	case body.Prompt != nil && strings.TrimSpace(*body.Prompt) == "":
 		return bad("prompt must not be empty")
-	case len(*body.Prompt) > s.cfg.MaxPromptBytes:
-		return actors.Spec{}, apiError(stdhttp.StatusRequestEntityTooLarge, CodePayloadTooLarge,
-			"the prompt is %d bytes; the limit is %d", len(*body.Prompt), s.cfg.MaxPromptBytes)
 	case len(body.Model) > maxModelBytes:
 		return bad("model is longer than %d bytes", maxModelBytes)
 	case body.MaxTokens != nil && *body.MaxTokens <= 0:
@@ -99,14 +115,44 @@ func (s *Server) specOf(body submitBody) (actors.Spec, error) {
 			return bad("metadata keys must be 1 to %d bytes and values at most %d bytes", maxMetadataKeyBytes, maxMetadataValBytes)
 		}
 	}
-	spec := actors.Spec{
-		Model:    body.Model,
-		Messages: []llm.Message{{Role: llm.RoleUser, Content: *body.Prompt}},
-		Metadata: body.Metadata,
+	spec := actors.Spec{Model: body.Model, Metadata: body.Metadata}
+	if body.Prompt != nil {
+		spec.Messages = []llm.Message{{Role: llm.RoleUser, Content: *body.Prompt}}
+	} else {
+		spec.Messages = body.Messages
+	}
+	size := 0
+	for i, m := range spec.Messages {
+		switch m.Role {
+		case llm.RoleSystem, llm.RoleUser, llm.RoleAssistant:
+		case llm.RoleTool:
+			if m.ToolCallID == "" {
+				return bad("messages[%d] is a tool result without tool_call_id", i)
+			}
+		default:
+			return bad(`messages[%d].role must be "system", "user", "assistant" or "tool", got %q`, i, truncate(string(m.Role), 32))
+		}
+		for j, tc := range m.ToolCalls {
+			if m.Role != llm.RoleAssistant || tc.ID == "" || tc.Name == "" {
+				return bad("messages[%d].tool_calls[%d] needs an assistant message, an id and a name", i, j)
+			}
+		}
+		size += len(m.Content)
+	}
+	if size > s.cfg.MaxPromptBytes {
+		return actors.Spec{}, apiError(stdhttp.StatusRequestEntityTooLarge, CodePayloadTooLarge,
+			"the prompt is %d bytes; the limit is %d", size, s.cfg.MaxPromptBytes)
 	}
 	if body.MaxTokens != nil {
 		spec.MaxTokens = *body.MaxTokens
+		spec.Settings.MaxTokensField = llm.FieldMaxTokens
 	}
+	settings, err := settingsOf(body)
+	if err != nil {
+		return actors.Spec{}, err
+	}
+	settings.MaxTokensField = spec.Settings.MaxTokensField
+	spec.Settings = settings
 	if body.OnDisconnect != nil {
 		var p model.DisconnectPolicy
 		if err := p.UnmarshalText([]byte(*body.OnDisconnect)); err != nil || *body.OnDisconnect == "" {
@@ -115,6 +161,86 @@ func (s *Server) specOf(body submitBody) (actors.Spec, error) {
 		spec.OnDisconnect = p
 	}
 	return spec, nil
+}
+
+// settingsOf reads and checks the generation settings of a submit.
+func settingsOf(body submitBody) (llm.Settings, error) {
+	bad := func(format string, args ...any) (llm.Settings, error) {
+		return llm.Settings{}, apiError(stdhttp.StatusBadRequest, CodeInvalidRequest, format, args...)
+	}
+	ranges := []struct {
+		name   string
+		v      *float64
+		lo, hi float64
+	}{
+		{"temperature", body.Temperature, 0, 2}, {"top_p", body.TopP, 0, 1},
+		{"presence_penalty", body.PresencePenalty, -2, 2}, {"frequency_penalty", body.FrequencyPenalty, -2, 2},
+	}
+	for _, r := range ranges {
+		if r.v != nil && (*r.v < r.lo || *r.v > r.hi) {
+			return bad("%s must be from %g to %g, got %g", r.name, r.lo, r.hi, *r.v)
+		}
+	}
+	for k, v := range body.LogitBias {
+		if v < -100 || v > 100 {
+			return bad("logit_bias values must be from -100 to 100, got %g for %q", v, truncate(k, 20))
+		}
+	}
+	switch {
+	case body.TopK != nil && *body.TopK < 1:
+		return bad("top_k must be a positive integer, got %d", *body.TopK)
+	case body.TopLogprobs != nil && (*body.TopLogprobs < 0 || *body.TopLogprobs > 20):
+		return bad("top_logprobs must be from 0 to 20, got %d", *body.TopLogprobs)
+	}
+	s := llm.Settings{
+		Temperature: body.Temperature, TopP: body.TopP, TopK: body.TopK, Seed: body.Seed,
+		PresencePenalty: body.PresencePenalty, FrequencyPenalty: body.FrequencyPenalty,
+		User: body.User, ServiceTier: body.ServiceTier, ReasoningEffort: body.ReasoningEffort,
+		Logprobs: body.Logprobs || body.TopLogprobs != nil, TopLogprobs: body.TopLogprobs,
+		ResponseFormat: body.ResponseFormat, Tools: body.Tools, ParallelToolCalls: body.ParallelToolCalls,
+	}
+	if len(body.LogitBias) > 0 {
+		s.LogitBias = body.LogitBias
+	}
+	if rf := s.ResponseFormat; rf != nil && (rf.Type == llm.FormatText || rf.Type == "") {
+		s.ResponseFormat = nil // the default, asked for explicitly
+	}
+	if stop := bytes.TrimSpace(body.Stop); len(stop) > 0 && !bytes.Equal(stop, []byte("null")) {
+		var list []string // not &s.Stop: s would escape on every submit
+		if err := json.Unmarshal(stop, &list); err != nil {
+			var one string
+			if json.Unmarshal(stop, &one) != nil {
+				return bad("stop must be a string or an array of strings")
+			}
+			list = []string{one}
+		}
+		s.Stop = list
+	}
+	s.Stop = slices.DeleteFunc(s.Stop, func(x string) bool { return x == "" })
+	if len(s.Stop) == 0 {
+		s.Stop = nil
+	}
+	if len(s.Stop) > 4 {
+		return bad("stop holds at most 4 sequences, got %d", len(s.Stop))
+	}
+	if tc := bytes.TrimSpace(body.ToolChoice); len(tc) > 0 && !bytes.Equal(tc, []byte("null")) {
+		var mode string
+		var named struct {
+			Name string `json:"name"`
+		}
+		switch {
+		case json.Unmarshal(tc, &mode) == nil:
+			s.ToolChoice = &llm.ToolChoice{Mode: llm.ToolChoiceMode(mode)}
+		case json.Unmarshal(tc, &named) == nil:
+			s.ToolChoice = &llm.ToolChoice{Mode: llm.ToolChoiceFunction, Name: named.Name}
+		default:
+			return bad(`tool_choice must be "auto", "none", "required" or {"name": ...}`)
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return bad("%s", strings.TrimPrefix(err.Error(), llm.ErrInvalidRequest.Error()+": "))
+	}
+	return s, nil
 }
 
 // requireJSON accepts application/json, with or without parameters, and

@@ -21,16 +21,36 @@ type chatCompletionJSON struct {
 }
 
 type chatChoiceJSON struct {
-	Index        int             `json:"index"`
-	Message      chatMessageJSON `json:"message"`
-	Logprobs     *struct{}       `json:"logprobs"`
-	FinishReason string          `json:"finish_reason"`
+	Index        int              `json:"index"`
+	Message      chatMessageJSON  `json:"message"`
+	Logprobs     *chatLogprobJSON `json:"logprobs"`
+	FinishReason string           `json:"finish_reason"`
 }
 
 type chatMessageJSON struct {
 	Role    string  `json:"role"`
-	Content string  `json:"content"`
-	Refusal *string `json:"refusal"`
+	Content *string `json:"content"`
+	// ReasoningContent is the reasoning a model streamed apart from its
+	// answer, under the name vLLM and DeepSeek use.
+	ReasoningContent string             `json:"reasoning_content,omitempty"`
+	ToolCalls        []chatToolCallJSON `json:"tool_calls,omitempty"`
+	Refusal          *string            `json:"refusal"`
+}
+
+type chatToolCallJSON struct {
+	ID       string           `json:"id"`
+	Type     string           `json:"type"`
+	Function chatFunctionJSON `json:"function"`
+}
+
+type chatFunctionJSON struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
+type chatLogprobJSON struct {
+	Content []model.Logprob `json:"content"`
+	Refusal *string         `json:"refusal"`
 }
 
 type chatUsageJSON struct {
@@ -40,16 +60,46 @@ type chatUsageJSON struct {
 }
 
 // chatConv turns a request's log into chat.completion.chunk events:
-// the streaming record gives the role chunk, each token a content delta,
-// a completed end the finish chunk, the usage chunk (when asked for) and
-// [DONE]; any other end gives an {"error":{...}} object and no [DONE].
+// the streaming record gives the role chunk, each token a content delta
+// (with its logprobs when asked for), each reasoning record a
+// reasoning_content delta, each tool-call record the tool_calls deltas
+// OpenAI streams, a completed end the finish chunk, the usage chunk
+// (when asked for) and [DONE]; any other end gives an {"error":{...}}
+// object and no [DONE].
 type chatConv struct {
+	id           string
 	prefix       string // `data: {"id":...,"choices":[`
 	suffix       string // `]` + `,"usage":null` when usage was asked for + `}`
 	includeUsage bool
 	roleSent     bool
 	text         strings.Builder
+	reasoning    strings.Builder
+	calls        []toolCallAcc
+	logprobs     []model.Logprob
 	end          *model.End
+}
+
+// toolCallAcc is one tool call as far as it has streamed.
+type toolCallAcc struct {
+	index    int
+	id, name string
+	args     strings.Builder
+}
+
+// call returns the call of index, and whether it is new.
+func callOf(calls *[]toolCallAcc, index int) (*toolCallAcc, bool) {
+	for i := range *calls {
+		if (*calls)[i].index == index {
+			return &(*calls)[i], false
+		}
+	}
+	*calls = append(*calls, toolCallAcc{index: index})
+	return &(*calls)[len(*calls)-1], true
+}
+
+// callID is the id of a call whose provider gave none.
+func callID(id string, index int) string {
+	return "call_" + id + "_" + strconv.Itoa(index)
 }
 
 func newChatConv(id string, created int64, modelName string, includeUsage bool) *chatConv {
@@ -65,7 +115,7 @@ func newChatConv(id string, created int64, modelName string, includeUsage bool) 
 	if includeUsage {
 		suffix = `],"usage":null}` + "\n\n"
 	}
-	return &chatConv{prefix: string(b), suffix: suffix, includeUsage: includeUsage}
+	return &chatConv{id: id, prefix: string(b), suffix: suffix, includeUsage: includeUsage}
 }
 
 func (c *chatConv) append(b []byte, recs []model.Record) []byte {
@@ -92,8 +142,29 @@ func (c *chatConv) record(b []byte, r model.Record) []byte {
 		b = append(b, c.prefix...)
 		b = append(b, `{"index":0,"delta":{"content":`...)
 		b = appendJSONString(b, r.Text)
+		if r.Logprobs == nil {
+			b = append(b, `},"logprobs":null,"finish_reason":null}`...)
+		} else {
+			c.logprobs = append(c.logprobs, r.Logprobs.Content...)
+			b = append(b, `},"logprobs":{"content":`...)
+			b = appendJSON(b, r.Logprobs.Content)
+			b = append(b, `,"refusal":null},"finish_reason":null}`...)
+		}
+		b = append(b, c.suffix...)
+	case model.KindReasoning:
+		b = c.role(b)
+		c.reasoning.WriteString(r.Text)
+		b = append(b, c.prefix...)
+		b = append(b, `{"index":0,"delta":{"reasoning_content":`...)
+		b = appendJSONString(b, r.Text)
 		b = append(b, `},"logprobs":null,"finish_reason":null}`...)
 		b = append(b, c.suffix...)
+	case model.KindToolCall:
+		if r.ToolCall == nil {
+			return b
+		}
+		b = c.role(b)
+		b = c.toolCall(b, r.ToolCall)
 	case model.KindEnd:
 		end := r.End
 		if end == nil {
@@ -122,6 +193,56 @@ func (c *chatConv) record(b []byte, r model.Record) []byte {
 		b = append(b, "data: [DONE]\n\n"...)
 	}
 	return b
+}
+
+// toolCall renders a tool-call record as OpenAI streams it: the first
+// chunk of a call carries its index, id, type and name with empty
+// arguments, later chunks the index and more arguments.
+func (c *chatConv) toolCall(b []byte, d *model.ToolCallDelta) []byte {
+	call, first := callOf(&c.calls, d.Index)
+	if first {
+		call.id, call.name = d.ID, d.Name
+		if call.id == "" {
+			call.id = callID(c.id, d.Index)
+		}
+		b = append(b, c.prefix...)
+		b = append(b, `{"index":0,"delta":{"tool_calls":[{"index":`...)
+		b = strconv.AppendInt(b, int64(d.Index), 10)
+		b = append(b, `,"id":`...)
+		b = appendJSONString(b, call.id)
+		b = append(b, `,"type":"function","function":{"name":`...)
+		b = appendJSONString(b, call.name)
+		b = append(b, `,"arguments":""}}]},"logprobs":null,"finish_reason":null}`...)
+		b = append(b, c.suffix...)
+	}
+	if d.Arguments == "" {
+		return b
+	}
+	call.args.WriteString(d.Arguments)
+	b = append(b, c.prefix...)
+	b = append(b, `{"index":0,"delta":{"tool_calls":[{"index":`...)
+	b = strconv.AppendInt(b, int64(d.Index), 10)
+	b = append(b, `,"function":{"arguments":`...)
+	b = appendJSONString(b, d.Arguments)
+	b = append(b, `}}]},"logprobs":null,"finish_reason":null}`...)
+	return append(b, c.suffix...)
+}
+
+// message is the assistant message of a non-streamed completion.
+func (c *chatConv) message() (chatMessageJSON, *chatLogprobJSON) {
+	m := chatMessageJSON{Role: "assistant", ReasoningContent: c.reasoning.String()}
+	if text := c.text.String(); text != "" || len(c.calls) == 0 {
+		m.Content = &text
+	}
+	for i := range c.calls {
+		call := &c.calls[i]
+		m.ToolCalls = append(m.ToolCalls, chatToolCallJSON{ID: call.id, Type: "function",
+			Function: chatFunctionJSON{Name: call.name, Arguments: call.args.String()}})
+	}
+	if c.logprobs == nil {
+		return m, nil
+	}
+	return m, &chatLogprobJSON{Content: c.logprobs}
 }
 
 // requestGone renders the stream's last words when the request stopped
@@ -154,6 +275,8 @@ func finishReason(end *model.End) (string, bool) {
 		return "length", true
 	case model.ReasonContentFilter:
 		return "content_filter", true
+	case model.ReasonToolCalls:
+		return "tool_calls", true
 	}
 	return "stop", true
 }
@@ -162,6 +285,9 @@ func finishReason(end *model.End) (string, bool) {
 // with: in the stream after the 200, or as the answer of a non-streamed
 // one. The code is the end's reason.
 func chatFailure(end *model.End) *Error {
+	if end.Upstream != nil {
+		return upstreamError(end)
+	}
 	e := &Error{Type: TypeServer, Code: end.Reason.String(), Message: failureMessage(end)}
 	switch end.Reason {
 	case model.ReasonUpstreamError:
@@ -201,11 +327,12 @@ func (a *api) chatCompletions(c echo.Context) error {
 		Model:        req.model,
 		Messages:     req.messages,
 		MaxTokens:    req.maxTokens,
+		Settings:     req.settings,
 		OnDisconnect: model.OnDisconnectCancel,
 		Metadata:     map[string]string{metaObject: objectChat},
 	})
 	if err != nil {
-		return engineError(err, "chat completion", "")
+		return submitError(err, "chat completion", req.name)
 	}
 	sub, err := a.eng.Subscribe(ctx, snap.ID, owner, 0)
 	if err != nil {
@@ -220,7 +347,22 @@ func (a *api) chatCompletions(c echo.Context) error {
 		if a.streamDone != nil {
 			defer a.streamDone()
 		}
-		sseHeaders(c)
+		h := a.hold(ctx, sub)
+		switch {
+		case h.gone:
+			a.abandon(ctx, snap.ID, owner)
+			return nil
+		case h.err != nil:
+			return h.err
+		}
+		ended, ok := startHeld(c, h, conv.append)
+		switch {
+		case !ok:
+			a.abandon(ctx, snap.ID, owner)
+			return nil
+		case ended:
+			return nil
+		}
 		switch a.pump(c, sub, conv.append) {
 		case outcomeClientGone:
 			a.abandon(ctx, snap.ID, owner)
@@ -245,13 +387,15 @@ func (a *api) chatCompletions(c echo.Context) error {
 		return chatFailure(end)
 	}
 	in, out := usageOf(end)
+	msg, logprobs := conv.message()
 	return writeJSON(c, stdhttp.StatusOK, chatCompletionJSON{
 		ID:      prefixChat + snap.ID,
 		Object:  objectChat,
 		Created: snap.CreatedAt.Unix(),
 		Model:   modelName,
 		Choices: []chatChoiceJSON{{
-			Message:      chatMessageJSON{Role: "assistant", Content: conv.text.String()},
+			Message:      msg,
+			Logprobs:     logprobs,
 			FinishReason: reason,
 		}},
 		Usage: chatUsageJSON{PromptTokens: in, CompletionTokens: out, TotalTokens: in + out},

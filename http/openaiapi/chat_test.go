@@ -15,21 +15,24 @@ import (
 func TestChatStreamWithTheGoClient(t *testing.T) {
 	e := newEnv(t)
 	client := e.sdk(keyA)
-	stream := client.Chat.Completions.NewStreaming(e.ctx(), openai.ChatCompletionNewParams{
-		Model: "scripted",
-		Messages: []openai.ChatCompletionMessageParamUnion{
-			openai.SystemMessage("Be brief."),
-			openai.DeveloperMessage("Answer in English."),
-			openai.UserMessage([]openai.ChatCompletionContentPartUnionParam{
-				openai.TextContentPart("Tell me"), openai.TextContentPart("about the rabbit."),
-			}),
-			openai.AssistantMessage("Which rabbit?"),
-			openai.UserMessage("The white one."),
-		},
-		MaxCompletionTokens: openai.Int(7),
-		StreamOptions:       openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
+	// The headers come with the first output (an upstream refusal before
+	// it keeps its status), so the call runs beside the script.
+	streamCh := async(func() *ssestream.Stream[openai.ChatCompletionChunk] {
+		return client.Chat.Completions.NewStreaming(e.ctx(), openai.ChatCompletionNewParams{
+			Model: "scripted",
+			Messages: []openai.ChatCompletionMessageParamUnion{
+				openai.SystemMessage("Be brief."),
+				openai.DeveloperMessage("Answer in English."),
+				openai.UserMessage([]openai.ChatCompletionContentPartUnionParam{
+					openai.TextContentPart("Tell me"), openai.TextContentPart("about the rabbit."),
+				}),
+				openai.AssistantMessage("Which rabbit?"),
+				openai.UserMessage("The white one."),
+			},
+			MaxCompletionTokens: openai.Int(7),
+			StreamOptions:       openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
+		})
 	})
-	defer stream.Close()
 	s := e.script()
 	want := []llm.Message{
 		{Role: llm.RoleSystem, Content: "Be brief."},
@@ -50,6 +53,8 @@ func TestChatStreamWithTheGoClient(t *testing.T) {
 	s.Token("Alice")
 	s.Token(" saw it.")
 	s.Finish(llm.FinishStop, &llm.Usage{PromptTokens: 11, CompletionTokens: 2})
+	stream := wait(t, streamCh)
+	defer stream.Close()
 
 	var acc openai.ChatCompletionAccumulator
 	var chunks []openai.ChatCompletionChunk
@@ -126,14 +131,17 @@ func TestChatWithoutStream(t *testing.T) {
 func TestChatFailureAfterTheStreamStarted(t *testing.T) {
 	e := newEnv(t)
 	client := e.sdk(keyA)
-	stream := client.Chat.Completions.NewStreaming(e.ctx(), openai.ChatCompletionNewParams{
-		Model:    "scripted",
-		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")},
+	streamCh := async(func() *ssestream.Stream[openai.ChatCompletionChunk] {
+		return client.Chat.Completions.NewStreaming(e.ctx(), openai.ChatCompletionNewParams{
+			Model:    "scripted",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")},
+		})
 	})
-	defer stream.Close()
 	s := e.script()
 	s.Token("partial")
 	s.Fail(errors.New("connection reset by the model"))
+	stream := wait(t, streamCh)
+	defer stream.Close()
 	var text strings.Builder
 	for stream.Next() {
 		for _, ch := range stream.Current().Choices {
@@ -174,12 +182,15 @@ func TestChatFailureWithoutStreamIsAnError(t *testing.T) {
 func TestChatDisconnectCancelsTheUpstreamCall(t *testing.T) {
 	e := newEnv(t)
 	client := e.sdk(keyA)
-	stream := client.Chat.Completions.NewStreaming(e.ctx(), openai.ChatCompletionNewParams{
-		Model:    "scripted",
-		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")},
+	streamCh := async(func() *ssestream.Stream[openai.ChatCompletionChunk] {
+		return client.Chat.Completions.NewStreaming(e.ctx(), openai.ChatCompletionNewParams{
+			Model:    "scripted",
+			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")},
+		})
 	})
 	s := e.script()
 	s.Token("one")
+	stream := wait(t, streamCh)
 	for range 2 { // role, "one"
 		if !stream.Next() {
 			t.Fatalf("stream ended: %v", stream.Err())

@@ -41,6 +41,25 @@ var (
 	endQueueTime = model.End{State: model.StateDone, Status: model.StatusFailed, Reason: model.ReasonQueueTimeout}
 )
 
+var endToolCalls = model.End{State: model.StateDone, Status: model.StatusCompleted, Reason: model.ReasonToolCalls}
+
+// toolLog is a log with reasoning, text with logprobs and two tool calls
+// whose arguments come in pieces.
+func toolLog(end model.End) []model.Record {
+	recs := []model.Record{{Kind: model.KindState, State: model.StatePending}, {Kind: model.KindState, State: model.StateStreaming},
+		{Kind: model.KindReasoning, Text: "think"}, {Kind: model.KindReasoning, Text: "ing"},
+		{Kind: model.KindToken, Text: "Let me look.", Logprobs: &model.TokenLogprobs{Content: []model.Logprob{{Token: "Let", Logprob: -0.5, Top: []model.TopLogprob{{Token: "Let", Logprob: -0.5}}}}}},
+		{Kind: model.KindToolCall, ToolCall: &model.ToolCallDelta{Index: 0, ID: "call_a", Name: "weather", Arguments: `{"ci`}},
+		{Kind: model.KindToolCall, ToolCall: &model.ToolCallDelta{Index: 0, Arguments: `ty":"Oslo"}`}},
+		{Kind: model.KindToolCall, ToolCall: &model.ToolCallDelta{Index: 1, Name: "time"}},
+		{Kind: model.KindToolCall, ToolCall: &model.ToolCallDelta{Index: 1, Arguments: `{}`}},
+		{Kind: model.KindEnd, End: &end}}
+	for i := range recs {
+		recs[i].Seq = uint64(i + 1)
+	}
+	return recs
+}
+
 var testMeta = respMeta{id: "r1", model: "m", createdAt: 1700000000, background: true, store: true, metadata: map[string]string{}}
 
 // sseEvent is one parsed Responses event.
@@ -87,6 +106,8 @@ func TestResponseEventsArePureFunctionOfTheLog(t *testing.T) {
 		"cancelled":       logOf(true, []string{"a"}, endCancel),
 		"failed":          logOf(true, []string{"a"}, endUpstream),
 		"cancelled early": logOf(false, nil, endCancel),
+		"tool calls":      toolLog(endToolCalls),
+		"tool calls cut":  toolLog(endUpstream),
 		"queue timeout":   logOf(false, nil, endQueueTime),
 	}
 	for name, log := range logs {
@@ -263,4 +284,88 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Fatalf("appendJSONString(%q) = %s, encoding/json says %s", s, got, want)
 		}
 	})
+}
+
+func TestResponseEventsOfToolCallsAndReasoning(t *testing.T) {
+	c := newRespConv(testMeta, -1)
+	evs := parseEvents(t, c.append(nil, toolLog(endToolCalls)))
+	want := "created queued in_progress " +
+		"output_item.added content_part.added reasoning_text.delta reasoning_text.delta reasoning_text.done content_part.done output_item.done " +
+		"output_item.added content_part.added output_text.delta output_text.done content_part.done output_item.done " +
+		"output_item.added function_call_arguments.delta function_call_arguments.delta function_call_arguments.done output_item.done " +
+		"output_item.added function_call_arguments.delta function_call_arguments.done output_item.done completed"
+	var got []string
+	for _, ev := range evs {
+		got = append(got, strings.TrimPrefix(ev.typ, "response."))
+	}
+	if strings.Join(got, " ") != want {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, " "), want)
+	}
+	added := evs[16].data["item"].(map[string]any)
+	if added["type"] != "function_call" || added["id"] != "fc_r1_0" || added["call_id"] != "call_a" || added["name"] != "weather" || added["arguments"] != "" {
+		t.Fatalf("function call added: %v", added)
+	}
+	if d := evs[19].data; d["arguments"] != `{"city":"Oslo"}` || d["name"] != "weather" || d["output_index"] != 2.0 {
+		t.Fatalf("arguments done: %v", d)
+	}
+	if d := evs[12].data; d["logprobs"].([]any)[0].(map[string]any)["token"] != "Let" {
+		t.Fatalf("text delta logprobs: %v", d)
+	}
+	out := c.response().Output
+	if len(out) != 4 || c.response().Status != "completed" {
+		t.Fatalf("output: %+v", out)
+	}
+	second := out[3].(functionCallItemJSON)
+	if second.CallID != "call_r1_1" || second.Name != "time" || second.Arguments != "{}" || second.Status != "completed" {
+		t.Fatalf("second call: %+v", second)
+	}
+	if r := out[0].(reasoningItemJSON); r.Content[0].Text != "thinking" || r.ID != "rs_r1" {
+		t.Fatalf("reasoning: %+v", r)
+	}
+}
+
+func TestChatChunksOfToolCallsAndReasoning(t *testing.T) {
+	c := newChatConv("c1", 1, "m", false)
+	out := c.append(nil, toolLog(endToolCalls))
+	var lines []string
+	for _, block := range strings.SplitAfter(string(out), "\n\n") {
+		if block != "" {
+			data, _ := strings.CutPrefix(strings.TrimSuffix(block, "\n\n"), "data: ")
+			lines = append(lines, data)
+		}
+	}
+	choice := func(i int) string {
+		var v struct {
+			Choices []json.RawMessage `json:"choices"`
+		}
+		if err := json.Unmarshal([]byte(lines[i]), &v); err != nil || len(v.Choices) != 1 {
+			t.Fatalf("chunk %d: %s", i, lines[i])
+		}
+		return string(v.Choices[0])
+	}
+	want := []string{
+		`{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}`,
+		`{"index":0,"delta":{"reasoning_content":"think"},"logprobs":null,"finish_reason":null}`,
+		`{"index":0,"delta":{"reasoning_content":"ing"},"logprobs":null,"finish_reason":null}`,
+		`{"index":0,"delta":{"content":"Let me look."},"logprobs":{"content":[{"token":"Let","logprob":-0.5,"top_logprobs":[{"token":"Let","logprob":-0.5}]}],"refusal":null},"finish_reason":null}`,
+		`{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"weather","arguments":""}}]},"logprobs":null,"finish_reason":null}`,
+		`{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"ci"}}]},"logprobs":null,"finish_reason":null}`,
+		`{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"ty\":\"Oslo\"}"}}]},"logprobs":null,"finish_reason":null}`,
+		`{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_c1_1","type":"function","function":{"name":"time","arguments":""}}]},"logprobs":null,"finish_reason":null}`,
+		`{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"{}"}}]},"logprobs":null,"finish_reason":null}`,
+		`{"index":0,"delta":{},"logprobs":null,"finish_reason":"tool_calls"}`,
+	}
+	if len(lines) != len(want)+1 || lines[len(lines)-1] != "[DONE]" {
+		t.Fatalf("got %d chunks:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	for i, w := range want {
+		if got := choice(i); got != w {
+			t.Fatalf("chunk %d:\n%s\nwant\n%s", i, got, w)
+		}
+	}
+	msg, lp := c.message()
+	if msg.Content == nil || *msg.Content != "Let me look." || msg.ReasoningContent != "thinking" || len(msg.ToolCalls) != 2 ||
+		msg.ToolCalls[0].Function.Arguments != `{"city":"Oslo"}` || msg.ToolCalls[1].ID != "call_c1_1" || lp == nil || len(lp.Content) != 1 {
+		t.Fatalf("message %+v logprobs %+v", msg, lp)
+	}
 }

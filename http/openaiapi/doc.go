@@ -33,6 +33,17 @@
 // besides its log (background, store, instructions, the output cap) rides
 // in the request's metadata under "openai." keys.
 //
+// # Settings, tools and reasoning
+//
+// Every request field is honoured (handed to the provider as
+// llm.Settings), refused with a 400 naming it, or a hint listed in
+// fieldSet (docs/openai.md); the provider's refusals (llm.Check at
+// submit) come back under the client's own name for the field
+// (response_format on chat, text.format on Responses). Tool calls,
+// reasoning and logprobs are records of the log like tokens: chat
+// streams delta.tool_calls and delta.reasoning_content, Responses
+// function_call and reasoning items.
+//
 // # Foreground and background
 //
 // Chat completions and responses created with background=false are
@@ -45,9 +56,11 @@
 //
 // Every error on these routes, including unknown methods, body limits,
 // authentication and recovered panics, is {"error":{"message","type",
-// "param","code"}}. Once a stream has started, a failure travels in the
-// stream: a response.failed event, or for chat an {"error":{...}} data
-// line with no [DONE] after it.
+// "param","code"}}. An upstream refusal before any output keeps its
+// status (a 5xx becomes 502 upstream_error), which is why a foreground
+// stream sends nothing before its first output. Once a stream has
+// started, a failure travels in the stream: a response.failed event, or
+// for chat an {"error":{...}} data line with no [DONE] after it.
 //
 // docs/openai.md lists what is supported and what is not.
 package openaiapi

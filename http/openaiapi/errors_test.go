@@ -13,6 +13,7 @@ import (
 	"github.com/armistice-go/armistice/llm"
 	"github.com/labstack/echo/v4"
 	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/packages/ssestream"
 	"github.com/openai/openai-go/v3/responses"
 )
 
@@ -35,15 +36,19 @@ func TestErrorsInOpenAIShape(t *testing.T) {
 			keyA, 400, TypeInvalidRequest, CodeUnsupportedValue, "messages[0].content[1].type"},
 		{"audio part", "POST", "/v1/chat/completions", user(`[{"type":"input_audio","input_audio":{"data":"","format":"wav"}}]`),
 			keyA, 400, TypeInvalidRequest, CodeUnsupportedValue, "messages[0].content[0].type"},
-		{"tools", "POST", "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}]}`,
-			keyA, 400, TypeInvalidRequest, CodeUnsupportedParam, "tools"},
-		{"tool message", "POST", "/v1/chat/completions", `{"messages":[{"role":"tool","content":"42","tool_call_id":"c1"}]}`,
+		{"custom tool", "POST", "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"custom","custom":{"name":"f"}}]}`,
+			keyA, 400, TypeInvalidRequest, CodeUnsupportedValue, "tools[0].type"},
+		{"tool message without its call", "POST", "/v1/chat/completions", `{"messages":[{"role":"tool","content":"42"}]}`,
+			keyA, 400, TypeInvalidRequest, CodeMissingParameter, "messages[0].tool_call_id"},
+		{"web search", "POST", "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}],"web_search_options":{}}`,
+			keyA, 400, TypeInvalidRequest, CodeUnknownParam, "web_search_options"},
+		{"function messages", "POST", "/v1/chat/completions", `{"messages":[{"role":"function","name":"f","content":"1"}]}`,
 			keyA, 400, TypeInvalidRequest, CodeUnsupportedValue, "messages[0].role"},
 		{"unknown role", "POST", "/v1/chat/completions", `{"messages":[{"role":"narrator","content":"x"}]}`,
 			keyA, 400, TypeInvalidRequest, CodeInvalidValue, "messages[0].role"},
 		{"n=2", "POST", "/v1/chat/completions", `{"n":2,"messages":[{"role":"user","content":"hi"}]}`, keyA, 400, TypeInvalidRequest, CodeUnsupportedValue, "n"},
-		{"json mode", "POST", "/v1/chat/completions", `{"response_format":{"type":"json_object"},"messages":[{"role":"user","content":"hi"}]}`,
-			keyA, 400, TypeInvalidRequest, CodeUnsupportedValue, "response_format"},
+		{"unknown format", "POST", "/v1/chat/completions", `{"response_format":{"type":"yaml"},"messages":[{"role":"user","content":"hi"}]}`,
+			keyA, 400, TypeInvalidRequest, CodeInvalidValue, "response_format.type"},
 		{"max_tokens 0", "POST", "/v1/chat/completions", `{"max_tokens":0,"messages":[{"role":"user","content":"hi"}]}`,
 			keyA, 400, TypeInvalidRequest, CodeInvalidValue, "max_tokens"},
 		{"prompt too long", "POST", "/v1/chat/completions", user(`"` + strings.Repeat("x", 65) + `"`), keyA, 400, TypeInvalidRequest, CodeContextLength, "messages"},
@@ -52,12 +57,14 @@ func TestErrorsInOpenAIShape(t *testing.T) {
 		{"no input", "POST", "/v1/responses", `{"model":"scripted"}`, keyA, 400, TypeInvalidRequest, CodeMissingParameter, "input"},
 		{"image input", "POST", "/v1/responses", `{"input":[{"role":"user","content":[{"type":"input_image","image_url":"http://x"}]}]}`,
 			keyA, 400, TypeInvalidRequest, CodeUnsupportedValue, "input[0].content[0].type"},
-		{"function output item", "POST", "/v1/responses", `{"input":[{"type":"function_call_output","call_id":"c","output":"1"}]}`,
+		{"reasoning item", "POST", "/v1/responses", `{"input":[{"type":"reasoning","summary":[]}]}`,
 			keyA, 400, TypeInvalidRequest, CodeUnsupportedValue, "input[0].type"},
+		{"hosted tool", "POST", "/v1/responses", `{"input":"hi","tools":[{"type":"web_search"}]}`,
+			keyA, 400, TypeInvalidRequest, CodeUnsupportedValue, "tools[0].type"},
 		{"background without store", "POST", "/v1/responses", `{"input":"hi","background":true,"store":false}`, keyA, 400, TypeInvalidRequest, CodeInvalidValue, "store"},
 		{"previous_response_id", "POST", "/v1/responses", `{"input":"hi","previous_response_id":"resp_1"}`, keyA, 400, TypeInvalidRequest, CodeUnsupportedParam, "previous_response_id"},
 		{"reserved metadata", "POST", "/v1/responses", `{"input":"hi","metadata":{"openai.background":"true"}}`, keyA, 400, TypeInvalidRequest, CodeInvalidValue, "metadata"},
-		{"json schema", "POST", "/v1/responses", `{"input":"hi","text":{"format":{"type":"json_schema"}}}`, keyA, 400, TypeInvalidRequest, CodeUnsupportedValue, "text.format.type"},
+		{"json schema without schema", "POST", "/v1/responses", `{"input":"hi","text":{"format":{"type":"json_schema","name":"x"}}}`, keyA, 400, TypeInvalidRequest, CodeMissingParameter, "text.format.schema"},
 		{"no key", "POST", "/v1/chat/completions", user(`"hi"`), "", 401, TypeInvalidRequest, CodeInvalidAPIKey, ""},
 		{"wrong key", "GET", "/v1/models", "", "sk-wrong", 401, TypeInvalidRequest, CodeInvalidAPIKey, ""},
 		{"wrong key on a response", "GET", "/v1/responses/resp_" + fixedID(1), "", "sk-wrong", 401, TypeInvalidRequest, CodeInvalidAPIKey, ""},
@@ -158,8 +165,11 @@ func TestNativeRequestsAreNotResponses(t *testing.T) {
 func TestUnstoredResponsesCannotBeRetrieved(t *testing.T) {
 	e := newEnv(t)
 	client := e.sdk(keyA)
-	st := client.Responses.NewStreaming(e.ctx(), responses.ResponseNewParams{Input: input("hello"), Store: openai.Bool(false)})
+	stCh := async(func() *ssestream.Stream[responses.ResponseStreamEventUnion] {
+		return client.Responses.NewStreaming(e.ctx(), responses.ResponseNewParams{Input: input("hello"), Store: openai.Bool(false)})
+	})
 	e.script().Finish(llm.FinishStop, nil)
+	st := wait(t, stCh)
 	evs := readAll(t, st)
 	checkEvents(t, evs, 0)
 	if !strings.Contains(evs[len(evs)-1].RawJSON(), `"store":false`) {

@@ -318,3 +318,11 @@ func contextWithCancel(e *env) (context.Context, context.CancelFunc) {
 func withEngine(f func(*actors.Config)) envOption {
 	return func(c *actors.Config, _ *armhttp.Config, _ *Config) { f(c) }
 }
+
+// async runs f beside the test: a streaming call whose headers come with
+// the first output.
+func async[T any](f func() T) <-chan T {
+	ch := make(chan T, 1)
+	go func() { ch <- f() }()
+	return ch
+}

@@ -1,6 +1,7 @@
 package openaiapi
 
 import (
+	"encoding/json"
 	"strconv"
 
 	"github.com/armistice-go/armistice/actors"
@@ -19,6 +20,7 @@ const (
 	metaStore           = metaPrefix + "store"
 	metaInstructions    = metaPrefix + "instructions"
 	metaMaxOutputTokens = metaPrefix + "max_output_tokens"
+	metaSettings        = metaPrefix + "settings" // the settingsEcho's JSON
 
 	objectResponse = "response"
 	objectChat     = "chat.completion"
@@ -40,7 +42,40 @@ type respMeta struct {
 	store           bool
 	instructions    *string
 	maxOutputTokens *int
+	echo            settingsEcho
 	metadata        map[string]string // the client's own
+}
+
+// settingsEcho is what a Response shows of the settings it was created
+// with, as the client sent them.
+type settingsEcho struct {
+	Temperature       *float64          `json:"temperature,omitempty"`
+	TopP              *float64          `json:"top_p,omitempty"`
+	ToolChoice        json.RawMessage   `json:"tool_choice,omitempty"`
+	Tools             []json.RawMessage `json:"tools,omitempty"`
+	ParallelToolCalls *bool             `json:"parallel_tool_calls,omitempty"`
+	Format            json.RawMessage   `json:"format,omitempty"`
+}
+
+// show sets r's settings fields; unset ones keep r's defaults.
+func (e settingsEcho) show(r *responseJSON) {
+	r.Temperature, r.TopP = e.Temperature, e.TopP
+	if e.ToolChoice != nil {
+		r.ToolChoice = e.ToolChoice
+	} else if len(e.Tools) > 0 {
+		r.ToolChoice = "auto"
+	}
+	if e.Tools != nil {
+		r.Tools = e.Tools
+	}
+	if e.ParallelToolCalls != nil {
+		r.ParallelToolCalls = *e.ParallelToolCalls
+	} else if len(e.Tools) > 0 {
+		r.ParallelToolCalls = true
+	}
+	if e.Format != nil {
+		r.Text.Format = e.Format
+	}
 }
 
 // responseMetadata is the request metadata of a new response.
@@ -57,6 +92,9 @@ func responseMetadata(req responsesRequest) map[string]string {
 	}
 	if req.maxTokens != nil {
 		md[metaMaxOutputTokens] = strconv.Itoa(*req.maxTokens)
+	}
+	if data, err := json.Marshal(req.echo); err == nil && string(data) != "{}" {
+		md[metaSettings] = string(data)
 	}
 	return md
 }
@@ -81,6 +119,9 @@ func (a *api) metaOf(snap actors.Snapshot) (respMeta, bool) {
 	}
 	if n, err := strconv.Atoi(snap.Metadata[metaMaxOutputTokens]); err == nil {
 		m.maxOutputTokens = &n
+	}
+	if data, ok := snap.Metadata[metaSettings]; ok {
+		_ = json.Unmarshal([]byte(data), &m.echo) // written by responseMetadata
 	}
 	for k, v := range snap.Metadata {
 		if len(k) < len(metaPrefix) || k[:len(metaPrefix)] != metaPrefix {

@@ -35,6 +35,7 @@ func (a *api) createResponse(c echo.Context) error {
 	spec := actors.Spec{
 		Model:        req.model,
 		Messages:     req.messages,
+		Settings:     req.settings,
 		OnDisconnect: model.OnDisconnectCancel,
 		Metadata:     responseMetadata(req),
 	}
@@ -48,7 +49,7 @@ func (a *api) createResponse(c echo.Context) error {
 	owner := tenantOf(c)
 	snap, err := a.eng.Submit(ctx, owner, spec)
 	if err != nil {
-		return engineError(err, "response", "")
+		return submitError(err, "response", req.name)
 	}
 	meta, _ := a.metaOf(snap)
 	if req.background && !req.stream {
@@ -69,8 +70,7 @@ func (a *api) createResponse(c echo.Context) error {
 	}
 	defer sub.Close()
 	if req.stream {
-		a.streamResponse(c, sub, meta, -1, !req.background)
-		return nil
+		return a.streamResponse(c, sub, meta, -1, !req.background)
 	}
 	// Foreground without a stream: wait for the end.
 	conv := silentConv(meta)
@@ -81,17 +81,43 @@ func (a *api) createResponse(c echo.Context) error {
 		}
 		return engineError(err, "response", prefixResponse+snap.ID)
 	}
+	if conv.end != nil && mirrored(conv.end) {
+		return upstreamError(conv.end)
+	}
 	return writeJSON(c, stdhttp.StatusOK, conv.response())
 }
 
 // streamResponse writes the response's events numbered after after. A
-// foreground stream whose client leaves cancels the request.
-func (a *api) streamResponse(c echo.Context, sub *actors.Subscription, meta respMeta, after int64, foreground bool) {
+// foreground stream whose client leaves cancels the request; it sends
+// nothing before the first output, so that an upstream refusal keeps its
+// status. A background stream starts at once: its first event names the
+// response, which the client may poll or resume.
+func (a *api) streamResponse(c echo.Context, sub *actors.Subscription, meta respMeta, after int64, foreground bool) error {
 	if a.streamDone != nil {
 		defer a.streamDone()
 	}
 	conv := newRespConv(meta, after)
-	sseHeaders(c)
+	if foreground {
+		ctx := c.Request().Context()
+		h := a.hold(ctx, sub)
+		switch {
+		case h.gone:
+			a.abandon(ctx, meta.id, tenantOf(c))
+			return nil
+		case h.err != nil:
+			return h.err
+		}
+		ended, ok := startHeld(c, h, conv.append)
+		switch {
+		case !ok:
+			a.abandon(ctx, meta.id, tenantOf(c))
+			return nil
+		case ended:
+			return nil
+		}
+	} else {
+		sseHeaders(c)
+	}
 	switch a.pump(c, sub, conv.append) {
 	case outcomeClientGone:
 		if foreground {
@@ -102,6 +128,7 @@ func (a *api) streamResponse(c echo.Context, sub *actors.Subscription, meta resp
 			c.Response().Flush()
 		}
 	}
+	return nil
 }
 
 // load reads a stored response's log as far as it goes now.
@@ -154,8 +181,7 @@ func (a *api) getResponse(c echo.Context) error {
 	if !meta.background {
 		return invalid("stream", CodeNotBackground, "This response cannot be streamed because it was not created with background=true.")
 	}
-	a.streamResponse(c, sub, meta, after, false)
-	return nil
+	return a.streamResponse(c, sub, meta, after, false)
 }
 
 // streamParams reads stream and starting_after from the query, or from a

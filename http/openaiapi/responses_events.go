@@ -1,6 +1,7 @@
 package openaiapi
 
 import (
+	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -29,6 +30,10 @@ const (
 	evTextDone         = "response.output_text.done"
 	evPartDone         = "response.content_part.done"
 	evItemDone         = "response.output_item.done"
+	evArgsDelta        = "response.function_call_arguments.delta"
+	evArgsDone         = "response.function_call_arguments.done"
+	evReasoningDelta   = "response.reasoning_text.delta"
+	evReasoningDone    = "response.reasoning_text.done"
 	evCompleted        = "response.completed"
 	evFailed           = "response.failed"
 	evIncomplete       = "response.incomplete"
@@ -48,14 +53,14 @@ type responseJSON struct {
 	Instructions       *string           `json:"instructions"`
 	MaxOutputTokens    *int              `json:"max_output_tokens"`
 	Model              string            `json:"model"`
-	Output             []outputItemJSON  `json:"output"`
+	Output             []any             `json:"output"`
 	ParallelToolCalls  bool              `json:"parallel_tool_calls"`
 	PreviousResponseID *string           `json:"previous_response_id"`
 	Store              bool              `json:"store"`
 	Temperature        *float64          `json:"temperature"`
 	Text               textConfigJSON    `json:"text"`
-	ToolChoice         string            `json:"tool_choice"`
-	Tools              []struct{}        `json:"tools"`
+	ToolChoice         any               `json:"tool_choice"`
+	Tools              []json.RawMessage `json:"tools"`
 	TopP               *float64          `json:"top_p"`
 	Truncation         string            `json:"truncation"`
 	Usage              *respUsageJSON    `json:"usage"`
@@ -63,6 +68,7 @@ type responseJSON struct {
 }
 
 type respErrorJSON struct {
+	Type    string `json:"type"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
@@ -72,7 +78,7 @@ type incompleteJSON struct {
 }
 
 type textConfigJSON struct {
-	Format formatType `json:"format"`
+	Format any `json:"format"`
 }
 
 type respUsageJSON struct {
@@ -91,6 +97,7 @@ type reasoningJSON struct {
 	ReasoningTokens int `json:"reasoning_tokens"`
 }
 
+// The output items: a message, a reasoning item, a function call.
 type outputItemJSON struct {
 	ID      string           `json:"id"`
 	Type    string           `json:"type"`
@@ -99,11 +106,33 @@ type outputItemJSON struct {
 	Content []outputTextJSON `json:"content"`
 }
 
+type reasoningItemJSON struct {
+	ID      string          `json:"id"`
+	Type    string          `json:"type"`
+	Status  string          `json:"status"`
+	Summary []struct{}      `json:"summary"`
+	Content []reasoningPart `json:"content"`
+}
+
+type reasoningPart struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+type functionCallItemJSON struct {
+	ID        string `json:"id"`
+	Type      string `json:"type"`
+	Status    string `json:"status"`
+	CallID    string `json:"call_id"`
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
+}
+
 type outputTextJSON struct {
-	Type        string     `json:"type"`
-	Text        string     `json:"text"`
-	Annotations []struct{} `json:"annotations"`
-	Logprobs    []struct{} `json:"logprobs"`
+	Type        string          `json:"type"`
+	Text        string          `json:"text"`
+	Annotations []struct{}      `json:"annotations"`
+	Logprobs    []model.Logprob `json:"logprobs"`
 }
 
 // The event payloads; each starts with its type and sequence number.
@@ -114,29 +143,47 @@ type responseEventJSON struct {
 }
 
 type itemEventJSON struct {
-	Type           string         `json:"type"`
-	SequenceNumber int64          `json:"sequence_number"`
-	OutputIndex    int            `json:"output_index"`
-	Item           outputItemJSON `json:"item"`
+	Type           string `json:"type"`
+	SequenceNumber int64  `json:"sequence_number"`
+	OutputIndex    int    `json:"output_index"`
+	Item           any    `json:"item"`
 }
 
 type partEventJSON struct {
-	Type           string         `json:"type"`
-	SequenceNumber int64          `json:"sequence_number"`
-	ItemID         string         `json:"item_id"`
-	OutputIndex    int            `json:"output_index"`
-	ContentIndex   int            `json:"content_index"`
-	Part           outputTextJSON `json:"part"`
+	Type           string `json:"type"`
+	SequenceNumber int64  `json:"sequence_number"`
+	ItemID         string `json:"item_id"`
+	OutputIndex    int    `json:"output_index"`
+	ContentIndex   int    `json:"content_index"`
+	Part           any    `json:"part"`
 }
 
 type textDoneEventJSON struct {
-	Type           string     `json:"type"`
-	SequenceNumber int64      `json:"sequence_number"`
-	ItemID         string     `json:"item_id"`
-	OutputIndex    int        `json:"output_index"`
-	ContentIndex   int        `json:"content_index"`
-	Text           string     `json:"text"`
-	Logprobs       []struct{} `json:"logprobs"`
+	Type           string          `json:"type"`
+	SequenceNumber int64           `json:"sequence_number"`
+	ItemID         string          `json:"item_id"`
+	OutputIndex    int             `json:"output_index"`
+	ContentIndex   int             `json:"content_index"`
+	Text           string          `json:"text"`
+	Logprobs       []model.Logprob `json:"logprobs"`
+}
+
+type reasoningDoneEventJSON struct {
+	Type           string `json:"type"`
+	SequenceNumber int64  `json:"sequence_number"`
+	ItemID         string `json:"item_id"`
+	OutputIndex    int    `json:"output_index"`
+	ContentIndex   int    `json:"content_index"`
+	Text           string `json:"text"`
+}
+
+type argsDoneEventJSON struct {
+	Type           string `json:"type"`
+	SequenceNumber int64  `json:"sequence_number"`
+	ItemID         string `json:"item_id"`
+	OutputIndex    int    `json:"output_index"`
+	Name           string `json:"name"`
+	Arguments      string `json:"arguments"`
 }
 
 type errorEventJSON struct {
@@ -149,29 +196,56 @@ type errorEventJSON struct {
 
 // respConv turns a request's log into the Responses event stream. It is
 // a pure function of the log: each record yields a fixed list of events
-// (pending: created, queued; streaming: in_progress, output_item.added,
-// content_part.added; token: output_text.delta; end: output_text.done,
-// content_part.done, output_item.done when an item was added, then
+// (pending: created, queued; streaming: in_progress; output: the events
+// of its item, opening it first, and closing the item before it, when it
+// belongs to another; end: the done events of the open item, then
 // exactly one terminal event), numbered from 0 in log order. So the same
 // log always gives the same numbers, and a stream resumed after N is the
 // full stream with the events up to N left out. Only events numbered
 // above after are written.
+//
+// Output items open in the order their first record comes: a message
+// (msg_<id>) for answer text, a reasoning item (rs_<id>) for reasoning,
+// a function call (fc_<id>_<index>) per tool call.
 type respConv struct {
 	meta  respMeta
 	after int64
 	next  int64 // the number of the next event
 
-	status  string
-	started bool // the output item was added
-	text    strings.Builder
-	tokens  int
-	end     *model.End
+	status string
+	items  []respItem
+	open   int // the index of the open item, -1 when none
+	tokens int
+	end    *model.End
+}
+
+type itemKind uint8
+
+const (
+	itemMessage itemKind = iota + 1
+	itemReasoning
+	itemFunctionCall
+)
+
+// respItem is one output item as far as it has streamed.
+type respItem struct {
+	kind     itemKind
+	id       string
+	text     strings.Builder // the message's text, the reasoning, or the call's arguments
+	logprobs []model.Logprob
+	index    int // the tool call's index
+	callID   string
+	name     string
+	status   string // set once closed
+	// deltaPrefix is a message's text delta from item_id to "delta":,
+	// rendered once: the per-token path only appends it.
+	deltaPrefix string
 }
 
 // newRespConv starts a converter that writes the events after after (-1
 // for all of them).
 func newRespConv(meta respMeta, after int64) *respConv {
-	return &respConv{meta: meta, after: after, status: statusQueued}
+	return &respConv{meta: meta, after: after, status: statusQueued, open: -1}
 }
 
 // silentConv follows the log without writing anything: for snapshots.
@@ -202,29 +276,56 @@ func (c *respConv) record(b []byte, r model.Record) []byte {
 		case model.StateStreaming:
 			c.status = statusInProgress
 			b = c.emitResponse(b, evInProgress)
-			c.started = true
-			b = c.emit(b, evItemAdded, func(seq int64) any {
-				item := c.item(itemStatusProgress)
-				item.Content = []outputTextJSON{}
-				return itemEventJSON{Type: evItemAdded, SequenceNumber: seq, Item: item}
-			})
-			b = c.emit(b, evPartAdded, func(seq int64) any {
-				return partEventJSON{Type: evPartAdded, SequenceNumber: seq, ItemID: c.itemID(), Part: outputText("")}
-			})
 		}
 	case model.KindToken:
-		c.text.WriteString(r.Text)
+		if c.open < 0 || c.items[c.open].kind != itemMessage {
+			b = c.openItem(b, itemMessage, nil)
+		}
+		it := &c.items[c.open]
+		it.text.WriteString(r.Text)
+		if r.Logprobs != nil {
+			it.logprobs = append(it.logprobs, r.Logprobs.Content...)
+		}
 		c.tokens++
 		if c.next > c.after {
 			b = append(b, "event: "+evTextDelta+"\ndata: {\"type\":\""+evTextDelta+"\",\"sequence_number\":"...)
 			b = strconv.AppendInt(b, c.next, 10)
-			b = append(b, `,"item_id":"`+prefixMessage...)
-			b = append(b, c.meta.id...)
-			b = append(b, `","output_index":0,"content_index":0,"delta":`...)
+			b = append(b, it.deltaPrefix...)
 			b = appendJSONString(b, r.Text)
-			b = append(b, ",\"logprobs\":[]}\n\n"...)
+			if r.Logprobs == nil {
+				b = append(b, ",\"logprobs\":[]}\n\n"...)
+			} else {
+				b = append(b, `,"logprobs":`...)
+				b = appendJSON(b, r.Logprobs.Content)
+				b = append(b, "}\n\n"...)
+			}
 		}
 		c.next++
+	case model.KindReasoning:
+		if c.open < 0 || c.items[c.open].kind != itemReasoning {
+			b = c.openItem(b, itemReasoning, nil)
+		}
+		i := c.open
+		c.items[i].text.WriteString(r.Text)
+		b = c.emit(b, evReasoningDelta, func(seq int64) any {
+			return textDeltaJSON{Type: evReasoningDelta, SequenceNumber: seq, ItemID: c.items[i].id, OutputIndex: i, Delta: r.Text}
+		})
+	case model.KindToolCall:
+		d := r.ToolCall
+		if d == nil {
+			return b
+		}
+		i := c.callItem(d.Index)
+		if i < 0 {
+			b = c.openItem(b, itemFunctionCall, d)
+			i = c.open
+		}
+		if d.Arguments != "" {
+			c.items[i].text.WriteString(d.Arguments)
+			b = c.emit(b, evArgsDelta, func(seq int64) any {
+				return textDeltaJSON{Type: evArgsDelta, SequenceNumber: seq, ItemID: c.items[i].id, OutputIndex: i, Delta: d.Arguments}
+			})
+		}
 	case model.KindEnd:
 		end := r.End
 		if end == nil { // never written by the engine; kept total
@@ -233,21 +334,147 @@ func (c *respConv) record(b []byte, r model.Record) []byte {
 		c.end = end
 		t := terminalOf(end)
 		c.status = t.status
-		if c.started {
-			text := c.text.String()
-			b = c.emit(b, evTextDone, func(seq int64) any {
-				return textDoneEventJSON{Type: evTextDone, SequenceNumber: seq, ItemID: c.itemID(), Text: text, Logprobs: []struct{}{}}
-			})
-			b = c.emit(b, evPartDone, func(seq int64) any {
-				return partEventJSON{Type: evPartDone, SequenceNumber: seq, ItemID: c.itemID(), Part: outputText(text)}
-			})
-			b = c.emit(b, evItemDone, func(seq int64) any {
-				return itemEventJSON{Type: evItemDone, SequenceNumber: seq, Item: c.item(t.itemStatus)}
-			})
-		}
+		b = c.closeItem(b, t.itemStatus)
 		b = c.emitResponse(b, t.event)
 	}
 	return b
+}
+
+// textDeltaJSON is a reasoning_text or function_call_arguments delta.
+type textDeltaJSON struct {
+	Type           string `json:"type"`
+	SequenceNumber int64  `json:"sequence_number"`
+	ItemID         string `json:"item_id"`
+	OutputIndex    int    `json:"output_index"`
+	ContentIndex   *int   `json:"content_index,omitempty"`
+	Delta          string `json:"delta"`
+}
+
+// callItem is the output index of tool call index, -1 if not yet seen.
+func (c *respConv) callItem(index int) int {
+	for i := range c.items {
+		if c.items[i].kind == itemFunctionCall && c.items[i].index == index {
+			return i
+		}
+	}
+	return -1
+}
+
+// openItem closes the open item and opens one of kind.
+func (c *respConv) openItem(b []byte, kind itemKind, call *model.ToolCallDelta) []byte {
+	b = c.closeItem(b, statusCompleted)
+	c.items = append(c.items, respItem{kind: kind})
+	c.open = len(c.items) - 1
+	i := c.open
+	it := &c.items[i]
+	it.id = c.newItemID(kind, call)
+	if call != nil {
+		it.index, it.callID, it.name = call.Index, call.ID, call.Name
+		if it.callID == "" {
+			it.callID = callID(c.meta.id, call.Index)
+		}
+	}
+	if kind == itemMessage {
+		p := appendJSONString([]byte(`,"item_id":`), it.id)
+		p = append(p, `,"output_index":`...)
+		p = strconv.AppendInt(p, int64(i), 10)
+		it.deltaPrefix = string(append(p, `,"content_index":0,"delta":`...))
+	}
+	b = c.emit(b, evItemAdded, func(seq int64) any {
+		return itemEventJSON{Type: evItemAdded, SequenceNumber: seq, OutputIndex: i, Item: c.itemJSON(i, itemStatusProgress, true)}
+	})
+	switch kind {
+	case itemMessage:
+		b = c.emit(b, evPartAdded, func(seq int64) any {
+			return partEventJSON{Type: evPartAdded, SequenceNumber: seq, ItemID: it.id, OutputIndex: i, Part: outputText("", nil)}
+		})
+	case itemReasoning:
+		b = c.emit(b, evPartAdded, func(seq int64) any {
+			return partEventJSON{Type: evPartAdded, SequenceNumber: seq, ItemID: it.id, OutputIndex: i, Part: reasoningPart{Type: "reasoning_text"}}
+		})
+	}
+	return b
+}
+
+// closeItem sends the done events of the open item, if any.
+func (c *respConv) closeItem(b []byte, status string) []byte {
+	if c.open < 0 {
+		return b
+	}
+	i := c.open
+	it := &c.items[i]
+	c.open = -1
+	it.status = status
+	text := it.text.String()
+	switch it.kind {
+	case itemMessage:
+		b = c.emit(b, evTextDone, func(seq int64) any {
+			return textDoneEventJSON{Type: evTextDone, SequenceNumber: seq, ItemID: it.id, OutputIndex: i, Text: text, Logprobs: nonNil(it.logprobs)}
+		})
+		b = c.emit(b, evPartDone, func(seq int64) any {
+			return partEventJSON{Type: evPartDone, SequenceNumber: seq, ItemID: it.id, OutputIndex: i, Part: outputText(text, it.logprobs)}
+		})
+	case itemReasoning:
+		b = c.emit(b, evReasoningDone, func(seq int64) any {
+			return reasoningDoneEventJSON{Type: evReasoningDone, SequenceNumber: seq, ItemID: it.id, OutputIndex: i, Text: text}
+		})
+		b = c.emit(b, evPartDone, func(seq int64) any {
+			return partEventJSON{Type: evPartDone, SequenceNumber: seq, ItemID: it.id, OutputIndex: i, Part: reasoningPart{Type: "reasoning_text", Text: text}}
+		})
+	case itemFunctionCall:
+		b = c.emit(b, evArgsDone, func(seq int64) any {
+			return argsDoneEventJSON{Type: evArgsDone, SequenceNumber: seq, ItemID: it.id, OutputIndex: i, Name: it.name, Arguments: text}
+		})
+	}
+	return c.emit(b, evItemDone, func(seq int64) any {
+		return itemEventJSON{Type: evItemDone, SequenceNumber: seq, OutputIndex: i, Item: c.itemJSON(i, status, false)}
+	})
+}
+
+// newItemID names a new item: the first of its kind gets the plain id.
+func (c *respConv) newItemID(kind itemKind, call *model.ToolCallDelta) string {
+	if kind == itemFunctionCall {
+		return "fc_" + c.meta.id + "_" + strconv.Itoa(call.Index)
+	}
+	prefix := prefixMessage
+	if kind == itemReasoning {
+		prefix = "rs_"
+	}
+	n := 0
+	for i := range c.items[:len(c.items)-1] {
+		if c.items[i].kind == kind {
+			n++
+		}
+	}
+	if n == 0 {
+		return prefix + c.meta.id
+	}
+	return prefix + c.meta.id + "_" + strconv.Itoa(n)
+}
+
+// itemJSON shows item i with status; added is the item as first
+// announced (no content yet).
+func (c *respConv) itemJSON(i int, status string, added bool) any {
+	it := &c.items[i]
+	text := it.text.String()
+	switch it.kind {
+	case itemReasoning:
+		item := reasoningItemJSON{ID: it.id, Type: "reasoning", Status: status, Summary: []struct{}{}, Content: []reasoningPart{}}
+		if !added {
+			item.Content = append(item.Content, reasoningPart{Type: "reasoning_text", Text: text})
+		}
+		return item
+	case itemFunctionCall:
+		if added {
+			text = ""
+		}
+		return functionCallItemJSON{ID: it.id, Type: "function_call", Status: status, CallID: it.callID, Name: it.name, Arguments: text}
+	}
+	item := outputItemJSON{ID: it.id, Type: "message", Status: status, Role: "assistant", Content: []outputTextJSON{}}
+	if !added {
+		item.Content = append(item.Content, outputText(text, it.logprobs))
+	}
+	return item
 }
 
 // emit writes one event if it is numbered after c.after, and counts it.
@@ -278,15 +505,15 @@ func (c *respConv) errorEvent(b []byte) []byte {
 	})
 }
 
-func (c *respConv) itemID() string { return prefixMessage + c.meta.id }
-
-func (c *respConv) item(status string) outputItemJSON {
-	return outputItemJSON{ID: c.itemID(), Type: "message", Status: status, Role: "assistant",
-		Content: []outputTextJSON{outputText(c.text.String())}}
+func outputText(text string, logprobs []model.Logprob) outputTextJSON {
+	return outputTextJSON{Type: "output_text", Text: text, Annotations: []struct{}{}, Logprobs: nonNil(logprobs)}
 }
 
-func outputText(text string) outputTextJSON {
-	return outputTextJSON{Type: "output_text", Text: text, Annotations: []struct{}{}, Logprobs: []struct{}{}}
+func nonNil(lp []model.Logprob) []model.Logprob {
+	if lp == nil {
+		return []model.Logprob{}
+	}
+	return lp
 }
 
 // response is the Responses object as of the records seen so far.
@@ -300,27 +527,30 @@ func (c *respConv) response() *responseJSON {
 		Instructions:    c.meta.instructions,
 		MaxOutputTokens: c.meta.maxOutputTokens,
 		Model:           c.meta.model,
-		Output:          []outputItemJSON{},
+		Output:          []any{},
 		Store:           c.meta.store,
 		Text:            textConfigJSON{Format: formatType{Type: "text"}},
 		ToolChoice:      "none",
-		Tools:           []struct{}{},
+		Tools:           []json.RawMessage{},
 		Truncation:      "disabled",
 		Metadata:        c.meta.metadata,
 	}
 	if r.Metadata == nil {
 		r.Metadata = map[string]string{}
 	}
-	itemStatus := itemStatusProgress
+	c.meta.echo.show(r)
 	if c.end != nil {
 		t := terminalOf(c.end)
-		itemStatus = t.itemStatus
 		r.Error, r.IncompleteDetails = t.err, t.incomplete
 		in, out := usageOf(c.end)
 		r.Usage = &respUsageJSON{InputTokens: in, OutputTokens: out, TotalTokens: in + out}
 	}
-	if c.started {
-		r.Output = append(r.Output, c.item(itemStatus))
+	for i := range c.items {
+		status := c.items[i].status
+		if status == "" {
+			status = itemStatusProgress
+		}
+		r.Output = append(r.Output, c.itemJSON(i, status, false))
 	}
 	return r
 }
@@ -349,8 +579,13 @@ func terminalOf(end *model.End) terminal {
 		// response.failed whose status is "cancelled".
 		return terminal{event: evFailed, status: statusCancelled, itemStatus: statusIncomplete}
 	}
+	if end.Upstream != nil {
+		e := upstreamError(end)
+		return terminal{event: evFailed, status: statusFailed, itemStatus: statusIncomplete,
+			err: &respErrorJSON{Type: e.Type, Code: e.Code, Message: e.Message}}
+	}
 	return terminal{event: evFailed, status: statusFailed, itemStatus: statusIncomplete,
-		err: &respErrorJSON{Code: end.Reason.String(), Message: failureMessage(end)}}
+		err: &respErrorJSON{Type: TypeServer, Code: end.Reason.String(), Message: failureMessage(end)}}
 }
 
 // usageOf is the provider's usage when it reported one; otherwise no

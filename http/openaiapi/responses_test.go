@@ -92,20 +92,21 @@ func input(s string) responses.ResponseNewParamsInputUnion {
 func TestResponseStreamWithTheGoClient(t *testing.T) {
 	e := newEnv(t)
 	client := e.sdk(keyA)
-	st := client.Responses.NewStreaming(e.ctx(), responses.ResponseNewParams{
-		Model:        "scripted",
-		Instructions: openai.String("Be brief."),
-		Input: responses.ResponseNewParamsInputUnion{OfInputItemList: responses.ResponseInputParam{
-			responses.ResponseInputItemParamOfMessage("Tell me about the rabbit.", responses.EasyInputMessageRoleUser),
-			responses.ResponseInputItemParamOfMessage("Which one?", responses.EasyInputMessageRoleAssistant),
-			responses.ResponseInputItemParamOfMessage(responses.ResponseInputMessageContentListParam{
-				responses.ResponseInputContentParamOfInputText("The white"),
-				responses.ResponseInputContentParamOfInputText("one."),
-			}, responses.EasyInputMessageRoleUser),
-		}},
-		Metadata: map[string]string{"user": "u1"},
+	stCh := async(func() *ssestream.Stream[responses.ResponseStreamEventUnion] {
+		return client.Responses.NewStreaming(e.ctx(), responses.ResponseNewParams{
+			Model:        "scripted",
+			Instructions: openai.String("Be brief."),
+			Input: responses.ResponseNewParamsInputUnion{OfInputItemList: responses.ResponseInputParam{
+				responses.ResponseInputItemParamOfMessage("Tell me about the rabbit.", responses.EasyInputMessageRoleUser),
+				responses.ResponseInputItemParamOfMessage("Which one?", responses.EasyInputMessageRoleAssistant),
+				responses.ResponseInputItemParamOfMessage(responses.ResponseInputMessageContentListParam{
+					responses.ResponseInputContentParamOfInputText("The white"),
+					responses.ResponseInputContentParamOfInputText("one."),
+				}, responses.EasyInputMessageRoleUser),
+			}},
+			Metadata: map[string]string{"user": "u1"},
+		})
 	})
-	defer st.Close()
 	s := e.script()
 	want := []llm.Message{
 		{Role: llm.RoleSystem, Content: "Be brief."},
@@ -119,6 +120,8 @@ func TestResponseStreamWithTheGoClient(t *testing.T) {
 	s.Token("Alice")
 	s.Token(" ran.")
 	s.Finish(llm.FinishStop, &llm.Usage{PromptTokens: 9, CompletionTokens: 2})
+	st := wait(t, stCh)
+	defer st.Close()
 	evs := readAll(t, st)
 	checkEvents(t, evs, 0)
 	if got, want := types(evs), "created queued in_progress output_item.added content_part.added output_text.delta output_text.delta "+
@@ -339,12 +342,15 @@ func TestCancelOfACompletedResponse(t *testing.T) {
 func TestCancelOfAForegroundResponseIsRefused(t *testing.T) {
 	e := newEnv(t)
 	client := e.sdk(keyA)
-	st := client.Responses.NewStreaming(e.ctx(), responses.ResponseNewParams{Input: input("hello")})
-	defer st.Close()
+	stCh := async(func() *ssestream.Stream[responses.ResponseStreamEventUnion] {
+		return client.Responses.NewStreaming(e.ctx(), responses.ResponseNewParams{Input: input("hello")})
+	})
 	s := e.script()
 	_, err := client.Responses.Cancel(e.ctx(), "resp_"+fixedID(1))
 	wantAPIError(t, err, 400, TypeInvalidRequest, CodeNotBackground)
 	s.Finish(llm.FinishStop, nil)
+	st := wait(t, stCh)
+	defer st.Close()
 	checkEvents(t, readAll(t, st), 0)
 }
 
@@ -410,9 +416,12 @@ func TestDelete(t *testing.T) {
 func TestForegroundResponseDisconnectCancels(t *testing.T) {
 	e := newEnv(t)
 	client := e.sdk(keyA)
-	st := client.Responses.NewStreaming(e.ctx(), responses.ResponseNewParams{Input: input("hello")})
+	stCh := async(func() *ssestream.Stream[responses.ResponseStreamEventUnion] {
+		return client.Responses.NewStreaming(e.ctx(), responses.ResponseNewParams{Input: input("hello")})
+	})
 	s := e.script()
 	s.Token("one")
+	st := wait(t, stCh)
 	readUntil(t, st, func(ev responses.ResponseStreamEventUnion) bool { return ev.Type == "response.output_text.delta" })
 	st.Close()
 	waitClosed(t, s)
@@ -426,8 +435,11 @@ func TestForegroundResponseDisconnectCancels(t *testing.T) {
 func TestResumeOfAForegroundResponseIsRefused(t *testing.T) {
 	e := newEnv(t)
 	client := e.sdk(keyA)
-	st := client.Responses.NewStreaming(e.ctx(), responses.ResponseNewParams{Input: input("hello")})
+	stCh := async(func() *ssestream.Stream[responses.ResponseStreamEventUnion] {
+		return client.Responses.NewStreaming(e.ctx(), responses.ResponseNewParams{Input: input("hello")})
+	})
 	e.script().Finish(llm.FinishStop, nil)
+	st := wait(t, stCh)
 	checkEvents(t, readAll(t, st), 0)
 	res := client.Responses.GetStreaming(e.ctx(), "resp_"+fixedID(1), responses.ResponseGetParams{StartingAfter: openai.Int(2)})
 	if res.Next() {

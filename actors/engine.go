@@ -46,6 +46,7 @@ type command interface {
 func (m *Submit) stamp(ref uint64, d time.Time)    { m.Ref, m.Deadline = ref, d }
 func (m *GetStatus) stamp(ref uint64, d time.Time) { m.Ref, m.Deadline = ref, d }
 func (m *Cancel) stamp(ref uint64, d time.Time)    { m.Ref, m.Deadline = ref, d }
+func (m *GetLog) stamp(ref uint64, d time.Time)    { m.Ref, m.Deadline = ref, d }
 func (m *Delete) stamp(ref uint64, d time.Time)    { m.Ref, m.Deadline = ref, d }
 func (m *Subscribe) stamp(ref uint64, d time.Time) { m.Ref, m.Deadline = ref, d }
 
@@ -148,6 +149,22 @@ func (e *Engine) Submit(ctx context.Context, owner string, spec Spec) (Snapshot,
 // Status returns the request's current snapshot.
 func (e *Engine) Status(ctx context.Context, id, owner string) (Snapshot, error) {
 	return e.snapshot(e.ask(ctx, &GetStatus{ID: id, Owner: owner}, 0, nil))
+}
+
+// Log returns the request's snapshot and its whole log as it is now,
+// without attaching a subscriber: reading it has no side effect on the
+// request (no MaxSubscribers slot, no on_disconnect countdown). The
+// records are shared with the log and must not be modified.
+func (e *Engine) Log(ctx context.Context, id, owner string) (Snapshot, []model.Record, error) {
+	res, err := e.ask(ctx, &GetLog{ID: id, Owner: owner}, 0, nil)
+	if err != nil {
+		return Snapshot{}, nil, err
+	}
+	ls, ok := res.(*LogSnapshot)
+	if !ok {
+		return Snapshot{}, nil, fmt.Errorf("%w: unexpected answer %T", ErrNoAnswer, res)
+	}
+	return ls.Snapshot, ls.Records, nil
 }
 
 // Cancel cancels the request and returns its snapshot (state cancelled).

@@ -122,6 +122,25 @@ type GetStatus struct {
 	Deadline  time.Time
 }
 
+// GetLog asks for a snapshot and the whole log as it is now, without
+// attaching a subscriber: a read with no side effect (it counts toward no
+// MaxSubscribers and starts no DetachGrace). Reply: *LogSnapshot or
+// *Error(ErrNotFound).
+type GetLog struct {
+	ID, Owner string
+	Ref       uint64
+	Deadline  time.Time
+}
+
+// LogSnapshot answers GetLog. Records is shared with the request's log and
+// must not be modified.
+type LogSnapshot struct {
+	Snapshot Snapshot
+	Records  []model.Record
+	// Ref echoes GetLog.Ref.
+	Ref uint64
+}
+
 // Cancel cancels a request. Reply: *Snapshot (state cancelled; repeating
 // the cancel answers the same) or *Error wrapping ErrAlreadyFinished (with
 // the snapshot) or ErrNotFound.
@@ -287,6 +306,11 @@ type (
 		position int
 		ref      uint64
 		replayed bool
+	}
+	// logQuery is GetLog forwarded with the queue position and Ref.
+	logQuery struct {
+		position int
+		ref      uint64
 	}
 	// withdrawSub detaches the subscriber a Subscribe with ref attached
 	// (supervisor → request, from Withdraw).

@@ -115,6 +115,11 @@ func (r *requestActor) Receive(c actor.Context) {
 		c.Respond(snap)
 	case *GetStatus:
 		c.Respond(r.snapshot(0).withRef(m.Ref))
+	case *logQuery:
+		snap := r.snapshotValue(m.position)
+		snap.Ref = m.ref
+		n := len(r.log)
+		c.Respond(&LogSnapshot{Snapshot: snap, Records: r.log[:n:n], Ref: m.ref})
 	case *deleteNow:
 		c.Respond(r.snapshot(0).withRef(m.ref))
 		if !r.stopping {

@@ -167,6 +167,10 @@ func (s *supervisor) Receive(c actor.Context) {
 		if e := s.lookup(c, m.ID, m.Owner, "status", m.Ref, m.Deadline); e != nil {
 			c.RequestWithCustomSender(e.pid, &statusQuery{position: s.position(e), ref: m.Ref}, c.Sender())
 		}
+	case *GetLog:
+		if e := s.lookup(c, m.ID, m.Owner, "log", m.Ref, m.Deadline); e != nil {
+			c.RequestWithCustomSender(e.pid, &logQuery{position: s.position(e), ref: m.Ref}, c.Sender())
+		}
 	case *Cancel:
 		if e := s.lookup(c, m.ID, m.Owner, "cancel", m.Ref, m.Deadline); e != nil {
 			c.Forward(e.pid)

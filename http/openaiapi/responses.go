@@ -132,20 +132,20 @@ func (a *api) streamResponse(c echo.Context, sub *actors.Subscription, meta resp
 }
 
 // load reads a stored response's log as far as it goes now.
+// load reads a response as it is now. It attaches no subscriber (a
+// snapshot read must not count toward MaxSubscribers, nor start a
+// detached request's on_disconnect countdown).
 func (a *api) load(ctx context.Context, id, owner string) (*respConv, error) {
-	sub, err := a.eng.Subscribe(ctx, id, owner, 0)
+	snap, records, err := a.eng.Log(ctx, id, owner)
 	if err != nil {
 		return nil, engineError(err, "response", prefixResponse+id)
 	}
-	defer sub.Close()
-	meta, ok := a.metaOf(sub.Snapshot())
+	meta, ok := a.metaOf(snap)
 	if !ok || !meta.store {
 		return nil, notFound("response", prefixResponse+id)
 	}
 	conv := silentConv(meta)
-	if err := readTo(ctx, sub, sub.Snapshot().LastSeq, conv.apply); err != nil {
-		return nil, engineError(err, "response", prefixResponse+id)
-	}
+	conv.apply(records)
 	return conv, nil
 }
 

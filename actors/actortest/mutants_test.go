@@ -82,13 +82,3 @@ func TestMutants(t *testing.T) {
 		t.Errorf("exploration killed %d of %d mutants; the target is all (90%% at the very least)", explore, len(mutants))
 	}
 }
-
-func firstLine(err error) string {
-	s := err.Error()
-	for i, r := range s {
-		if r == '\n' {
-			return s[:i]
-		}
-	}
-	return s
-}

@@ -27,9 +27,11 @@ type Scenario func(w *World)
 type Faults struct {
 	// Match selects the messages that may be hit; nil disables faults.
 	Match func(msg any) bool
-	// Drop loses the message; Duplicate delivers it twice; Delay moves it
-	// behind everything queued for the same actor; Panic makes its Receive
-	// panic (the actor's supervisor then decides).
+	// Drop loses the message; Duplicate delivers it twice in a row; Delay
+	// moves it behind the messages other senders queued for the same
+	// actor, up to (never past) the next message of its own sender, as
+	// proto.actor keeps each sender's order; Panic makes its Receive panic
+	// (the actor's supervisor then decides).
 	Drop, Duplicate, Delay, Panic bool
 	// Budget is the most faults in one schedule (default 1).
 	Budget int

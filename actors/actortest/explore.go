@@ -598,7 +598,9 @@ func (w *World) run(pick picker, replay []string) {
 		if c.kind != choiceAdvance {
 			w.trace = append(w.trace, c.label)
 			c.run()
-			w.settle()
+			if c.kind != choiceDeliver && c.kind != choiceArrival {
+				w.settle() // a delivery settled already; an arrival runs no code
+			}
 			w.mayFire = true // the step may have started a timer
 			w.checkInvariants()
 			continue

@@ -1,6 +1,7 @@
 package actortest_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -88,3 +89,28 @@ func typesOf(ps []actortest.Pending) []string {
 	}
 	return out
 }
+
+// StartSeed and Count choose the seeds a search tries.
+func TestSearchStartSeedAndCount(t *testing.T) {
+	var seeds []uint64
+	scenario := func(w *actortest.World) {
+		n := w.Rand().Uint64() // the world's source is seeded by the schedule's seed
+		w.Eventually("record", func() error { seeds = append(seeds, n); return nil })
+	}
+	rep := actortest.Search(t, scenario, actortest.Random(), 100, actortest.Count(3), actortest.StartSeed(10))
+	if rep.Schedules != 3 || len(seeds) != 3 {
+		t.Fatalf("ran %d schedules (%d recorded), want 3", rep.Schedules, len(seeds))
+	}
+	first := seeds
+	seeds = nil
+	actortest.Search(t, scenario, actortest.Random(), 1, actortest.StartSeed(11))
+	if len(seeds) != 1 || seeds[0] != first[1] {
+		t.Errorf("seed 11 alone drew %v, within the search %v", seeds, first[1])
+	}
+	always := func(w *actortest.World) { w.Eventually("fail", func() error { return errFail }) }
+	if f := actortest.Search(t, always, actortest.PCT(3), 5, actortest.StartSeed(42)).Failure; f == nil || f.Seed != 42 {
+		t.Errorf("failure = %v, want seed 42", f)
+	}
+}
+
+var errFail = errors.New("always")

@@ -116,13 +116,12 @@ func TestPCT_TimeBeatsAParticipant(t *testing.T) {
 func TestTimerMoves_ArrivalIsAMove(t *testing.T) {
 	var trace []string
 	scenario := func(w *World) {
-		pid := w.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		w.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 			if _, ok := c.Message().(*actor.Started); ok {
 				scheduler.NewTimerScheduler(c).SendOnce(5*time.Second, c.Self(), giveUp{})
 			}
 		}))
 		w.Eventually("record", func() error { trace = w.Trace(); return nil })
-		_ = pid
 	}
 	if f := Search(t, scenario, FIFO(), 1).Failure; f != nil {
 		t.Fatal(f)

@@ -317,6 +317,9 @@ func (l Lifecycle) maybeLinger(before int) (Lifecycle, []Effect) {
 }
 
 func (l Lifecycle) timer(ev TimerFired) (Lifecycle, []Effect) {
+	if next, effects, ok := l.timerMutant(ev); ok {
+		return next, effects
+	}
 	if ev.Timer >= numTimers || !l.Armed[ev.Timer] || ev.Gen != l.Gens[ev.Timer] {
 		return l, nil // superseded, disarmed or never armed
 	}

@@ -44,10 +44,16 @@
 // that failure in its Report instead. At each step the strategy picks
 // one of the deliverable messages, the moves of participants
 // (World.Action, World.Participant, the scripted edges), the faults
-// allowed by World.InjectFaults (drop, duplicate, delay, panic) and, once
-// nothing is deliverable, letting time pass. FIFO is the single fixed
-// order (no faults), Random picks uniformly, PCT(depth) is probabilistic
-// concurrency testing. World.Invariant checks run after every step
+// allowed by World.InjectFaults (drop, duplicate, delay, panic), letting
+// time run to the next timer, and the timers that fired: by default
+// (World.Time = TimerMoves) time may pass while messages wait, and a
+// timer's message reaches its mailbox as a move of its own, so a timer can
+// fire while a reply is queued and a reply can come after a timeout
+// (TimersWhenQuiet keeps the earlier rule: time passes only when nothing
+// is deliverable). FIFO is the single fixed order (no faults), Random
+// picks uniformly, PCT(depth) is probabilistic concurrency testing, with
+// time a participant of random priority. Search options StartSeed and
+// Count choose the seeds; a seed alone decides its schedule. World.Invariant checks run after every step
 // (ErrInvariant); World.Eventually checks run when the world is quiet
 // (ErrLiveness): nothing deliverable, no move, no timer within
 // World.Horizon. A run longer than World.MaxSteps fails with ErrStepBound,
@@ -66,11 +72,12 @@
 //
 // # Replaying a failure
 //
-// A failing schedule prints its error, strategy, seed and numbered step
-// trace. Setting ACTORTEST_SEED (SeedEnv) to the seed makes Explore and
-// Search run that seed only:
+// A failing schedule prints its error, strategy, seed, numbered step
+// trace and the command that replays it (ReplayCommand). Setting
+// ACTORTEST_SEED (SeedEnv) to the seed makes Explore and Search run that
+// seed only, which gives the same schedule whatever the search's length:
 //
-//	ACTORTEST_SEED=4 go test -run '^TestMyScenario$' ./...
+//	ACTORTEST_SEED=4 go test ./actors/actortest -run '^TestMyScenario$'
 //
 // Replay(t, scenario, ParseTrace(printed)) follows a printed trace step by
 // step, whatever GOMAXPROCS is, and returns the failure it reproduces; a

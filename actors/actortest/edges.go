@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/armistice-go/armistice/actors"
 	"github.com/armistice-go/armistice/llm"
@@ -63,6 +64,14 @@ type Upstream struct {
 
 	mu      sync.Mutex
 	streams []*upStream
+	played  []Played
+}
+
+// Played is one step an upstream stream took, and when (virtual time).
+type Played struct {
+	Stream string
+	Step   UpStep
+	At     time.Time
 }
 
 type upStream struct {
@@ -124,6 +133,13 @@ func (u *Upstream) Opened() int {
 	return len(u.streams)
 }
 
+// Played returns the steps the streams took so far, in order.
+func (u *Upstream) Played() []Played {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.played)
+}
+
 // Cancelled reports whether the named stream's context was cancelled
 // (the engine aborted the upstream call).
 func (u *Upstream) Cancelled(name string) bool {
@@ -167,6 +183,9 @@ func (u *Upstream) moves() []Move {
 			s.mu.Lock()
 			s.next++
 			s.mu.Unlock()
+			u.mu.Lock()
+			u.played = append(u.played, Played{Stream: s.name, Step: step, At: time.Now()})
+			u.mu.Unlock()
 			select {
 			case s.ch <- step:
 			case <-s.closed:

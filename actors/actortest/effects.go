@@ -2,6 +2,7 @@ package actortest
 
 import (
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -125,4 +126,74 @@ func (c *recordingContext) Respond(response any) {
 func (c *recordingContext) SetReceiveTimeout(d time.Duration) {
 	c.w.record(Effect{Kind: EffectReceiveTimeout, Actor: c.self(), Timeout: d})
 	c.Context.SetReceiveTimeout(d)
+}
+
+// RequestFuture remembers whom the future waits for, to name a
+// ReenterAfter continuation on it.
+func (c *recordingContext) RequestFuture(pid *actor.PID, message any, timeout time.Duration) *actor.Future {
+	f := c.Context.RequestFuture(pid, message, timeout)
+	c.w.mu.Lock()
+	if c.w.futures == nil {
+		c.w.futures = map[*actor.Future]string{}
+	}
+	c.w.futures[f] = pid.Id + " " + typeName(message)
+	c.w.mu.Unlock()
+	return f
+}
+
+// ReenterAfter pipes the future to a marker first: proto.actor completes
+// a future's pipes just before its continuations, on the same goroutine,
+// so the marker tells post which continuation comes next.
+func (c *recordingContext) ReenterAfter(f *actor.Future, cont func(res any, err error)) {
+	w := c.w
+	w.mu.Lock()
+	label, ok := w.futures[f]
+	delete(w.futures, f)
+	if !ok {
+		label = f.PID().Id
+	}
+	w.markers++
+	id := fmt.Sprintf("actortest-continuation-%d", w.markers)
+	w.mu.Unlock()
+	sys := c.ActorSystem()
+	m := &contMarker{w: w, label: label, sys: sys}
+	if pid, added := sys.ProcessRegistry.Add(m, id); added {
+		m.pid = pid
+		f.PipeTo(pid)
+	}
+	c.Context.ReenterAfter(f, cont)
+}
+
+// contMarker is a process that receives a future's result just before the
+// future's continuations are posted.
+type contMarker struct {
+	w     *World
+	label string
+	sys   *actor.ActorSystem
+	pid   *actor.PID
+}
+
+func (m *contMarker) SendUserMessage(_ *actor.PID, msg any) {
+	label := m.label
+	if msg == actor.ErrTimeout {
+		label += " (timed out)"
+	}
+	m.w.mu.Lock()
+	if m.w.contLabels == nil {
+		m.w.contLabels = map[uint64]string{}
+	}
+	m.w.contLabels[goid()] = label
+	m.w.mu.Unlock()
+	m.sys.ProcessRegistry.Remove(m.pid)
+}
+
+func (m *contMarker) SendSystemMessage(pid *actor.PID, msg any) { m.SendUserMessage(pid, msg) }
+func (m *contMarker) Stop(*actor.PID)                           {}
+
+const continuationType = "*actor.continuation"
+
+// isContinuation reports a ReenterAfter continuation (an unexported
+// proto.actor type, recognised by name).
+func isContinuation(msg any) bool {
+	return msg != nil && reflect.TypeOf(msg).String() == continuationType
 }

@@ -15,21 +15,24 @@ import (
 
 const owner = "t"
 
+// retention is longer than MaxSteps horizons.
+const retention = 3 * 20000 * time.Hour
+
 func spec(prompt string, policy model.DisconnectPolicy) actors.Spec {
 	return actors.Spec{Messages: []llm.Message{{Role: llm.RoleUser, Content: prompt}}, OnDisconnect: policy}
 }
 
 // engine spawns Armistice's supervisor in the world. Retention (Linger,
-// PickupTimeout) outlasts the world's horizon: a request never expires
-// during a run, so any "not found" is a bug, and a subscriber that never
-// got its end is still waiting when the world goes quiet, where liveness
-// sees it.
+// PickupTimeout) outlasts any run (time may jump a horizon, 1 h, at each
+// of at most MaxSteps steps): a request never expires during a run, so
+// any "not found" is a bug, and a subscriber that never got its end is
+// still waiting when the world goes quiet, where liveness sees it.
 func engine(w *World, up llm.Provider, mut func(*actors.Config)) *actor.PID {
 	cfg := actors.DefaultConfig(up)
 	n := 0
 	cfg.NewID = func() string { n++; return fmt.Sprintf("r%d", n) }
 	cfg.Logger = zerolog.New(w.Logs.Writer()).Level(zerolog.InfoLevel)
-	cfg.Linger, cfg.PickupTimeout = 24*time.Hour, 48*time.Hour
+	cfg.Linger, cfg.PickupTimeout = retention, 2*retention
 	if mut != nil {
 		mut(&cfg)
 	}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,9 +27,11 @@ type Scenario func(w *World)
 type Faults struct {
 	// Match selects the messages that may be hit; nil disables faults.
 	Match func(msg any) bool
-	// Drop loses the message; Duplicate delivers it twice; Delay moves it
-	// behind everything queued for the same actor; Panic makes its Receive
-	// panic (the actor's supervisor then decides).
+	// Drop loses the message; Duplicate delivers it twice in a row; Delay
+	// moves it behind the messages other senders queued for the same
+	// actor, up to (never past) the next message of its own sender, as
+	// proto.actor keeps each sender's order; Panic makes its Receive panic
+	// (the actor's supervisor then decides).
 	Drop, Duplicate, Delay, Panic bool
 	// Budget is the most faults in one schedule (default 1).
 	Budget int
@@ -76,12 +80,42 @@ func (w *World) Action(name string, enabled func() bool, do func()) {
 	})
 }
 
+// TimeModel says when exploration lets virtual time pass.
+type TimeModel uint8
+
+const (
+	// TimerMoves (the default): letting time run to the next timer is a
+	// step the strategy may take at any point, even while messages wait,
+	// and a timer that fired does not reach its mailbox at once: each
+	// timer's posts are a move of their own ("timer → actor type"), which
+	// the strategy orders against queued messages and participant moves.
+	// So a timer can fire while a reply waits in the mailbox, and a reply
+	// can come after the timeout. A timer's message is enqueued no earlier
+	// than its deadline, and one timer goroutine's posts keep their order.
+	TimerMoves TimeModel = iota
+	// TimersWhenQuiet is the earlier rule: time passes only when no
+	// message is deliverable, and a timer's posts are queued as it fires.
+	// A queued message is then always handled before any timer fires, so
+	// races between timers and queued messages are not explored; keep it
+	// for checks that measure time from a send (the message is handled in
+	// the same instant).
+	TimersWhenQuiet
+)
+
+func (m TimeModel) String() string {
+	if m == TimersWhenQuiet {
+		return "timers-when-quiet"
+	}
+	return "timer-moves"
+}
+
 type choiceKind uint8
 
 const (
 	choiceDeliver choiceKind = iota
 	choiceMove
 	choiceFault
+	choiceArrival
 	choiceAdvance
 )
 
@@ -94,8 +128,10 @@ type choice struct {
 	run   func()
 }
 
-// choices lists what may happen next. Time may pass only when no message
-// is deliverable: a queued message is handled long before a timer.
+// choices lists what may happen next: each mailbox's next message, the
+// faults on it, the participants' moves, the timers that fired (one per
+// timer goroutine, in its order) and letting time run to the next timer.
+// Under TimersWhenQuiet time may pass only when no message is deliverable.
 func (w *World) choices() []choice {
 	var cs []choice
 	w.mu.Lock()
@@ -128,11 +164,35 @@ func (w *World) choices() []choice {
 	for i, p := range w.participants {
 		for j, mv := range p.moves() {
 			mv := mv
+			name := p.name
 			cs = append(cs, choice{kind: choiceMove, label: "move " + mv.Name, owner: "participant " + p.name,
-				seq: math.MaxUint64/2 + uint64(i)<<16 + uint64(j), run: mv.Do})
+				seq: math.MaxUint64/2 + uint64(i)<<16 + uint64(j), run: func() {
+					prev := w.sender
+					w.sender = "participant " + name
+					mv.Do()
+					w.sender = prev
+				}})
 		}
 	}
-	if !delivering {
+	w.mu.Lock()
+	arrivals := slices.Clone(w.arrivals)
+	w.mu.Unlock()
+	seen := map[uint64]bool{}
+	labels := map[string]int{}
+	for i, a := range arrivals {
+		if seen[a.poster] {
+			continue // a goroutine's later posts wait for its earlier ones
+		}
+		seen[a.poster] = true
+		lbl := a.label
+		if labels[lbl]++; labels[lbl] > 1 {
+			lbl += fmt.Sprintf(" #%d", labels[lbl])
+		}
+		cs = append(cs, choice{kind: choiceArrival, label: lbl, owner: "time", seq: uint64(i), run: func() { w.enqueueArrival(a) }})
+	}
+	// After an advance that found no timer, time waits for another step
+	// (which may start one) unless nothing else can happen.
+	if (w.mayFire || len(cs) == 0) && !(w.Time == TimersWhenQuiet && delivering) {
 		cs = append(cs, choice{kind: choiceAdvance, label: "advance", owner: "time", seq: math.MaxUint64})
 	}
 	return cs
@@ -160,13 +220,17 @@ func (w *World) faultChoices(m *mailbox, label string, seq uint64) []choice {
 		w.mu.Unlock()
 		w.deliver(m, 0)
 	})
-	add("delay", w.faults.Delay, func() {
-		e := pop()
+	w.mu.Lock()
+	passes := delayReach(m.user)
+	w.mu.Unlock()
+	add("delay", w.faults.Delay && passes > 0, func() {
 		w.mu.Lock()
+		defer w.mu.Unlock()
+		k := delayReach(m.user)
+		e := m.user[0]
 		w.postSeq++
 		e.seq = w.postSeq
-		m.user = append(m.user, e)
-		w.mu.Unlock()
+		m.user = slices.Insert(m.user[1:], k, e)
 	})
 	add("panic", w.faults.Panic, func() {
 		e := pop()
@@ -176,10 +240,29 @@ func (w *World) faultChoices(m *mailbox, label string, seq uint64) []choice {
 	return cs
 }
 
+// delayReach is how many queued messages the head may be delayed behind:
+// those up to the next message of the same sender, which it must stay
+// ahead of (proto.actor keeps each sender's order into a mailbox).
+func delayReach(user []envelope) int {
+	if len(user) < 2 {
+		return 0
+	}
+	from := user[0].from
+	for i, e := range user[1:] {
+		if e.from == from {
+			return i
+		}
+	}
+	return len(user) - 1
+}
+
 // Strategy decides, step by step, which of the possible steps happens.
+//
+// Every parameter of a schedule is derived from its seed, so a printed
+// seed replays the same schedule whatever else was searched before it.
 type Strategy interface {
 	String() string
-	picker(seed uint64, expectedSteps int) picker
+	picker(seed uint64) picker
 }
 
 type picker func(step int, cs []choice) int
@@ -191,7 +274,7 @@ func FIFO() Strategy { return fifo{} }
 type fifo struct{}
 
 func (fifo) String() string { return "fifo" }
-func (fifo) picker(uint64, int) picker {
+func (fifo) picker(uint64) picker {
 	return func(_ int, cs []choice) int {
 		best := -1
 		for i, c := range cs {
@@ -213,7 +296,7 @@ func Random() Strategy { return random{} }
 type random struct{}
 
 func (random) String() string { return "random" }
-func (random) picker(seed uint64, _ int) picker {
+func (random) picker(seed uint64) picker {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
 	return func(_ int, cs []choice) int {
 		if i, ok := maybeFault(rng, cs); ok {
@@ -247,8 +330,11 @@ func maybeFault(rng *rand.Rand, cs []choice) (int, bool) {
 // 2010): every participant (an actor's mailbox, an edge, time) gets a
 // random priority, the highest-priority possible step always runs, and at
 // depth-1 random steps the running participant drops to the lowest
-// priorities. A bug needing d ordering constraints is found with
-// probability at least 1/(n·k^(d-1)) per schedule.
+// priorities. Time is a participant like the others: its priority is
+// random too, and it can be demoted. A bug needing d ordering constraints
+// is found with probability at least 1/(n·k^(d-1)) per schedule. The
+// change points fall among the first k steps, with k drawn from the seed
+// (16 to 512), so a seed gives one schedule however the search went.
 func PCT(depth int) Strategy {
 	if depth < 1 {
 		depth = 1
@@ -259,12 +345,13 @@ func PCT(depth int) Strategy {
 type pct struct{ depth int }
 
 func (p pct) String() string { return fmt.Sprintf("pct(%d)", p.depth) }
-func (p pct) picker(seed uint64, k int) picker {
+func (p pct) picker(seed uint64) picker {
 	rng := rand.New(rand.NewPCG(seed, 0x9c7))
+	k := 16 << rng.IntN(6)
 	prio := map[string]int{}
 	change := map[int]int{}
 	for i := 1; i < p.depth; i++ {
-		change[rng.IntN(max(k, 1))] = i
+		change[rng.IntN(k)] = i
 	}
 	return func(step int, cs []choice) int {
 		if i, ok := maybeFault(rng, cs); ok {
@@ -278,16 +365,13 @@ func (p pct) picker(seed uint64, k int) picker {
 			pr, seen := prio[c.owner]
 			if !seen {
 				pr = p.depth + rng.IntN(1<<30)
-				if c.kind == choiceAdvance {
-					pr = 0 // time goes last
-				}
 				prio[c.owner] = pr
 			}
 			if best < 0 || pr > prio[cs[best].owner] || (pr == prio[cs[best].owner] && c.seq < cs[best].seq) {
 				best = i
 			}
 		}
-		if low, ok := change[step]; ok && cs[best].kind != choiceAdvance {
+		if low, ok := change[step]; ok {
 			prio[cs[best].owner] = low
 		}
 		return best
@@ -324,23 +408,43 @@ type Report struct {
 // Search to one seed (to replay a printed failure): ACTORTEST_SEED=42.
 const SeedEnv = "ACTORTEST_SEED"
 
+// SearchOption changes which schedules Search and Explore try.
+type SearchOption func(*searchConfig)
+
+type searchConfig struct {
+	first uint64
+	count int
+}
+
+// StartSeed makes the search start at seed s instead of 1 (seeds s,
+// s+1, ...), to look further without repeating schedules already tried.
+func StartSeed(s uint64) SearchOption { return func(c *searchConfig) { c.first = s } }
+
+// Count overrides the number of schedules.
+func Count(n int) SearchOption { return func(c *searchConfig) { c.count = n } }
+
 // Search runs the scenario under n schedules chosen by strategy, stopping
 // at the first failure, which it returns in the report instead of failing
-// t. Seeds are 1..n (or the one in ACTORTEST_SEED).
-func Search(t *testing.T, scenario Scenario, strategy Strategy, n int) Report {
+// t. Seeds are 1..n, or from StartSeed on; ACTORTEST_SEED overrides both
+// and runs that one seed. A seed alone decides its schedule, so the seed of
+// a failure replays it under any n and start.
+func Search(t *testing.T, scenario Scenario, strategy Strategy, n int, opts ...SearchOption) Report {
 	t.Helper()
-	first, count := uint64(1), n
+	cfg := searchConfig{first: 1, count: n}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	if s := os.Getenv(SeedEnv); s != "" {
 		seed, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
 			t.Fatalf("%s=%q: %v", SeedEnv, s, err)
 		}
-		first, count = seed, 1
+		cfg.first, cfg.count = seed, 1
 	}
 	rep := Report{Strategy: strategy.String()}
-	for i := range count {
-		seed := first + uint64(i)
-		res := runSchedule(t, scenario, strategy.picker(seed, max(rep.MaxSteps, 64)), seed, nil)
+	for i := range cfg.count {
+		seed := cfg.first + uint64(i)
+		res := runSchedule(t, scenario, strategy.picker(seed), seed, nil)
 		rep.Schedules++
 		rep.MaxSteps = max(rep.MaxSteps, len(res.trace))
 		if res.err != nil {
@@ -352,14 +456,50 @@ func Search(t *testing.T, scenario Scenario, strategy Strategy, n int) Report {
 }
 
 // Explore runs the scenario under n schedules and fails t at the first
-// failing one, printing the seed, the step trace and how to replay it.
-func Explore(t *testing.T, scenario Scenario, strategy Strategy, n int) Report {
+// failing one, printing the seed, the step trace and the command that
+// replays it.
+func Explore(t *testing.T, scenario Scenario, strategy Strategy, n int, opts ...SearchOption) Report {
 	t.Helper()
-	rep := Search(t, scenario, strategy, n)
+	rep := Search(t, scenario, strategy, n, opts...)
 	if f := rep.Failure; f != nil {
-		t.Fatalf("%v\nreplay: %s=%d go test -run '^%s$' (or actortest.Replay with the trace above)", f, SeedEnv, f.Seed, t.Name())
+		t.Fatalf("%v\nreplay: %s (or actortest.Replay with the trace above)", f, ReplayCommand(t, f.Seed))
 	}
 	return rep
+}
+
+// ReplayCommand is the shell command that runs t's test again with only
+// the given seed: ACTORTEST_SEED=N go test ./pkg -run '^TestX$/^sub$'.
+// The package path is relative to the module root (found from the test's
+// working directory, which go test sets to the package's).
+func ReplayCommand(t testing.TB, seed uint64) string {
+	var parts []string
+	for _, p := range strings.Split(t.Name(), "/") {
+		parts = append(parts, "^"+regexp.QuoteMeta(p)+"$")
+	}
+	return fmt.Sprintf("%s=%d go test %s -run '%s'", SeedEnv, seed, packagePath(), strings.Join(parts, "/"))
+}
+
+// packagePath is "./dir/of/package" relative to the nearest go.mod, or
+// "." when none is found.
+func packagePath() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	for dir := wd; ; {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			rel, err := filepath.Rel(dir, wd)
+			if err != nil || rel == "." {
+				return "."
+			}
+			return "./" + filepath.ToSlash(rel)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "."
+		}
+		dir = parent
+	}
 }
 
 // Replay runs the scenario following trace step by step (labels as
@@ -458,12 +598,16 @@ func (w *World) run(pick picker, replay []string) {
 		if c.kind != choiceAdvance {
 			w.trace = append(w.trace, c.label)
 			c.run()
-			w.settle()
+			if c.kind != choiceDeliver && c.kind != choiceArrival {
+				w.settle() // a delivery settled already; an arrival runs no code
+			}
+			w.mayFire = true // the step may have started a timer
 			w.checkInvariants()
 			continue
 		}
 		start := time.Now()
 		fired := w.advance(w.Horizon)
+		w.mayFire = fired
 		w.trace = append(w.trace, "advance | +"+time.Since(start).String())
 		if !fired && len(cs) == 1 {
 			w.checkLiveness() // quiet: nothing queued, nothing to do, no timer within the horizon

@@ -29,6 +29,12 @@ var mutants = []string{
 	"no-farewell",               // a stopping request does not hand over what is left
 	"slot-not-released",         // an ended request keeps its slot
 	"drain-no-shutdown",         // drain never ends the requests still running
+	// Timer mutants: each trusts that a timer disarmed or superseded
+	// never fires, though its message may already be queued.
+	"first-token-after-token",   // a first-token timeout queued behind the first token fails the request
+	"idle-trusts-timer",         // the idle timer ends the request without looking at the latest token
+	"deadline-after-end",        // a deadline queued behind the end appends a second end
+	"queue-timeout-after-admit", // a queue timeout queued behind the admission fails a running request
 }
 
 // TestMutants runs every mutant under exploration (at most 1,000
@@ -81,14 +87,4 @@ func TestMutants(t *testing.T) {
 	if explore*10 < len(mutants)*9 {
 		t.Errorf("exploration killed %d of %d mutants; the target is all (90%% at the very least)", explore, len(mutants))
 	}
-}
-
-func firstLine(err error) string {
-	s := err.Error()
-	for i, r := range s {
-		if r == '\n' {
-			return s[:i]
-		}
-	}
-	return s
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -197,6 +198,9 @@ func (p *Probe[T]) Stop() {
 // It blocks only on channels, never on the mutex for long, so a synctest
 // bubble sees it as durably blocked.
 func (p *Probe[T]) await(within time.Duration, check func() bool) bool {
+	if within <= 0 {
+		settle() // a zero wait still lets the bubble's actors catch up
+	}
 	timer := time.NewTimer(within)
 	defer timer.Stop()
 	for {
@@ -215,6 +219,14 @@ func (p *Probe[T]) await(within time.Duration, check func() bool) bool {
 			return check()
 		}
 	}
+}
+
+// settle waits until every other goroutine of the caller's synctest
+// bubble is blocked; outside a bubble (where synctest.Wait panics) it does
+// nothing.
+func settle() {
+	defer func() { _ = recover() }()
+	synctest.Wait()
 }
 
 func (p *Probe[T]) typeName() string { return reflect.TypeFor[T]().String() }

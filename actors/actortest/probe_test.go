@@ -316,3 +316,31 @@ func TestTapDoesNotDuplicateSendsToTheProbe(t *testing.T) {
 		p.ExpectNone(time.Second)
 	})
 }
+
+// Expect(0) in a bubble lets the actors settle first: a message that a
+// relay forwards at this very instant is there, without time passing.
+func TestProbeExpectZeroSettlesTheBubble(t *testing.T) {
+	actortest.RunSim(t, func(s *actortest.Sim) {
+		t := s.T
+		p := actortest.NewProbe[string](s.T, s.System)
+		relay := s.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+			if m, ok := c.Message().(string); ok {
+				c.Send(p.PID(), m+"!")
+			}
+		}))
+		s.Root.Send(relay, "now")
+		start := s.Now()
+		if got := p.Expect(0); got != "now!" {
+			t.Fatalf("Expect(0) = %q, want now!", got)
+		}
+		if d := s.Now().Sub(start); d != 0 {
+			t.Errorf("Expect(0) took %v of virtual time", d)
+		}
+		s.Root.Send(relay, "again")
+		fake := &probeFakeTB{TB: t}
+		q := actortest.NewProbe[int](fake, s.System)
+		if msg := fake.failure(func() { q.ExpectNone(0) }); msg != "" {
+			t.Errorf("ExpectNone(0) on an idle probe failed: %s", msg)
+		}
+	})
+}

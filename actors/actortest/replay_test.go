@@ -2,6 +2,7 @@ package actortest_test
 
 import (
 	"errors"
+	"os"
 	"runtime"
 	"strconv"
 	"testing"
@@ -55,16 +56,48 @@ func TestFailureReplaysExactly(t *testing.T) {
 	}
 }
 
+// cancelAlwaysWins streams twelve tokens and wrongly expects the cancel
+// to win: its failures (the answer completes) run well past 64 steps.
+func cancelAlwaysWins(w *World) {
+	sup := engine(w, NewUpstream(w, Tokens("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l")...), nil)
+	reader := NewClient(w, "reader", sup, owner, spec("p", model.OnDisconnectContinue), Submit, Attach)
+	canceller := NewClient(w, "canceller", sup, owner, actors.Spec{}, CancelOp)
+	canceller.Follow(reader)
+	w.Eventually("the cancel always wins", func() error {
+		if end := reader.End(); end != nil && end.Status == model.StatusCompleted {
+			return errorf("read %s/%s", end.Status, end.Reason)
+		}
+		return nil
+	})
+}
+
+// A printed seed replays its schedule under every strategy, for schedules
+// shorter and longer than 64 steps, whether it runs alone
+// (ACTORTEST_SEED), from a start seed, or in a search of another length.
 func TestSeedReplaysExactly(t *testing.T) {
-	f := Search(t, cancelAlwaysLoses, PCT(3), 200).Failure
-	if f == nil {
-		t.Fatal("PCT found no failing schedule in 200")
-	}
-	t.Setenv(SeedEnv, strconv.FormatUint(f.Seed, 10))
-	for range 20 {
-		again := Search(t, cancelAlwaysLoses, PCT(3), 1000).Failure
-		if again == nil || again.Seed != f.Seed || !equal(again.Trace, f.Trace) {
-			t.Fatalf("%s=%d did not reproduce the schedule:\n%v\nwant:\n%v", SeedEnv, f.Seed, again, f)
+	for _, sc := range []struct {
+		name string
+		run  Scenario
+	}{{"short", cancelAlwaysLoses}, {"long", cancelAlwaysWins}} {
+		for _, st := range []Strategy{Random(), PCT(2), PCT(3)} {
+			f := Search(t, sc.run, st, 200, StartSeed(3)).Failure
+			if f == nil {
+				t.Fatalf("%s, %s: no failing schedule in 200", sc.name, st)
+			}
+			if long := len(f.Trace) > 64; long != (sc.name == "long") {
+				t.Fatalf("%s, %s: the failure has %d steps", sc.name, st, len(f.Trace))
+			}
+			same := func(how string, again *Failure) {
+				t.Helper()
+				if again == nil || again.Seed != f.Seed || !equal(again.Trace, f.Trace) {
+					t.Errorf("%s, %s: %s did not reproduce seed %d (%d steps):\n%v", sc.name, st, how, f.Seed, len(f.Trace), again)
+				}
+			}
+			same("StartSeed alone", Search(t, sc.run, st, 1, StartSeed(f.Seed)).Failure)
+			same("a longer search from the seed", Search(t, sc.run, st, 1000, StartSeed(f.Seed)).Failure)
+			t.Setenv(SeedEnv, strconv.FormatUint(f.Seed, 10))
+			same(SeedEnv, Search(t, sc.run, st, 1000).Failure)
+			os.Unsetenv(SeedEnv)
 		}
 	}
 }

@@ -24,6 +24,8 @@ var scenarios = []struct {
 	{"drain during streaming", drainDuringStreaming},
 	{"upstream error and cancel together", errorAndCancel},
 	{"cancels around a queue promotion", queuePromotion},
+	{"a stalled stream against its timeouts", stalledStream},
+	{"a queue timeout against the promotion", queueTimeoutAgainstPromotion},
 }
 
 func cancelBetweenTokens(w *World) {
@@ -88,6 +90,9 @@ func slowSubscriber(w *World) {
 
 func drainDuringStreaming(w *World) {
 	const grace = 10 * time.Second
+	// The grace is checked from the moment the drain is sent, which holds
+	// only when a queued message is handled before time passes.
+	w.Time = TimersWhenQuiet
 	// The answer stalls after two tokens: only the drain (or a timeout) ends it.
 	sup := engine(w, NewUpstream(w, UpStep{Text: "a"}, UpStep{Text: "b"}), nil)
 	reader := NewClient(w, "reader", sup, owner, spec("p", model.OnDisconnectContinue), Submit, Attach)
@@ -127,6 +132,9 @@ func queuePromotion(w *World) {
 	noTimeouts := func(c *actors.Config) {
 		c.MaxActive, c.QueueTimeout, c.FirstTokenTimeout, c.IdleTimeout, c.MaxDuration = 1, 0, 0, 0, 0
 	}
+	// No timer runs here (no timeouts, retention beyond any run), so
+	// time need not be a step while messages wait.
+	w.Time = TimersWhenQuiet
 	sup := engine(w, NewUpstream(w, Tokens("a")...), noTimeouts)
 	first := NewClient(w, "first", sup, owner, spec("p1", model.OnDisconnectContinue), Submit, Attach, CancelOp)
 	second := NewClient(w, "second", sup, owner, spec("p2", model.OnDisconnectContinue), Submit, Attach, CancelOp)
@@ -134,4 +142,94 @@ func queuePromotion(w *World) {
 	checks(w, sup, []*Client{first}, first)
 	checks(w, sup, []*Client{second}, second)
 	checks(w, sup, []*Client{third})
+}
+
+// A stream that stalls after two tokens, with short first-token, idle
+// and deadline timeouts: the timers race the tokens and the end, and a
+// late reader reads the whole log.
+func stalledStream(w *World) {
+	const firstToken, idle, deadline = 40 * time.Second, 30 * time.Second, time.Minute
+	up := NewUpstream(w, UpStep{Text: "a"}, UpStep{Text: "b"})
+	sup := engine(w, up, func(c *actors.Config) {
+		c.QueueTimeout, c.FirstTokenTimeout, c.IdleTimeout, c.MaxDuration = 0, firstToken, idle, deadline
+	})
+	reader := NewClient(w, "reader", sup, owner, spec("p", model.OnDisconnectContinue), Submit, Attach)
+	late := NewClient(w, "late", sup, owner, actors.Spec{}, Attach)
+	late.Follow(reader)
+	checks(w, sup, []*Client{reader, late})
+	timeoutChecks(w, sup, up, idle, map[string]*Client{"p": reader}, late)
+}
+
+// One slot: the second request waits for it with a 10 s queue timeout,
+// which races the promotion when the first one completes.
+func queueTimeoutAgainstPromotion(w *World) {
+	up := NewUpstream(w, Tokens("a")...)
+	sup := engine(w, up, func(c *actors.Config) {
+		c.MaxActive, c.QueueTimeout, c.FirstTokenTimeout, c.IdleTimeout, c.MaxDuration = 1, 10*time.Second, 0, 0, 0
+	})
+	first := NewClient(w, "first", sup, owner, spec("p1", model.OnDisconnectContinue), Submit, Attach)
+	second := NewClient(w, "second", sup, owner, spec("p2", model.OnDisconnectContinue), Submit, Attach)
+	checks(w, sup, []*Client{first})
+	checks(w, sup, []*Client{second})
+	timeoutChecks(w, sup, up, 0, map[string]*Client{"p1": first, "p2": second})
+}
+
+// timeoutChecks: an end for a timeout must be true. A first-token timeout
+// comes with no token in the log, a queue timeout before any admission,
+// and an idle timeout a full idle (the IdleTimeout) after the last token
+// (readers maps each stream, named by its prompt, to its reader).
+func timeoutChecks(w *World, sup *actor.PID, up *Upstream, idle time.Duration, readers map[string]*Client, others ...*Client) {
+	all := others
+	for _, c := range readers {
+		all = append(all, c)
+	}
+	w.Invariant("timeouts tell the truth", func() error {
+		for _, c := range all {
+			end := c.End()
+			if end == nil {
+				continue
+			}
+			for _, r := range c.Records() {
+				switch {
+				case end.Reason == model.ReasonFirstTokenTimeout && r.Kind == model.KindToken:
+					return errorf("%s: first_token_timeout after token %v", c.Name, r)
+				case end.Reason == model.ReasonQueueTimeout && r.Kind == model.KindState && r.State == model.StateStreaming:
+					return errorf("%s: queue_timeout after the request was admitted", c.Name)
+				}
+			}
+		}
+		return nil
+	})
+	w.Eventually("an idle timeout comes a full IdleTimeout after the last token", func() error {
+		for stream, c := range readers {
+			end := c.End()
+			if end == nil || end.Reason != model.ReasonIdleTimeout {
+				continue
+			}
+			a, err := w.Ask(sup, &actors.GetStatus{ID: c.ID, Owner: owner})
+			if err != nil {
+				return err
+			}
+			snap, ok := a.(*actors.Snapshot)
+			if !ok {
+				return errorf("status of %s: %v", c.ID, a)
+			}
+			// The last token in the log was sent no later than it was
+			// appended, so the request was idle at least FinishedAt - sent.
+			var last string
+			for _, r := range c.Records() {
+				if r.Kind == model.KindToken {
+					last = r.Text
+				}
+			}
+			for _, p := range up.Played() {
+				if p.Stream == stream && p.Step.Text == last && last != "" {
+					if gap := snap.FinishedAt.Sub(p.At); gap < idle {
+						return errorf("%s failed idle_timeout %s after its token %q", c.Name, gap, last)
+					}
+				}
+			}
+		}
+		return nil
+	})
 }

@@ -47,6 +47,9 @@ type World struct {
 	// Horizon is how far virtual time may jump, waiting for a timer, before
 	// the world counts as quiet (default 1 h).
 	Horizon time.Duration
+	// Time says when exploration lets virtual time pass and how a timer's
+	// message reaches its mailbox (default TimerMoves).
+	Time TimeModel
 
 	rng *rand.Rand
 
@@ -59,10 +62,23 @@ type World struct {
 	postSeq uint64
 	posted  chan struct{}
 
-	holds   []func(any) bool
-	held    []heldPost
-	effects []Effect
-	trace   []string
+	holds []func(any) bool
+	held  []heldPost
+	// sender names who posts from the stepping goroutine right now (the
+	// actor being stepped, a move); per-sender FIFO is kept per name.
+	sender string
+	// arrivals are timer posts whose deadline has passed, not yet in
+	// their mailboxes (TimerMoves); mayFire says an advance may find a
+	// timer (false after one that found none, until the next step).
+	arrivals []*arrival
+	mayFire  bool
+	// contLabels names the continuation a goroutine is about to post
+	// (set by the future's completion marker, read by post).
+	contLabels map[uint64]string
+	futures    map[*actor.Future]string
+	markers    int
+	effects    []Effect
+	trace      []string
 
 	spawned      []*actor.PID
 	participants []participant
@@ -97,8 +113,18 @@ type heldPost struct {
 }
 
 type envelope struct {
-	msg any
-	seq uint64 // global post order
+	msg   any
+	seq   uint64 // global post order
+	from  string // the sender, for per-sender FIFO
+	label string // a name for the message when its type says little (continuations)
+}
+
+// arrival is one timer goroutine's posts at one instant, held until the
+// strategy enqueues them.
+type arrival struct {
+	posts  []stagedPost
+	poster uint64
+	label  string
 }
 
 func newWorld(t *testing.T, seed uint64) *World {
@@ -110,6 +136,8 @@ func newWorld(t *testing.T, seed uint64) *World {
 		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		gid:      goid(),
 		posted:   make(chan struct{}, 1),
+		sender:   "root",
+		mayFire:  true,
 	}
 	logs := w.Logs
 	w.System = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(logs) }))
@@ -254,11 +282,17 @@ func (w *World) post(m *mailbox, msg any, system bool) {
 	w.mu.Lock()
 	w.postSeq++
 	env := envelope{msg: msg, seq: w.postSeq}
+	if isContinuation(msg) {
+		env.label = w.contLabels[gid]
+		delete(w.contLabels, gid)
+	}
 	if direct {
+		env.from = w.sender
 		w.push(m, env, system)
 		w.mu.Unlock()
 		return
 	}
+	env.from = "goroutine " + strconv.FormatUint(gid, 10)
 	w.staged = append(w.staged, stagedPost{box: m, env: env, system: system, at: time.Now(), key: messageKey(msg), poster: gid})
 	w.mu.Unlock()
 	select {
@@ -296,12 +330,30 @@ func (w *World) settleFrom(source string) {
 	synctest.Wait()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	for _, b := range w.takeBursts() {
+		for _, p := range b.posts {
+			w.pushStaged(p, source)
+		}
+	}
+}
+
+// pushStaged queues one staged post; w.mu is held.
+func (w *World) pushStaged(p stagedPost, source string) {
+	if source != "" {
+		w.effects = append(w.effects, Effect{Kind: EffectTimer, Actor: source, Target: p.box.Name(), Message: unwrap(p.env.msg)})
+	}
+	w.push(p.box, p.env, p.system)
+}
+
+// takeBursts empties the staged posts, grouped by poster and instant and
+// sorted by what they posted; w.mu is held.
+func (w *World) takeBursts() []*arrival {
 	if len(w.staged) == 0 {
-		return
+		return nil
 	}
 	type burst struct {
-		posts []stagedPost
-		key   string
+		arrival
+		key string
 	}
 	var bursts []*burst
 	byPoster := map[string]*burst{}
@@ -309,7 +361,7 @@ func (w *World) settleFrom(source string) {
 		id := fmt.Sprintf("%d@%d", p.poster, p.at.UnixNano())
 		b := byPoster[id]
 		if b == nil {
-			b = &burst{}
+			b = &burst{arrival: arrival{poster: p.poster}}
 			byPoster[id] = b
 			bursts = append(bursts, b)
 		}
@@ -318,20 +370,47 @@ func (w *World) settleFrom(source string) {
 	}
 	w.staged = nil
 	sort.SliceStable(bursts, func(i, j int) bool { return bursts[i].key < bursts[j].key })
-	var st []stagedPost
-	for _, b := range bursts {
-		st = append(st, b.posts...)
+	out := make([]*arrival, len(bursts))
+	for i, b := range bursts {
+		out[i] = &b.arrival
 	}
-	for _, p := range st {
-		if source != "" {
-			w.effects = append(w.effects, Effect{Kind: EffectTimer, Actor: source, Target: p.box.Name(), Message: unwrap(p.env.msg)})
+	return out
+}
+
+// holdArrivals collects what the timers posted while time advanced as
+// arrivals, each a move of its own (TimerMoves); w.mu is not held.
+func (w *World) holdArrivals() {
+	synctest.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, a := range w.takeBursts() {
+		p := a.posts[0]
+		a.label = "timer → " + p.box.Name() + " " + envLabel(p.env, p.system)
+		if len(a.posts) > 1 {
+			a.label += fmt.Sprintf(" (+%d)", len(a.posts)-1)
 		}
-		w.push(p.box, p.env, p.system)
+		w.arrivals = append(w.arrivals, a)
+	}
+}
+
+// enqueueArrival puts an arrival's posts into their mailboxes: the
+// timer's messages reach the actors now, after their deadline.
+func (w *World) enqueueArrival(a *arrival) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if i := slices.Index(w.arrivals, a); i >= 0 {
+		w.arrivals = slices.Delete(w.arrivals, i, i+1)
+	}
+	for _, p := range a.posts {
+		w.postSeq++
+		p.env.seq = w.postSeq // its place in the global order is now
+		w.pushStaged(p, "timer")
 	}
 }
 
 // advance lets virtual time run until some goroutine posts (a timer
 // fires) or the horizon passes; it reports whether anything was posted.
+// Under TimerMoves the posts wait as arrivals; otherwise they are queued.
 func (w *World) advance(horizon time.Duration) bool {
 	select {
 	case <-w.posted:
@@ -345,7 +424,11 @@ func (w *World) advance(horizon time.Duration) bool {
 		fired = true
 	case <-timer.C:
 	}
-	w.settleFrom("timer")
+	if w.Time == TimerMoves {
+		w.holdArrivals()
+	} else {
+		w.settleFrom("timer")
+	}
 	return fired
 }
 
@@ -383,6 +466,22 @@ type Pending struct {
 	Actor   string
 	Message any
 	System  bool
+	// Type is the message's Go type (%T), or a name for a ReenterAfter
+	// continuation ("continuation ← oracle actortest_test.question").
+	Type string
+}
+
+// String is "actor [system ]type {fields}".
+func (p Pending) String() string {
+	s := p.Actor + " "
+	if p.System {
+		s += "system "
+	}
+	s += p.Type
+	if p.System || isContinuation(p.Message) {
+		return s
+	}
+	return s + fmt.Sprintf(" %+v", p.Message)
 }
 
 // Pending lists the queued messages, system messages first per actor,
@@ -393,10 +492,10 @@ func (w *World) Pending() []Pending {
 	var out []Pending
 	for _, m := range w.boxes {
 		for _, e := range m.sys {
-			out = append(out, Pending{Actor: m.Name(), Message: e.msg, System: true})
+			out = append(out, Pending{Actor: m.Name(), Message: e.msg, System: true, Type: envLabel(e, false)})
 		}
 		for _, e := range m.user {
-			out = append(out, Pending{Actor: m.Name(), Message: unwrap(e.msg)})
+			out = append(out, Pending{Actor: m.Name(), Message: unwrap(e.msg), Type: envLabel(e, false)})
 		}
 	}
 	return out
@@ -417,9 +516,25 @@ func (m *mailbox) headSeq() uint64 {
 
 func (m *mailbox) headLabel() string {
 	if len(m.sys) > 0 {
-		return m.Name() + " system " + typeName(m.sys[0].msg)
+		return m.Name() + " " + envLabel(m.sys[0], true)
 	}
-	return m.Name() + " " + typeName(m.user[0].msg)
+	return m.Name() + " " + envLabel(m.user[0], false)
+}
+
+// envLabel names a queued message in traces: its type, "system " before a
+// system message's, a continuation by whom its future waited for.
+func envLabel(e envelope, system bool) string {
+	name := typeName(e.msg)
+	if isContinuation(e.msg) {
+		name = "continuation"
+		if e.label != "" {
+			name += " ← " + e.label
+		}
+	}
+	if system {
+		return "system " + name
+	}
+	return name
 }
 
 // deliver processes m's next message on this goroutine, as the default
@@ -438,7 +553,10 @@ func (w *World) deliver(m *mailbox, userIndex int) {
 		m.user = slices.Delete(m.user, userIndex, userIndex+1)
 	}
 	w.mu.Unlock()
+	prev := w.sender
+	w.sender = "actor " + m.Name()
 	w.invoke(m, env.msg, system)
+	w.sender = prev
 	w.settle()
 }
 
@@ -656,6 +774,9 @@ func (w *World) teardown() {
 		f()
 	}
 	w.Release(nil)
+	for len(w.arrivals) > 0 {
+		w.enqueueArrival(w.arrivals[0])
+	}
 	w.faults = Faults{}
 	for _, pid := range w.spawned {
 		w.Root.Stop(pid)

@@ -43,10 +43,16 @@ func (s *Server) submit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	key, ok := IdempotencyKey(c.Request())
+	if !ok {
+		return apiError(stdhttp.StatusBadRequest, CodeInvalidRequest, "the Idempotency-Key header must be at most %d printable ASCII characters", maxIdempotencyKeyBytes)
+	}
+	spec.IdempotencyKey, spec.TraceID = key, TraceID(c)
 	snap, err := s.eng.Submit(c.Request().Context(), tenant(c), spec)
 	if err != nil {
 		return s.submitError(err, snap)
 	}
+	MarkSubmitted(c, snap.ID, snap.Replayed)
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/requests/"+snap.ID)
 	return c.JSON(stdhttp.StatusAccepted, s.snapshotJSON(snap))
 }
@@ -62,6 +68,9 @@ func (s *Server) submitError(err error, snap actors.Snapshot) error {
 	}
 	return s.engineError(err, snap)
 }
+
+// reservedMetadataPrefix starts the metadata keys the OpenAI routes use.
+const reservedMetadataPrefix = "openai."
 
 // readSubmit checks and decodes a submit body. Every way it can be wrong
 // gets its own message.
@@ -113,6 +122,11 @@ func (s *Server) specOf(body submitBody) (actors.Spec, error) {
 	for k, v := range body.Metadata {
 		if k == "" || len(k) > maxMetadataKeyBytes || len(v) > maxMetadataValBytes {
 			return bad("metadata keys must be 1 to %d bytes and values at most %d bytes", maxMetadataKeyBytes, maxMetadataValBytes)
+		}
+		if strings.HasPrefix(k, reservedMetadataPrefix) {
+			// The OpenAI routes keep a Response's fields under these keys;
+			// a native request must not pose as one.
+			return bad("metadata key %q is reserved (keys starting with %q belong to the OpenAI routes)", k, reservedMetadataPrefix)
 		}
 	}
 	spec := actors.Spec{Model: body.Model, Metadata: body.Metadata}

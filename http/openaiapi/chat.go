@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/armistice-go/armistice/actors"
+	armhttp "github.com/armistice-go/armistice/http"
 	"github.com/armistice-go/armistice/model"
 	"github.com/labstack/echo/v4"
 )
@@ -330,10 +331,12 @@ func (a *api) chatCompletions(c echo.Context) error {
 		Settings:     req.settings,
 		OnDisconnect: model.OnDisconnectCancel,
 		Metadata:     map[string]string{metaObject: objectChat},
+		TraceID:      armhttp.TraceID(c),
 	})
 	if err != nil {
 		return submitError(err, "chat completion", req.name)
 	}
+	armhttp.MarkSubmitted(c, snap.ID, false)
 	sub, err := a.eng.Subscribe(ctx, snap.ID, owner, 0)
 	if err != nil {
 		a.abandon(ctx, snap.ID, owner)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/armistice-go/armistice/actors"
+	armhttp "github.com/armistice-go/armistice/http"
 	"github.com/armistice-go/armistice/model"
 	"github.com/labstack/echo/v4"
 )
@@ -32,12 +33,19 @@ func (a *api) createResponse(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	key, ok := armhttp.IdempotencyKey(c.Request())
+	if !ok {
+		return &Error{Status: stdhttp.StatusBadRequest, Type: TypeInvalidRequest, Code: CodeInvalidValue, Param: armhttp.HeaderIdempotencyKey,
+			Message: "The Idempotency-Key header must be at most 255 printable ASCII characters."}
+	}
 	spec := actors.Spec{
-		Model:        req.model,
-		Messages:     req.messages,
-		Settings:     req.settings,
-		OnDisconnect: model.OnDisconnectCancel,
-		Metadata:     responseMetadata(req),
+		Model:          req.model,
+		Messages:       req.messages,
+		Settings:       req.settings,
+		OnDisconnect:   model.OnDisconnectCancel,
+		Metadata:       responseMetadata(req),
+		IdempotencyKey: key,
+		TraceID:        armhttp.TraceID(c),
 	}
 	if req.background {
 		spec.OnDisconnect = model.OnDisconnectContinue
@@ -51,6 +59,7 @@ func (a *api) createResponse(c echo.Context) error {
 	if err != nil {
 		return submitError(err, "response", req.name)
 	}
+	armhttp.MarkSubmitted(c, snap.ID, snap.Replayed)
 	meta, _ := a.metaOf(snap)
 	if req.background && !req.stream {
 		// Background without a stream: the response as it is now

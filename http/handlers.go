@@ -454,7 +454,37 @@ func startStream(w *echo.Response) {
 //
 //go:noinline
 func (s *Server) stream(ctx context.Context, w *echo.Response, sub *actors.Subscription) {
-	hb := newHeartbeat(ctx, s.cfg.Heartbeat)
+	Pump(ctx, w, sub, s.cfg.Heartbeat, appendEvents)
+}
+
+func appendEvents(b []byte, records []model.Record) []byte {
+	for _, r := range records {
+		b = appendEvent(b, r)
+	}
+	return b
+}
+
+// StreamOutcome says how Pump ended.
+type StreamOutcome uint8
+
+// The outcomes of Pump.
+const (
+	StreamEnded       StreamOutcome = iota + 1 // the end record was written
+	StreamClientGone                           // the client left, or a write failed (WriteTimeout included)
+	StreamRequestGone                          // the request stopped before its end reached the stream
+)
+
+// Pump is the one SSE write loop of both front doors (the native event
+// stream and the OpenAI routes): it reads sub, encodes everything that is
+// ready into one buffer with encode, writes it once and flushes, until the
+// end record; while nothing comes for heartbeat (0: never) it writes
+// ": ping". An encode that returns nothing writes nothing (a foreground
+// OpenAI stream sends no byte before its first output). Every write goes
+// through the server's WriteTimeout, so a client that stops reading ends
+// the loop like one that left.
+func Pump(ctx context.Context, w *echo.Response, sub *actors.Subscription, heartbeat time.Duration,
+	encode func(b []byte, records []model.Record) []byte) StreamOutcome {
+	hb := newHeartbeat(ctx, heartbeat)
 	defer hb.stop()
 	for {
 		records, err := hb.next(sub)
@@ -462,34 +492,37 @@ func (s *Server) stream(ctx context.Context, w *echo.Response, sub *actors.Subsc
 		case err == nil:
 		case errors.Is(err, errHeartbeat):
 			if _, err := w.Write([]byte(": ping\n\n")); err != nil {
-				return
+				return StreamClientGone
 			}
 			w.Flush()
 			continue
+		case ctx.Err() != nil:
+			return StreamClientGone
 		default:
-			// The client left (ctx), or the request stopped without an
-			// end for us: nothing more can be said on this stream.
-			return
+			// The request stopped without an end for us: nothing more
+			// can be said on this stream.
+			return StreamRequestGone
 		}
 		// Coalesce: everything that is ready goes out in one write. The
 		// buffer is borrowed only for the write, so an idle stream holds
 		// none.
 		buf := writeBuffers.Get().(*[]byte)
-		b := (*buf)[:0]
-		for _, r := range records {
-			b = appendEvent(b, r)
+		b := encode((*buf)[:0], records)
+		if len(b) > 0 {
+			_, err = w.Write(b)
 		}
-		_, err = w.Write(b)
 		if cap(b) <= 64<<10 { // do not keep a burst's buffer around
 			*buf = b
 			writeBuffers.Put(buf)
 		}
 		if err != nil {
-			return
+			return StreamClientGone
 		}
-		w.Flush()
+		if len(b) > 0 {
+			w.Flush()
+		}
 		if records[len(records)-1].Kind == model.KindEnd {
-			return
+			return StreamEnded
 		}
 	}
 }

@@ -295,38 +295,14 @@ const (
 // pump writes the subscription's records as encode renders them, one
 // write and one flush per ready batch, with heartbeats while idle.
 func (a *api) pump(c echo.Context, sub *actors.Subscription, encode func(b []byte, recs []model.Record) []byte) outcome {
-	ctx := c.Request().Context()
-	w := c.Response()
-	buf := make([]byte, 0, 4096)
-	for {
-		records, err := a.next(ctx, sub)
-		switch {
-		case err == nil:
-		case errors.Is(err, errHeartbeat):
-			if _, err := w.Write([]byte(": ping\n\n")); err != nil {
-				return outcomeClientGone
-			}
-			w.Flush()
-			continue
-		case ctx.Err() != nil:
-			return outcomeClientGone
-		default:
-			return outcomeRequestGone
-		}
-		buf = encode(buf[:0], records)
-		if len(buf) > 0 {
-			if _, err := w.Write(buf); err != nil {
-				return outcomeClientGone
-			}
-			w.Flush()
-		}
-		if records[len(records)-1].Kind == model.KindEnd {
-			return outcomeEnded
-		}
-		if cap(buf) > 1<<20 {
-			buf = make([]byte, 0, 4096) // do not keep a burst's buffer for the stream's life
-		}
+	// The native API's write loop: one loop for both front doors.
+	switch armhttp.Pump(c.Request().Context(), c.Response(), sub, a.cfg.Heartbeat, encode) {
+	case armhttp.StreamEnded:
+		return outcomeEnded
+	case armhttp.StreamClientGone:
+		return outcomeClientGone
 	}
+	return outcomeRequestGone
 }
 
 var errHeartbeat = errors.New("heartbeat due")

@@ -25,7 +25,7 @@ type requestActor struct {
 	logger zerolog.Logger
 
 	life model.Lifecycle
-	log  []model.Record
+	log  recordLog
 	subs []*subscriber
 
 	// queue holds events raised while effects run (a delivery of the end
@@ -118,8 +118,7 @@ func (r *requestActor) Receive(c actor.Context) {
 	case *logQuery:
 		snap := r.snapshotValue(m.position)
 		snap.Ref = m.ref
-		n := len(r.log)
-		c.Respond(&LogSnapshot{Snapshot: snap, Records: r.log[:n:n], Ref: m.ref})
+		c.Respond(&LogSnapshot{Snapshot: snap, Records: r.log.slice(0, r.log.len()), Ref: m.ref})
 	case *deleteNow:
 		c.Respond(r.snapshot(0).withRef(m.ref))
 		if !r.stopping {
@@ -228,8 +227,7 @@ const recordOverhead = 64
 // retainedBytes estimates the memory a finished request holds: its log.
 func (r *requestActor) retainedBytes() int64 {
 	n := int64(512) // the actor, its lifecycle and its snapshot fields
-	for i := range r.log {
-		rec := &r.log[i]
+	r.log.each(func(rec *model.Record) {
 		n += recordOverhead + int64(len(rec.Text))
 		if rec.ToolCall != nil {
 			n += int64(len(rec.ToolCall.ID) + len(rec.ToolCall.Name) + len(rec.ToolCall.Arguments))
@@ -240,7 +238,7 @@ func (r *requestActor) retainedBytes() int64 {
 		if rec.End != nil {
 			n += 128 + int64(len(rec.End.Message))
 		}
-	}
+	})
 	for k, v := range r.spec.Metadata {
 		n += int64(len(k) + len(v))
 	}
@@ -257,7 +255,7 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 	for _, e := range effects {
 		switch e := e.(type) {
 		case model.Append:
-			r.log = append(r.log, e.Records...)
+			r.log.append(e.Records)
 			if !mutant("lost-wakeup") {
 				r.wake(c)
 			}
@@ -497,11 +495,11 @@ func (r *requestActor) deliver(c actor.Context, s *subscriber) {
 		if mutant("cursor-off-by-one") {
 			from++
 		}
-		to := min(len(r.log), from+s.max)
-		if to <= from {
+		batch := r.log.view(from, min(r.log.len(), from+s.max)) // it may end early, at a chunk's end
+		if len(batch) == 0 {
 			return
 		}
-		batch := r.log[from:to:to]
+		to := from + len(batch)
 		b := Batch{Request: r.id, Sub: s.id, Records: batch}
 		if s.ch != nil {
 			// A Subscription grants no more batches than its channel
@@ -543,8 +541,8 @@ func (r *requestActor) stopped(c actor.Context) {
 	r.stopProducer()
 	for _, s := range r.subs {
 		var rest []model.Record
-		if !s.gotEnd && int(s.cursor) < len(r.log) {
-			rest = r.log[s.cursor:len(r.log):len(r.log)]
+		if !s.gotEnd && int(s.cursor) < r.log.len() {
+			rest = r.log.slice(int(s.cursor), r.log.len())
 		}
 		b := Batch{Request: r.id, Sub: s.id, Records: rest, Closed: true}
 		if mutant("no-farewell") {

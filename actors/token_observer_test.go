@@ -3,7 +3,7 @@ package actors
 import (
 	"sync"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"github.com/armistice-go/armistice/llm"
 )
@@ -39,13 +39,13 @@ func TestTokenObserverCountsWhileStreaming(t *testing.T) {
 		s := h.script()
 		s.Token("a")
 		s.Token("b")
-		time.Sleep(time.Millisecond) // virtual: the actor takes both tokens
+		synctest.Wait() // the actor takes both tokens
 		if got := obs.get(); got != 2 {
 			t.Fatalf("tokens while streaming = %d, want 2", got)
 		}
 		s.Token("c")
 		s.Finish(llm.FinishStop, nil)
-		time.Sleep(time.Millisecond)
+		synctest.Wait()
 		if got := obs.get(); got != 3 {
 			t.Fatalf("tokens at the end = %d, want 3", got)
 		}

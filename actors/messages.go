@@ -25,6 +25,12 @@ type Spec struct {
 	OnDisconnect model.DisconnectPolicy
 	// Metadata is kept with the request and shown in its snapshot.
 	Metadata map[string]string
+	// Retain keeps the finished request at least this long, whether or
+	// not its end was read (this request's Linger and PickupTimeout are
+	// raised to it): stored OpenAI Responses are kept for
+	// ResponseRetention. Retention's budget (MaxRetained, ...) still
+	// applies. 0 keeps the engine's Linger and PickupTimeout.
+	Retain time.Duration
 	// TraceID is the caller's own id for the submit (the server passes the
 	// HTTP request's X-Request-Id); the request's log lines carry it as
 	// req_id. It is not part of the request and not compared for
@@ -51,6 +57,9 @@ func (s Spec) validate() error {
 	}
 	if s.OnDisconnect > model.OnDisconnectCancel {
 		return fmt.Errorf("%w: unknown on_disconnect %s", ErrInvalidRequest, s.OnDisconnect)
+	}
+	if s.Retain < 0 {
+		return fmt.Errorf("%w: Retain must not be negative, got %s", ErrInvalidRequest, s.Retain)
 	}
 	return nil
 }

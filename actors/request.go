@@ -99,7 +99,10 @@ func (r *requestActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *actor.Started:
 		r.sched = scheduler.NewTimerScheduler(c.ActorSystem().Root)
-		life, effects := model.New(r.cfg.limits(r.spec.OnDisconnect), now())
+		limits := r.cfg.limits(r.spec.OnDisconnect)
+		limits.Linger = max(limits.Linger, r.spec.Retain)
+		limits.PickupTimeout = max(limits.PickupTimeout, r.spec.Retain)
+		life, effects := model.New(limits, now())
 		r.life = life
 		r.cfg.Observer.StateChanged(0, life.State)
 		r.run(c, effects)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/llm/scripted"
@@ -269,4 +270,31 @@ func (e *Engine) mustStatus(t *testing.T, id, owner string) Snapshot {
 		t.Fatalf("Status: %v", err)
 	}
 	return snap
+}
+
+// TestRetainOutlastsLinger: Spec.Retain keeps a finished request whose end
+// was read past Linger (and past PickupTimeout), until Retain; without it
+// the request goes after Linger.
+func TestRetainOutlastsLinger(t *testing.T) {
+	scenario(t, func(c *Config) { c.Linger, c.PickupTimeout = time.Second, time.Minute }, func(h *harness) {
+		kept := prompt("kept")
+		kept.Retain = time.Hour
+		a := h.submit(kept)
+		b := h.submit(prompt("plain"))
+		for range 2 {
+			s := h.script()
+			s.Finish(llm.FinishStop, nil)
+		}
+		h.readAll(h.subscribe(a.ID, 0))
+		h.readAll(h.subscribe(b.ID, 0))
+		time.Sleep(2 * time.Minute) // virtual: past Linger and PickupTimeout
+		h.status(a.ID)
+		if _, err := h.eng.Status(h.ctx, b.ID, owner); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("without Retain: %v; want gone after Linger", err)
+		}
+		time.Sleep(time.Hour)
+		if _, err := h.eng.Status(h.ctx, a.ID, owner); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("after Retain: %v; want gone", err)
+		}
+	})
 }

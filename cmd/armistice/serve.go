@@ -33,16 +33,18 @@ type serveConfig struct {
 	Engine        actors.Config
 	HTTP          armhttp.Config
 	ShutdownGrace time.Duration
-	Provider      string
-	Fallback      []string
-	Models        []string
-	Retries       int
-	EmbeddedRate  float64
-	EmbeddedCount int
-	OpenAI        openai.Config
-	Anthropic     anthropic.Config
-	LogLevel      zerolog.Level
-	LogFormat     string // json or console
+	// ResponseRetention is how long a stored OpenAI Response is kept.
+	ResponseRetention time.Duration
+	Provider          string
+	Fallback          []string
+	Models            []string
+	Retries           int
+	EmbeddedRate      float64
+	EmbeddedCount     int
+	OpenAI            openai.Config
+	Anthropic         anthropic.Config
+	LogLevel          zerolog.Level
+	LogFormat         string // json or console
 
 	// Logger and Metrics are made once the settings are read, so that
 	// providers can report to them.
@@ -171,6 +173,7 @@ var settings = []setting{
 	int64Setting("max-retained-bytes", "ARMISTICE_MAX_RETAINED_BYTES", "268435456", "bytes of logs finished requests may hold", 1, func(c *serveConfig) *int64 { return &c.Engine.MaxRetainedBytes }),
 	intSetting("max-retained-per-tenant", "ARMISTICE_MAX_RETAINED_PER_TENANT", "0", "finished requests kept per tenant (0: no per-tenant bound)", 0, func(c *serveConfig) *int { return &c.Engine.MaxRetainedPerTenant }),
 	int64Setting("max-retained-bytes-per-tenant", "ARMISTICE_MAX_RETAINED_BYTES_PER_TENANT", "0", "bytes kept per tenant (0: no per-tenant bound)", 0, func(c *serveConfig) *int64 { return &c.Engine.MaxRetainedBytesPerTenant }),
+	durationSetting("response-retention", "ARMISTICE_RESPONSE_RETENTION", "1h", "how long a stored Response (store: true) stays retrievable after it ended, within the retention budget", func(c *serveConfig) *time.Duration { return &c.ResponseRetention }),
 	durationSetting("read-timeout", "ARMISTICE_READ_TIMEOUT", "30s", "longest time to read a request body (0: none)", func(c *serveConfig) *time.Duration { return &c.HTTP.ReadTimeout }),
 	durationSetting("write-timeout", "ARMISTICE_WRITE_TIMEOUT", "30s", "longest time one write to a client may take; a client that stops reading is detached (0: none)", func(c *serveConfig) *time.Duration { return &c.HTTP.WriteTimeout }),
 	{flag: "workers", env: "ARMISTICE_WORKERS", usage: "goroutines that run the actors' mailboxes (empty: 2 × GOMAXPROCS, at least 8; 0: a goroutine per run, proto.actor's default)", apply: func(c *serveConfig, v string) error {
@@ -538,6 +541,7 @@ func serve(args []string, stdout, stderr io.Writer, signals <-chan os.Signal) in
 	oai.Heartbeat = cfg.HTTP.Heartbeat
 	oai.MaxBodyBytes = cfg.HTTP.MaxBodyBytes
 	oai.MaxPromptBytes = cfg.HTTP.MaxPromptBytes
+	oai.ResponseRetention = cfg.ResponseRetention
 	oai.Logger = cfg.HTTP.Logger
 	if err := openaiapi.Register(srv, oai); err != nil {
 		fmt.Fprintln(stderr, "armistice serve:", err)

@@ -24,6 +24,10 @@ type Config struct {
 	// MaxPromptBytes caps the sum of a request's message texts (400
 	// context_length_exceeded beyond). Default 64 KiB.
 	MaxPromptBytes int
+	// ResponseRetention is how long a stored Response (store: true, the
+	// default) stays retrievable after it ended, read or not, within the
+	// engine's retention budget. Default 1 h.
+	ResponseRetention time.Duration
 	// Logger receives server errors (5xx answers, failed cancels after a
 	// disconnect). Default: a disabled logger.
 	Logger zerolog.Logger
@@ -32,11 +36,12 @@ type Config struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Models:         []string{"embedded"},
-		Heartbeat:      15 * time.Second,
-		MaxBodyBytes:   1 << 20,
-		MaxPromptBytes: 64 << 10,
-		Logger:         zerolog.Nop(),
+		Models:            []string{"embedded"},
+		Heartbeat:         15 * time.Second,
+		MaxBodyBytes:      1 << 20,
+		MaxPromptBytes:    64 << 10,
+		ResponseRetention: time.Hour,
+		Logger:            zerolog.Nop(),
 	}
 }
 
@@ -51,6 +56,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxBodyBytes must be at least 1, got %d", ErrInvalidConfig, c.MaxBodyBytes)
 	case c.MaxPromptBytes < 1:
 		return fmt.Errorf("%w: MaxPromptBytes must be at least 1, got %d", ErrInvalidConfig, c.MaxPromptBytes)
+	case c.ResponseRetention < 0:
+		return fmt.Errorf("%w: ResponseRetention must not be negative, got %s", ErrInvalidConfig, c.ResponseRetention)
 	}
 	seen := make(map[string]bool, len(c.Models))
 	for i, m := range c.Models {

@@ -125,7 +125,9 @@ func engineError(err error, what, id string) *Error {
 	case errors.As(err, &qf):
 		return &Error{Status: stdhttp.StatusTooManyRequests, Type: TypeRequests, Code: CodeQueueFull,
 			Message: "The server is at capacity and its queue is full; retry later.", RetryAfter: retryAfterSeconds(qf.RetryAfter), Err: err}
-	case errors.Is(err, actors.ErrNotFound):
+	case errors.Is(err, actors.ErrNotFound), errors.Is(err, actors.ErrExpired):
+		// An evicted response answers OpenAI's not-found, as an expired
+		// one does there.
 		e := notFound(what, id)
 		e.Err = err
 		return e

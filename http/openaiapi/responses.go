@@ -50,6 +50,9 @@ func (a *api) createResponse(c echo.Context) error {
 	if req.background {
 		spec.OnDisconnect = model.OnDisconnectContinue
 	}
+	if req.store {
+		spec.Retain = a.cfg.ResponseRetention
+	}
 	if req.maxTokens != nil {
 		spec.MaxTokens = *req.maxTokens
 	}

@@ -2,6 +2,7 @@ package openaiapi
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/armistice-go/armistice/actors"
@@ -47,5 +48,30 @@ func TestRetrievingAResponseHasNoSideEffect(t *testing.T) {
 	snap, err := e.eng.Status(context.Background(), native.ID, "tenant-a")
 	if err != nil || snap.State != model.StateStreaming {
 		t.Fatalf("after a 404 read the native request is %+v, %v; want it still streaming", snap, err)
+	}
+}
+
+// TestStoredResponseOutlastsLinger: a stored Response stays retrievable
+// after its end was read, though the engine's Linger is 0 (it would be
+// removed at once): ResponseRetention keeps it.
+func TestStoredResponseOutlastsLinger(t *testing.T) {
+	e := newEnv(t, withEngine(func(c *actors.Config) { c.Linger = 0 }))
+	res := async(func() []byte {
+		_, data := e.do("POST", "/v1/responses", `{"model":"scripted","input":"hi"}`, keyA)
+		return data
+	})
+	s := e.script()
+	s.Token("a")
+	s.Finish(llm.FinishStop, nil)
+	if data := wait(t, res); !strings.Contains(string(data), `"status":"completed"`) {
+		t.Fatalf("create: %s", data)
+	}
+	// The end was read (the create call waited for it). With Linger 0 the
+	// request would now retire; give it every chance to.
+	for range 200 {
+		resp, data := e.do("GET", "/v1/responses/resp_"+fixedID(1), "", keyA)
+		if resp.StatusCode != 200 {
+			t.Fatalf("a stored response vanished after its end was read: %d %s", resp.StatusCode, data)
+		}
 	}
 }

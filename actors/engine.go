@@ -151,20 +151,21 @@ func (e *Engine) Status(ctx context.Context, id, owner string) (Snapshot, error)
 	return e.snapshot(e.ask(ctx, &GetStatus{ID: id, Owner: owner}, 0, nil))
 }
 
-// Log returns the request's snapshot and its whole log as it is now,
-// without attaching a subscriber: reading it has no side effect on the
-// request (no MaxSubscribers slot, no on_disconnect countdown). The
-// records are shared with the log and must not be modified.
-func (e *Engine) Log(ctx context.Context, id, owner string) (Snapshot, []model.Record, error) {
+// Log returns the request's snapshot and its whole log as it is now (and
+// its input, for a request kept with Retain), without attaching a
+// subscriber: reading it has no side effect on the request (no
+// MaxSubscribers slot, no on_disconnect countdown). The records and the
+// input are shared with the request and must not be modified.
+func (e *Engine) Log(ctx context.Context, id, owner string) (LogSnapshot, error) {
 	res, err := e.ask(ctx, &GetLog{ID: id, Owner: owner}, 0, nil)
 	if err != nil {
-		return Snapshot{}, nil, err
+		return LogSnapshot{}, err
 	}
 	ls, ok := res.(*LogSnapshot)
 	if !ok {
-		return Snapshot{}, nil, fmt.Errorf("%w: unexpected answer %T", ErrNoAnswer, res)
+		return LogSnapshot{}, fmt.Errorf("%w: unexpected answer %T", ErrNoAnswer, res)
 	}
-	return ls.Snapshot, ls.Records, nil
+	return *ls, nil
 }
 
 // Cancel cancels the request and returns its snapshot (state cancelled).

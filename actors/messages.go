@@ -146,6 +146,10 @@ type GetLog struct {
 type LogSnapshot struct {
 	Snapshot Snapshot
 	Records  []model.Record
+	// Input is the request's conversation, kept after the end only for a
+	// request submitted with Retain (nil otherwise). Shared: do not
+	// modify.
+	Input []llm.Message
 	// Ref echoes GetLog.Ref.
 	Ref uint64
 }

@@ -121,7 +121,7 @@ func (r *requestActor) Receive(c actor.Context) {
 	case *logQuery:
 		snap := r.snapshotValue(m.position)
 		snap.Ref = m.ref
-		c.Respond(&LogSnapshot{Snapshot: snap, Records: r.log.slice(0, r.log.len()), Ref: m.ref})
+		c.Respond(&LogSnapshot{Snapshot: snap, Records: r.log.slice(0, r.log.len()), Input: r.spec.Messages, Ref: m.ref})
 	case *deleteNow:
 		c.Respond(r.snapshot(0).withRef(m.ref))
 		if !r.stopping {
@@ -245,6 +245,12 @@ func (r *requestActor) retainedBytes() int64 {
 	for k, v := range r.spec.Metadata {
 		n += int64(len(k) + len(v))
 	}
+	for _, m := range r.spec.Messages { // kept only with Retain
+		n += 64 + int64(len(m.Content))
+		for _, tc := range m.ToolCalls {
+			n += int64(len(tc.ID) + len(tc.Name) + len(tc.Arguments))
+		}
+	}
 	return n
 }
 
@@ -274,8 +280,13 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 				ran = r.life.FinishedAt.Sub(r.life.StartedAt)
 			}
 			// The prompt and settings are not needed once the answer ended:
-			// drop them, so what stays retained is the log.
-			r.spec.Messages, r.spec.Settings = nil, llm.Settings{}
+			// drop them, so what stays retained is the log. A request kept
+			// on purpose (Retain: a stored Response, which a later turn may
+			// continue) keeps its input messages.
+			if r.spec.Retain == 0 {
+				r.spec.Messages = nil
+			}
+			r.spec.Settings = llm.Settings{}
 			c.Send(c.Parent(), &finished{id: r.id, ran: ran, bytes: r.retainedBytes()})
 			ev := r.logger.Info()
 			if e.End.Status == model.StatusFailed {

@@ -287,6 +287,12 @@ func TestRetainOutlastsLinger(t *testing.T) {
 		}
 		h.readAll(h.subscribe(a.ID, 0))
 		h.readAll(h.subscribe(b.ID, 0))
+		if ls, err := h.eng.Log(h.ctx, a.ID, owner); err != nil || len(ls.Input) != 1 || ls.Input[0].Content != "kept" {
+			t.Fatalf("a retained request's input: %+v, %v; want it kept", ls.Input, err)
+		}
+		if ls, err := h.eng.Log(h.ctx, b.ID, owner); err != nil || ls.Input != nil {
+			t.Fatalf("a plain finished request's input: %+v, %v; want it dropped", ls.Input, err)
+		}
 		time.Sleep(2 * time.Minute) // virtual: past Linger and PickupTimeout
 		h.status(a.ID)
 		if _, err := h.eng.Status(h.ctx, b.ID, owner); !errors.Is(err, ErrNotFound) {

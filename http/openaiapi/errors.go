@@ -36,6 +36,7 @@ const (
 	CodeUnsupportedParam   = "unsupported_parameter"
 	CodeUnsupportedValue   = "unsupported_value"
 	CodeContextLength      = "context_length_exceeded"
+	CodePreviousNotFound   = "previous_response_not_found"
 	CodeRequestTooLarge    = "request_too_large"
 	CodeNotFound           = "not_found"
 	CodeModelNotFound      = "model_not_found"

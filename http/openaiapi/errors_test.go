@@ -62,7 +62,7 @@ func TestErrorsInOpenAIShape(t *testing.T) {
 		{"hosted tool", "POST", "/v1/responses", `{"input":"hi","tools":[{"type":"web_search"}]}`,
 			keyA, 400, TypeInvalidRequest, CodeUnsupportedValue, "tools[0].type"},
 		{"background without store", "POST", "/v1/responses", `{"input":"hi","background":true,"store":false}`, keyA, 400, TypeInvalidRequest, CodeInvalidValue, "store"},
-		{"previous_response_id", "POST", "/v1/responses", `{"input":"hi","previous_response_id":"resp_1"}`, keyA, 400, TypeInvalidRequest, CodeUnsupportedParam, "previous_response_id"},
+		{"previous_response_id unknown", "POST", "/v1/responses", `{"input":"hi","previous_response_id":"resp_1"}`, keyA, 400, TypeInvalidRequest, CodePreviousNotFound, "previous_response_id"},
 		{"reserved metadata", "POST", "/v1/responses", `{"input":"hi","metadata":{"openai.background":"true"}}`, keyA, 400, TypeInvalidRequest, CodeInvalidValue, "metadata"},
 		{"json schema without schema", "POST", "/v1/responses", `{"input":"hi","text":{"format":{"type":"json_schema","name":"x"}}}`, keyA, 400, TypeInvalidRequest, CodeMissingParameter, "text.format.schema"},
 		{"no key", "POST", "/v1/chat/completions", user(`"hi"`), "", 401, TypeInvalidRequest, CodeInvalidAPIKey, ""},

@@ -435,6 +435,9 @@ type inputItem struct {
 
 // responsesRequest is a checked Responses create request.
 type responsesRequest struct {
+	// previousID is previous_response_id: the stored response whose
+	// input and output come before this request's input.
+	previousID   string
 	model        string
 	messages     []llm.Message
 	instructions *string
@@ -480,8 +483,6 @@ func (a *api) parseResponses(data []byte) (responsesRequest, error) {
 		return responsesRequest{}, err
 	}
 	switch {
-	case body.PreviousResponseID != nil && *body.PreviousResponseID != "":
-		return responsesRequest{}, unsupported("previous_response_id", "previous_response_id (send the whole conversation as input)")
 	case present(body.Conversation):
 		return responsesRequest{}, unsupported("conversation", "conversations (send the whole conversation as input)")
 	case present(body.Prompt):
@@ -498,6 +499,9 @@ func (a *api) parseResponses(data []byte) (responsesRequest, error) {
 		return responsesRequest{}, invalid("store", CodeInvalidValue, "Background responses must be stored: store=false cannot be used with background=true.")
 	}
 	req := responsesRequest{model: body.Model, stream: body.Stream, background: body.Background, store: body.Store == nil || *body.Store}
+	if body.PreviousResponseID != nil {
+		req.previousID = *body.PreviousResponseID
+	}
 	max, err := positive("max_output_tokens", body.MaxOutputTokens)
 	if err != nil {
 		return responsesRequest{}, err

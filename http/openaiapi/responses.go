@@ -3,12 +3,15 @@ package openaiapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	stdhttp "net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/armistice-go/armistice/actors"
 	armhttp "github.com/armistice-go/armistice/http"
+	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/model"
 	"github.com/labstack/echo/v4"
 )
@@ -32,6 +35,20 @@ func (a *api) createResponse(c echo.Context) error {
 	req, err := a.parseResponses(data)
 	if err != nil {
 		return err
+	}
+	if req.previousID != "" {
+		prior, err := a.priorTurns(c.Request().Context(), tenantOf(c), req.previousID)
+		if err != nil {
+			return err
+		}
+		at := 0
+		if req.instructions != nil && *req.instructions != "" {
+			at = 1 // after this request's own instructions
+		}
+		req.messages = slices.Concat(req.messages[:at], prior, req.messages[at:])
+		if err := a.checkPrompt("input", req.messages); err != nil {
+			return err
+		}
 	}
 	key, ok := armhttp.IdempotencyKey(c.Request())
 	if !ok {
@@ -148,16 +165,17 @@ func (a *api) streamResponse(c echo.Context, sub *actors.Subscription, meta resp
 // snapshot read must not count toward MaxSubscribers, nor start a
 // detached request's on_disconnect countdown).
 func (a *api) load(ctx context.Context, id, owner string) (*respConv, error) {
-	snap, records, err := a.eng.Log(ctx, id, owner)
+	ls, err := a.eng.Log(ctx, id, owner)
 	if err != nil {
 		return nil, engineError(err, "response", prefixResponse+id)
 	}
-	meta, ok := a.metaOf(snap)
+	meta, ok := a.metaOf(ls.Snapshot)
 	if !ok || !meta.store {
 		return nil, notFound("response", prefixResponse+id)
 	}
 	conv := silentConv(meta)
-	conv.apply(records)
+	conv.apply(ls.Records)
+	conv.input = ls.Input
 	return conv, nil
 }
 
@@ -348,4 +366,34 @@ func (a *api) getModel(c echo.Context) error {
 	}
 	return &Error{Status: stdhttp.StatusNotFound, Type: TypeInvalidRequest, Code: CodeModelNotFound, Param: "model",
 		Message: "The model '" + truncate(name, 100) + "' does not exist."}
+}
+
+// priorTurns resolves previous_response_id: the stored response's input
+// (without its instructions, which are not carried over, as OpenAI does)
+// then its output (its text and function calls as one assistant turn).
+// An unknown, unstored, expired or other tenant's id is the same 400.
+func (a *api) priorTurns(ctx context.Context, owner, prevID string) ([]llm.Message, error) {
+	missing := &Error{Status: stdhttp.StatusBadRequest, Type: TypeInvalidRequest, Code: CodePreviousNotFound, Param: "previous_response_id",
+		Message: fmt.Sprintf("Previous response with id '%s' not found.", truncate(prevID, 200))}
+	id, ok := engineID(prevID, prefixResponse)
+	if !ok {
+		return nil, missing
+	}
+	conv, err := a.load(ctx, id, owner)
+	if err != nil {
+		var oe *Error
+		if errors.As(err, &oe) && oe.Status == stdhttp.StatusNotFound {
+			return nil, missing
+		}
+		return nil, err
+	}
+	if conv.end == nil {
+		return nil, &Error{Status: stdhttp.StatusBadRequest, Type: TypeInvalidRequest, Code: CodeInvalidValue, Param: "previous_response_id",
+			Message: fmt.Sprintf("Previous response with id '%s' is still in progress.", truncate(prevID, 200))}
+	}
+	input := conv.input
+	if in := conv.meta.instructions; in != nil && *in != "" && len(input) > 0 && input[0].Role == llm.RoleSystem {
+		input = input[1:]
+	}
+	return slices.Concat(input, conv.outputMessages()), nil
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/model"
 )
 
@@ -208,7 +209,10 @@ type errorEventJSON struct {
 // (msg_<id>) for answer text, a reasoning item (rs_<id>) for reasoning,
 // a function call (fc_<id>_<index>) per tool call.
 type respConv struct {
-	meta  respMeta
+	meta respMeta
+	// input is the response's conversation as submitted (load only, for a
+	// stored response), instructions included.
+	input []llm.Message
 	after int64
 	next  int64 // the number of the next event
 
@@ -621,4 +625,27 @@ func failureMessage(end *model.End) string {
 		return "The response was cancelled."
 	}
 	return "The server had an error while generating the response."
+}
+
+// outputMessages is the response's output as conversation turns: its text
+// and its function calls as one assistant message (reasoning is not
+// carried; Armistice's reasoning items hold no encrypted content).
+func (c *respConv) outputMessages() []llm.Message {
+	msg := llm.Message{Role: llm.RoleAssistant}
+	has := false
+	for i := range c.items {
+		it := &c.items[i]
+		switch it.kind {
+		case itemMessage:
+			msg.Content += it.text.String()
+			has = true
+		case itemFunctionCall:
+			msg.ToolCalls = append(msg.ToolCalls, llm.ToolCall{ID: it.callID, Name: it.name, Arguments: it.text.String()})
+			has = true
+		}
+	}
+	if !has {
+		return nil
+	}
+	return []llm.Message{msg}
 }

@@ -1,0 +1,117 @@
+package openaiapi
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/armistice-go/armistice/llm"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/responses"
+)
+
+// TestConversationByPreviousResponseID: three turns chained with
+// previous_response_id through the official client. Each turn reaches the
+// provider with the earlier turns' input and output before its own input;
+// instructions are not carried over; a function call from turn 1 is
+// answered by a function_call_output in turn 2.
+func TestConversationByPreviousResponseID(t *testing.T) {
+	e := newEnv(t)
+	client := e.sdk(keyA)
+	create := func(p responses.ResponseNewParams, script func()) *responses.Response {
+		res := async(func() *responses.Response {
+			r, err := client.Responses.New(e.ctx(), p)
+			if err != nil {
+				t.Errorf("New: %v", err)
+			}
+			return r
+		})
+		script()
+		r := wait(t, res)
+		if r == nil {
+			t.FailNow()
+		}
+		return r
+	}
+	// Turn 1: the model calls the weather tool.
+	first := create(responses.ResponseNewParams{
+		Model:        "scripted",
+		Instructions: openai.String("Be brief."),
+		Input:        responses.ResponseNewParamsInputUnion{OfString: openai.String("Weather in Oslo?")},
+		Tools:        []responses.ToolUnionParam{responses.ToolParamOfFunction("weather", weatherParams, true)},
+		ToolChoice:   responses.ResponseNewParamsToolChoiceUnion{OfToolChoiceMode: openai.Opt(responses.ToolChoiceOptionsRequired)},
+	}, func() { askForWeather(t, e.script()) })
+	call := first.Output[1].AsFunctionCall()
+
+	// Turn 2: the tool's result, continuing from turn 1.
+	out := responses.ResponseInputItemParamOfFunctionCallOutput("-3 and snowing")
+	out.OfFunctionCallOutput.CallID = openai.String(call.CallID)
+	second := create(responses.ResponseNewParams{
+		Model:              "scripted",
+		PreviousResponseID: openai.String(first.ID),
+		Input:              responses.ResponseNewParamsInputUnion{OfInputItemList: responses.ResponseInputParam{out}},
+		Tools:              []responses.ToolUnionParam{responses.ToolParamOfFunction("weather", weatherParams, true)},
+	}, func() {
+		s := e.script()
+		want := []llm.Message{
+			{Role: llm.RoleUser, Content: "Weather in Oslo?"},
+			{Role: llm.RoleAssistant, ToolCalls: []llm.ToolCall{{ID: "call_w1", Name: "weather", Arguments: `{"city":"Oslo"}`}}},
+			{Role: llm.RoleTool, ToolCallID: "call_w1", Content: "-3 and snowing"},
+		}
+		if got := s.Request().Messages; !reflect.DeepEqual(got, want) {
+			t.Errorf("turn 2 reached the provider as\n%+v\nwant (no instructions carried over)\n%+v", got, want)
+		}
+		s.Token("Cold.")
+		s.Finish(llm.FinishStop, nil)
+	})
+
+	// Turn 3: a plain follow-up, continuing from turn 2.
+	create(responses.ResponseNewParams{
+		Model:              "scripted",
+		Instructions:       openai.String("Answer in French."),
+		PreviousResponseID: openai.String(second.ID),
+		Input:              responses.ResponseNewParamsInputUnion{OfString: openai.String("And tomorrow?")},
+	}, func() {
+		s := e.script()
+		got := s.Request().Messages
+		if len(got) != 6 || got[0].Role != llm.RoleSystem || got[0].Content != "Answer in French." ||
+			got[4].Role != llm.RoleAssistant || got[4].Content != "Cold." || got[5].Content != "And tomorrow?" {
+			t.Errorf("turn 3 reached the provider as %+v", got)
+		}
+		s.Token("Demain aussi.")
+		s.Finish(llm.FinishStop, nil)
+	})
+}
+
+// TestPreviousResponseIDIsolation: another tenant's response, an unknown
+// id and an unstored response give the same 400, and reach no provider.
+func TestPreviousResponseIDIsolation(t *testing.T) {
+	e := newEnv(t)
+	res := async(func() []byte {
+		_, data := e.do("POST", "/v1/responses", `{"model":"scripted","input":"hi"}`, keyA)
+		return data
+	})
+	s := e.script()
+	s.Token("a")
+	s.Finish(llm.FinishStop, nil)
+	wait(t, res)
+	res = async(func() []byte {
+		_, data := e.do("POST", "/v1/responses", `{"model":"scripted","input":"hi","store":false}`, keyA)
+		return data
+	})
+	s = e.script()
+	s.Finish(llm.FinishStop, nil)
+	wait(t, res)
+	opened := e.prov.Opened()
+	for _, tc := range []struct{ key, prev string }{
+		{keyB, "resp_" + fixedID(1)},  // tenant A's, asked by B
+		{keyA, "resp_" + fixedID(99)}, // unknown
+		{keyA, "resp_" + fixedID(2)},  // store: false
+		{keyA, "msg_" + fixedID(1)},   // not a response id
+	} {
+		resp, data := e.do("POST", "/v1/responses", `{"model":"scripted","input":"more","previous_response_id":"`+tc.prev+`"}`, tc.key)
+		wantError(t, resp, data, 400, TypeInvalidRequest, CodePreviousNotFound, "previous_response_id")
+	}
+	if e.prov.Opened() != opened {
+		t.Fatal("a refused continuation reached the provider")
+	}
+}

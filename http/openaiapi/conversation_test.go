@@ -115,3 +115,84 @@ func TestPreviousResponseIDIsolation(t *testing.T) {
 		t.Fatal("a refused continuation reached the provider")
 	}
 }
+
+// TestConversationByItemReference: as the AI SDK sends it, a later turn
+// refers to earlier output items by id: the assistant's message and its
+// function call reach the provider as the assistant turn they were; an
+// unknown or another tenant's item is a 404 naming the parameter.
+func TestConversationByItemReference(t *testing.T) {
+	e := newEnv(t)
+	client := e.sdk(keyA)
+	create := func(p responses.ResponseNewParams, script func()) *responses.Response {
+		res := async(func() *responses.Response {
+			r, err := client.Responses.New(e.ctx(), p)
+			if err != nil {
+				t.Errorf("New: %v", err)
+			}
+			return r
+		})
+		script()
+		r := wait(t, res)
+		if r == nil {
+			t.FailNow()
+		}
+		return r
+	}
+	first := create(responses.ResponseNewParams{
+		Model:      "scripted",
+		Input:      responses.ResponseNewParamsInputUnion{OfString: openai.String("Weather in Oslo?")},
+		Tools:      []responses.ToolUnionParam{responses.ToolParamOfFunction("weather", weatherParams, true)},
+		ToolChoice: responses.ResponseNewParamsToolChoiceUnion{OfToolChoiceMode: openai.Opt(responses.ToolChoiceOptionsRequired)},
+	}, func() { askForWeather(t, e.script()) })
+	fc := first.Output[1]
+	out := responses.ResponseInputItemParamOfFunctionCallOutput("-3 and snowing")
+	out.OfFunctionCallOutput.CallID = openai.String(fc.CallID)
+	second := create(responses.ResponseNewParams{
+		Model: "scripted",
+		Input: responses.ResponseNewParamsInputUnion{OfInputItemList: responses.ResponseInputParam{
+			responses.ResponseInputItemParamOfMessage("Weather in Oslo?", responses.EasyInputMessageRoleUser),
+			responses.ResponseInputItemParamOfItemReference(first.Output[0].ID), // the reasoning: dropped
+			responses.ResponseInputItemParamOfItemReference(fc.ID),
+			out,
+		}},
+	}, func() {
+		s := e.script()
+		want := []llm.Message{
+			{Role: llm.RoleUser, Content: "Weather in Oslo?"},
+			{Role: llm.RoleAssistant, ToolCalls: []llm.ToolCall{{ID: "call_w1", Name: "weather", Arguments: `{"city":"Oslo"}`}}},
+			{Role: llm.RoleTool, ToolCallID: "call_w1", Content: "-3 and snowing"},
+		}
+		if got := s.Request().Messages; !reflect.DeepEqual(got, want) {
+			t.Errorf("turn 2 reached the provider as\n%+v\nwant\n%+v", got, want)
+		}
+		s.Token("Cold.")
+		s.Finish(llm.FinishStop, nil)
+	})
+	create(responses.ResponseNewParams{
+		Model: "scripted",
+		Input: responses.ResponseNewParamsInputUnion{OfInputItemList: responses.ResponseInputParam{
+			responses.ResponseInputItemParamOfItemReference(second.Output[0].ID),
+			responses.ResponseInputItemParamOfMessage("And tomorrow?", responses.EasyInputMessageRoleUser),
+		}},
+	}, func() {
+		s := e.script()
+		got := s.Request().Messages
+		if len(got) != 2 || got[0].Role != llm.RoleAssistant || got[0].Content != "Cold." {
+			t.Errorf("turn 3 reached the provider as %+v", got)
+		}
+		s.Finish(llm.FinishStop, nil)
+	})
+	opened := e.prov.Opened()
+	for _, tc := range []struct{ key, id string }{
+		{keyB, second.Output[0].ID},        // tenant A's item, asked by B
+		{keyA, "msg_" + fixedID(99)},       // unknown response
+		{keyA, second.Output[0].ID + "_7"}, // no such item
+		{keyA, "item_" + fixedID(1)},       // not an output item id
+	} {
+		resp, data := e.do("POST", "/v1/responses", `{"model":"scripted","input":[{"type":"item_reference","id":"`+tc.id+`"}]}`, tc.key)
+		wantError(t, resp, data, 404, TypeInvalidRequest, CodeNotFound, "input[0].id")
+	}
+	if e.prov.Opened() != opened {
+		t.Fatal("a refused reference reached the provider")
+	}
+}

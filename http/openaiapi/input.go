@@ -431,7 +431,13 @@ type inputItem struct {
 	Name      string          `json:"name"`
 	Arguments string          `json:"arguments"`
 	Output    json.RawMessage `json:"output"`
+	ID        string          `json:"id"`
 }
+
+// roleItemRef marks an item_reference in the parsed input until the
+// create handler resolves it against the tenant's stored responses
+// (resolveRefs): Content holds the id, ToolCallID the parameter name.
+const roleItemRef llm.Role = "armistice.item_reference"
 
 // responsesRequest is a checked Responses create request.
 type responsesRequest struct {
@@ -634,6 +640,9 @@ func inputMessages(raw json.RawMessage) ([]llm.Message, error) {
 	msgs := make([]llm.Message, 0, len(items))
 	for i, it := range items {
 		param := fmt.Sprintf("input[%d]", i)
+		if it.Type == "" && it.Role == "" && it.ID != "" {
+			it.Type = "item_reference" // its type is optional; the SDKs leave it out
+		}
 		switch it.Type {
 		case "", "message":
 			role, err := chatRole(param, it.Role)
@@ -671,8 +680,13 @@ func inputMessages(raw json.RawMessage) ([]llm.Message, error) {
 				return nil, err
 			}
 			msgs = append(msgs, llm.Message{Role: llm.RoleTool, ToolCallID: it.CallID, Content: out})
+		case "item_reference":
+			if it.ID == "" {
+				return nil, invalid(param+".id", CodeMissingParameter, "Missing required parameter: '%s.id'.", param)
+			}
+			msgs = append(msgs, llm.Message{Role: roleItemRef, Content: it.ID, ToolCallID: param + ".id"})
 		default:
-			return nil, invalid(param+".type", CodeUnsupportedValue, "Armistice supports message, function_call and function_call_output input items, not %q.", truncate(it.Type, 60))
+			return nil, invalid(param+".type", CodeUnsupportedValue, "Armistice supports message, function_call, function_call_output and item_reference input items, not %q.", truncate(it.Type, 60))
 		}
 	}
 	return msgs, nil

@@ -36,6 +36,9 @@ func (a *api) createResponse(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := a.resolveRefs(c.Request().Context(), tenantOf(c), &req); err != nil {
+		return err
+	}
 	if req.previousID != "" {
 		prior, err := a.priorTurns(c.Request().Context(), tenantOf(c), req.previousID)
 		if err != nil {
@@ -396,4 +399,81 @@ func (a *api) priorTurns(ctx context.Context, owner, prevID string) ([]llm.Messa
 		input = input[1:]
 	}
 	return slices.Concat(input, conv.outputMessages()), nil
+}
+
+// resolveRefs replaces each item_reference in req's input with the stored
+// item it names: an output message of a stored response of the same
+// tenant (msg_…) becomes an assistant turn, a function call (fc_…) joins
+// the assistant turn before it, a reasoning item (rs_…) is dropped (it
+// carries no content to continue from). An id that names no such item,
+// or another tenant's, answers 404 naming the parameter.
+func (a *api) resolveRefs(ctx context.Context, owner string, req *responsesRequest) error {
+	if !slices.ContainsFunc(req.messages, func(m llm.Message) bool { return m.Role == roleItemRef }) {
+		return nil
+	}
+	loaded := map[string]*respConv{}
+	out := make([]llm.Message, 0, len(req.messages))
+	for _, m := range req.messages {
+		if m.Role != roleItemRef {
+			out = append(out, m)
+			continue
+		}
+		missing := &Error{Status: stdhttp.StatusNotFound, Type: TypeInvalidRequest, Code: CodeNotFound, Param: m.ToolCallID,
+			Message: fmt.Sprintf("Item with id '%s' not found.", truncate(m.Content, 200))}
+		reqID, ok := itemOwner(m.Content)
+		if !ok {
+			return missing
+		}
+		conv := loaded[reqID]
+		if conv == nil {
+			var err error
+			if conv, err = a.load(ctx, reqID, owner); err != nil {
+				var oe *Error
+				if errors.As(err, &oe) && oe.Status == stdhttp.StatusNotFound {
+					return missing
+				}
+				return err
+			}
+			loaded[reqID] = conv
+		}
+		i := slices.IndexFunc(conv.items, func(it respItem) bool { return it.id == m.Content })
+		if i < 0 {
+			return missing
+		}
+		it := &conv.items[i]
+		switch it.kind {
+		case itemMessage:
+			out = append(out, llm.Message{Role: llm.RoleAssistant, Content: it.text.String()})
+		case itemFunctionCall:
+			call := llm.ToolCall{ID: it.callID, Name: it.name, Arguments: it.text.String()}
+			if n := len(out); n > 0 && out[n-1].Role == llm.RoleAssistant {
+				out[n-1].ToolCalls = append(out[n-1].ToolCalls, call)
+			} else {
+				out = append(out, llm.Message{Role: llm.RoleAssistant, ToolCalls: []llm.ToolCall{call}})
+			}
+		}
+	}
+	req.messages = out
+	return a.checkPrompt("input", out)
+}
+
+// itemOwner is the id of the request an output item id belongs to:
+// msg_<id>, msg_<id>_<n>, rs_<id>, rs_<id>_<n>, fc_<id>_<index>.
+func itemOwner(itemID string) (string, bool) {
+	var rest string
+	var ok bool
+	for _, p := range []string{prefixMessage, "rs_", "fc_"} {
+		if rest, ok = strings.CutPrefix(itemID, p); ok {
+			break
+		}
+	}
+	if !ok || rest == "" {
+		return "", false
+	}
+	if i := strings.LastIndexByte(rest, '_'); i > 0 {
+		if _, err := strconv.Atoi(rest[i+1:]); err == nil {
+			rest = rest[:i]
+		}
+	}
+	return rest, rest != "" && len(rest) <= maxIDBytes
 }

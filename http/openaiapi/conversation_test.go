@@ -1,7 +1,10 @@
 package openaiapi
 
 import (
+	"encoding/json"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/armistice-go/armistice/llm"
@@ -194,5 +197,109 @@ func TestConversationByItemReference(t *testing.T) {
 	}
 	if e.prov.Opened() != opened {
 		t.Fatal("a refused reference reached the provider")
+	}
+}
+
+// TestInputItems: GET /v1/responses/{id}/input_items lists the response's
+// own input (not its instructions, not the turns previous_response_id
+// added), newest first by default, with OpenAI's paging, and the official
+// client reads it.
+func TestInputItems(t *testing.T) {
+	e := newEnv(t)
+	client := e.sdk(keyA)
+	run := func(body string) string {
+		res := async(func() []byte {
+			_, data := e.do("POST", "/v1/responses", body, keyA)
+			return data
+		})
+		s := e.script()
+		s.Token("ok")
+		s.Finish(llm.FinishStop, nil)
+		var r struct{ ID string }
+		if err := json.Unmarshal(wait(t, res), &r); err != nil || r.ID == "" {
+			t.Fatalf("create: %v", err)
+		}
+		return r.ID
+	}
+	first := run(`{"model":"scripted","instructions":"Be brief.","input":[` +
+		`{"role":"user","content":"one"},{"role":"assistant","content":"two"},{"role":"user","content":"three"},` +
+		`{"type":"function_call","call_id":"c1","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"c1","output":"four"}]}`)
+	page, err := client.Responses.InputItems.List(e.ctx(), first, responses.InputItemListParams{
+		Limit: openai.Int(2), Order: responses.InputItemListParamsOrderAsc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Data) != 2 || !page.HasMore || page.Data[0].AsMessage().Content[0].Text != "one" || page.Data[1].Role != "assistant" {
+		t.Fatalf("first page: %s", page.RawJSON())
+	}
+	resp, data := e.do("GET", "/v1/responses/"+first+"/input_items?order=asc&after="+page.Data[1].ID, "", keyA)
+	var rest struct {
+		Data []struct {
+			Type, Role, CallID, Output string
+			Content                    []struct{ Text string }
+		}
+		HasMore bool `json:"has_more"`
+	}
+	_ = json.Unmarshal(data, &rest)
+	if resp.StatusCode != 200 || len(rest.Data) != 3 || rest.Data[0].Content[0].Text != "three" || rest.Data[1].Type != "function_call" ||
+		rest.Data[2].Type != "function_call_output" || rest.Data[2].Output != "four" || rest.HasMore {
+		t.Fatalf("after %s: %d %s", page.Data[1].ID, resp.StatusCode, data)
+	}
+	// Newest first by default; a continuation lists only its own input.
+	second := run(`{"model":"scripted","previous_response_id":"` + first + `","input":"five"}`)
+	_, data = e.do("GET", "/v1/responses/"+second+"/input_items", "", keyA)
+	if !strings.Contains(string(data), `"text":"five"`) || strings.Contains(string(data), `"one"`) {
+		t.Fatalf("a continuation's input items: %s", data)
+	}
+	if resp, _ := e.do("GET", "/v1/responses/"+second+"/input_items", "", keyB); resp.StatusCode != 404 {
+		t.Fatalf("another tenant: %d; want 404", resp.StatusCode)
+	}
+	if resp, data := e.do("GET", "/v1/responses/"+second+"/input_items?limit=0", "", keyA); resp.StatusCode != 400 {
+		t.Fatalf("limit=0: %d %s", resp.StatusCode, data)
+	}
+}
+
+// TestLongConversationSharesItsTurns: 200 turns chained by
+// previous_response_id, each adding a 2 KB message. Each stored response
+// lists every earlier turn, but the turns' texts are shared, not copied:
+// copied, they would hold about 40 MB; the heap grows by a few MB.
+func TestLongConversationSharesItsTurns(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *Config) { c.MaxPromptBytes = 1 << 30 }))
+	big := strings.Repeat("x", 2<<10)
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	prev := ""
+	for turn := range 200 {
+		body := `{"model":"scripted","input":"` + big + `"`
+		if prev != "" {
+			body += `,"previous_response_id":"` + prev + `"`
+		}
+		res := async(func() []byte {
+			resp, data := e.do("POST", "/v1/responses", body+"}", keyA)
+			if resp.StatusCode != 200 {
+				t.Errorf("turn %d: %d %s", turn, resp.StatusCode, data)
+			}
+			return data
+		})
+		s := e.script()
+		if got := len(s.Request().Messages); got != 2*turn+1 {
+			t.Fatalf("turn %d reached the provider with %d messages; want %d", turn, got, 2*turn+1)
+		}
+		s.Token("ok")
+		s.Finish(llm.FinishStop, nil)
+		var r struct{ ID string }
+		if err := json.Unmarshal(wait(t, res), &r); err != nil || r.ID == "" {
+			t.Fatalf("turn %d: %v", turn, err)
+		}
+		prev = r.ID
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("200 chained turns: heap grew by %d KB", grown>>10)
+	if grown > 16<<20 {
+		t.Fatalf("heap grew by %d MB; the turns are being copied", grown>>20)
 	}
 }

@@ -443,7 +443,10 @@ const roleItemRef llm.Role = "armistice.item_reference"
 type responsesRequest struct {
 	// previousID is previous_response_id: the stored response whose
 	// input and output come before this request's input.
-	previousID   string
+	previousID string
+	// inputFrom is where the request's own input starts in messages
+	// (after its instructions and the turns previous_response_id adds).
+	inputFrom    int
 	model        string
 	messages     []llm.Message
 	instructions *string
@@ -534,6 +537,7 @@ func (a *api) parseResponses(data []byte) (responsesRequest, error) {
 	if err != nil {
 		return responsesRequest{}, err
 	}
+	req.inputFrom = len(req.messages)
 	req.messages = append(req.messages, input...)
 	if err := a.checkPrompt("input", req.messages); err != nil {
 		return responsesRequest{}, err

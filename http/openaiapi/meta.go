@@ -21,6 +21,7 @@ const (
 	metaInstructions    = metaPrefix + "instructions"
 	metaMaxOutputTokens = metaPrefix + "max_output_tokens"
 	metaSettings        = metaPrefix + "settings" // the settingsEcho's JSON
+	metaInputFrom       = metaPrefix + "input_from" // where the request's own input starts in its messages
 
 	objectResponse = "response"
 	objectChat     = "chat.completion"
@@ -40,6 +41,7 @@ type respMeta struct {
 	createdAt       int64
 	background      bool
 	store           bool
+	inputFrom       int // where its own input starts among its messages
 	instructions    *string
 	maxOutputTokens *int
 	echo            settingsEcho
@@ -96,6 +98,9 @@ func responseMetadata(req responsesRequest) map[string]string {
 	if data, err := json.Marshal(req.echo); err == nil && string(data) != "{}" {
 		md[metaSettings] = string(data)
 	}
+	if req.inputFrom > 0 {
+		md[metaInputFrom] = strconv.Itoa(req.inputFrom)
+	}
 	return md
 }
 
@@ -120,6 +125,7 @@ func (a *api) metaOf(snap actors.Snapshot) (respMeta, bool) {
 	if n, err := strconv.Atoi(snap.Metadata[metaMaxOutputTokens]); err == nil {
 		m.maxOutputTokens = &n
 	}
+	m.inputFrom, _ = strconv.Atoi(snap.Metadata[metaInputFrom])
 	if data, ok := snap.Metadata[metaSettings]; ok {
 		_ = json.Unmarshal([]byte(data), &m.echo) // written by responseMetadata
 	}

@@ -73,6 +73,7 @@ func register(srv *armhttp.Server, cfg Config) (*api, error) {
 	e.POST("/v1/chat/completions", a.chatCompletions, a.authenticate)
 	e.POST("/v1/responses", a.createResponse, a.authenticate)
 	e.GET("/v1/responses/:id", a.getResponse, a.authenticate)
+	e.GET("/v1/responses/:id/input_items", a.inputItems, a.authenticate)
 	e.DELETE("/v1/responses/:id", a.deleteResponse, a.authenticate)
 	e.POST("/v1/responses/:id/cancel", a.cancelResponse, a.authenticate)
 	e.GET("/v1/models", a.listModels, a.authenticate)

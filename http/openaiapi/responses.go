@@ -49,6 +49,7 @@ func (a *api) createResponse(c echo.Context) error {
 			at = 1 // after this request's own instructions
 		}
 		req.messages = slices.Concat(req.messages[:at], prior, req.messages[at:])
+		req.inputFrom += len(prior)
 		if err := a.checkPrompt("input", req.messages); err != nil {
 			return err
 		}

@@ -20,7 +20,7 @@ const (
 	metaStore           = metaPrefix + "store"
 	metaInstructions    = metaPrefix + "instructions"
 	metaMaxOutputTokens = metaPrefix + "max_output_tokens"
-	metaSettings        = metaPrefix + "settings" // the settingsEcho's JSON
+	metaSettings        = metaPrefix + "settings"   // the settingsEcho's JSON
 	metaInputFrom       = metaPrefix + "input_from" // where the request's own input starts in its messages
 
 	objectResponse = "response"

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/armistice-go/armistice/actors"
 	"github.com/armistice-go/armistice/llm"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/responses"
@@ -301,5 +302,77 @@ func TestLongConversationSharesItsTurns(t *testing.T) {
 	t.Logf("200 chained turns: heap grew by %d KB", grown>>10)
 	if grown > 16<<20 {
 		t.Fatalf("heap grew by %d MB; the turns are being copied", grown>>20)
+	}
+}
+
+// TestEvictedStoredResponse: a stored response evicted by the retention
+// budget answers OpenAI's not-found, and cannot be continued.
+func TestEvictedStoredResponse(t *testing.T) {
+	e := newEnv(t, withEngine(func(c *actors.Config) { c.MaxRetained = 1 }))
+	run := func() string {
+		res := async(func() []byte {
+			_, data := e.do("POST", "/v1/responses", `{"model":"scripted","input":"hi"}`, keyA)
+			return data
+		})
+		s := e.script()
+		s.Token("ok")
+		s.Finish(llm.FinishStop, nil)
+		var r struct{ ID string }
+		_ = json.Unmarshal(wait(t, res), &r)
+		return r.ID
+	}
+	first := run()
+	run() // over MaxRetained: the first goes
+	resp, data := e.do("GET", "/v1/responses/"+first, "", keyA)
+	wantError(t, resp, data, 404, TypeInvalidRequest, CodeNotFound, "")
+	resp, data = e.do("POST", "/v1/responses", `{"model":"scripted","input":"more","previous_response_id":"`+first+`"}`, keyA)
+	wantError(t, resp, data, 400, TypeInvalidRequest, CodePreviousNotFound, "previous_response_id")
+}
+
+// TestStreamedContinuation: a streamed turn continues from a stored
+// response like a plain one.
+func TestStreamedContinuation(t *testing.T) {
+	e := newEnv(t)
+	client := e.sdk(keyA)
+	res := async(func() *responses.Response {
+		r, err := client.Responses.New(e.ctx(), responses.ResponseNewParams{Model: "scripted",
+			Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("one")}})
+		if err != nil {
+			t.Errorf("New: %v", err)
+		}
+		return r
+	})
+	s := e.script()
+	s.Token("two")
+	s.Finish(llm.FinishStop, nil)
+	first := wait(t, res)
+	if first == nil {
+		t.FailNow()
+	}
+	st := async(func() string {
+		stream := client.Responses.NewStreaming(e.ctx(), responses.ResponseNewParams{Model: "scripted",
+			PreviousResponseID: openai.String(first.ID),
+			Input:              responses.ResponseNewParamsInputUnion{OfString: openai.String("three")}})
+		defer stream.Close()
+		var text string
+		for stream.Next() {
+			if ev := stream.Current(); ev.Type == "response.output_text.delta" {
+				text += ev.Delta
+			}
+		}
+		if err := stream.Err(); err != nil {
+			t.Errorf("stream: %v", err)
+		}
+		return text
+	})
+	s = e.script()
+	want := []llm.Message{{Role: llm.RoleUser, Content: "one"}, {Role: llm.RoleAssistant, Content: "two"}, {Role: llm.RoleUser, Content: "three"}}
+	if got := s.Request().Messages; !reflect.DeepEqual(got, want) {
+		t.Errorf("the streamed turn reached the provider as %+v", got)
+	}
+	s.Token("four")
+	s.Finish(llm.FinishStop, nil)
+	if got := wait(t, st); got != "four" {
+		t.Fatalf("streamed text %q", got)
 	}
 }

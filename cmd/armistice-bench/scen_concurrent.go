@@ -25,9 +25,12 @@ type concSystem struct {
 	CPUSeconds figure `json:"cpu_seconds"`
 	// CPUPerSecond is CPUSeconds divided by the window (cores busy).
 	CPUPerSecond figure `json:"cpu_cores_busy"`
-	// CPUUsPerToken is CPUSeconds in µs divided by the tokens delivered
-	// in the window: the whole process's CPU (upstream and clients
-	// included) per delivered token.
+	// CPUUsPerToken is CPUSeconds in µs divided by the tokens the clients
+	// received within the window (whenever they were due): the whole
+	// process's CPU (upstream and clients included) per delivered token.
+	// Counting what arrived in the window, not what was due in it, keeps a
+	// system that falls behind from spreading its window's tokens' work
+	// past the window the CPU is measured over.
 	CPUUsPerToken figure `json:"cpu_us_per_token"`
 	// PeakRSSMB is the process's highest RSS during the round.
 	PeakRSSMB figure `json:"peak_rss_mb"`
@@ -400,7 +403,7 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 	winStartNs, winEndNs := offset+int64(winStart.Sub(begin)), offset+int64(winEnd.Sub(begin))
 
 	h := &hist{}
-	var inWindow atomic.Int64
+	var inWindow, recvInWindow atomic.Int64
 	var mu sync.Mutex
 	var out concRound
 	var wg sync.WaitGroup
@@ -480,6 +483,9 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 					h.add(ev.at - ev.sent)
 					inWindow.Add(1)
 				}
+				if ev.kind == evToken && ev.at >= winStartNs && ev.at < winEndNs {
+					recvInWindow.Add(1)
+				}
 				if ev.kind == evEnd {
 					break
 				}
@@ -514,7 +520,7 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 	out.peakRSS = float64(peak.Load()) / (1 << 20)
 	out.tps = float64(inWindow.Load()) / steady.Seconds()
 	out.delivered = float64(inWindow.Load()) / (float64(n) * rate * steady.Seconds())
-	if k := inWindow.Load(); k > 0 {
+	if k := recvInWindow.Load(); k > 0 {
 		out.cpuPerToken = out.cpu * 1e6 / float64(k)
 	}
 	return out, nil

@@ -83,7 +83,7 @@ func fullPlan() plan {
 		TTFTTokens: 20, TTFTRequests: 500,
 		TTFT200Streams: 200, TTFT200Tokens: 100, TTFT200Rate: 100, TTFT200Duration: 4 * time.Second, TTFT200Rounds: 3,
 		ConcStreams: 5000, ConcRate: 50, ConcRamp: 5 * time.Second, ConcSteady: 10 * time.Second, ConcRounds: 2,
-		ConcLadder: []int{100, 250, 500, 750}, ConcLadderRamp: time.Second, ConcLadderWindow: 3 * time.Second,
+		ConcLadder: []int{100, 250, 500, 750, compareStreams}, ConcLadderRamp: time.Second, ConcLadderWindow: 3 * time.Second,
 		ConcTryMax:  10000,
 		IdleStreams: 10000, IdleSteps: 5, IdleRounds: 3,
 		ChurnCycles: 20, ChurnStreams: 1000, ChurnPickup: 3 * time.Second,

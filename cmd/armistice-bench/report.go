@@ -80,6 +80,8 @@ var summaryKeys = []string{
 	"idle_kb_per_stream", "churn_goroutine_delta", "churn_heap_ratio", "resume_p99_ms",
 	"ttft200_added_p50_us", "ttft200_added_p99_us", "cancel_abort_p50_ms", "cancel_abort_p99_ms",
 	"ttft_chat_added_p50_us", "ttft_chat_added_p99_us",
+	"cpu_us_per_token_armistice", "cpu_us_per_token_baseline", "cpu_us_per_token_direct",
+	"within_5ms_direct", "within_5ms_baseline", "within_5ms_armistice",
 }
 
 // finish computes the targets and the summary line.
@@ -137,12 +139,20 @@ func (r *report) finish() {
 		}
 		fs.Note = strings.TrimSuffix(fs.Note, "; ")
 		t = append(t, fs)
+		for _, name := range []string{"direct", "baseline", "armistice"} {
+			set("within_5ms_"+name, float64(p.Within5ms[name]))
+		}
+		if c := p.Compare; c != nil {
+			t = append(t, compareTargets(c, set)...)
+		}
 	}
 	if p := s.Idle; p != nil {
 		set("idle_kb_per_stream", p.KBPerStream.Median)
-		tr := le("idle", fmt.Sprintf("RSS per idle stream (Armistice over direct, %d streams)", p.Streams), p.KBPerStream.Median, 30, "KB")
+		tr := le("idle", fmt.Sprintf("RSS per idle stream (Armistice over direct, %d streams)", p.Streams), p.KBPerStream.Median, 45, "KB")
 		tr.Note = p.Note
-		t = append(t, tr)
+		eng := le("idle", "RSS per idle stream, Armistice minus the seed's design (both over direct)", p.EngineKBPerStream.Median, 0, "KB")
+		eng.Note = fmt.Sprintf("baseline over direct %.1f KB, Armistice %.1f KB", p.Systems["baseline"].AddedKBPerStream, p.Systems["armistice"].AddedKBPerStream)
+		t = append(t, tr, eng)
 	}
 	if p := s.Churn; p != nil {
 		if a, ok := p.Systems["armistice"]; ok {
@@ -182,6 +192,22 @@ func (r *report) finish() {
 		b.WriteString(" " + k + "=" + v)
 	}
 	r.Summary = b.String()
+}
+
+// compareTargets are the relative targets at c.Streams: p99 token
+// latency at most the baseline's, CPU per delivered token at most 1.05×
+// the baseline's; set records the CPU figures for the summary line.
+func compareTargets(c *comparison, set func(string, float64)) []targetResult {
+	for _, name := range []string{"direct", "baseline", "armistice"} {
+		set("cpu_us_per_token_"+name, c.CPUUsPerToken[name])
+	}
+	p99 := le("concurrent", fmt.Sprintf("p99 token latency at %d streams, Armistice / baseline", c.Streams), c.P99Ratio, 1, "x")
+	p99.Note = fmt.Sprintf("direct %.2f, baseline %.2f, armistice %.2f ms (delivered %.3f, %.3f, %.3f; %s round)",
+		c.P99Ms["direct"], c.P99Ms["baseline"], c.P99Ms["armistice"], c.Delivered["direct"], c.Delivered["baseline"], c.Delivered["armistice"], c.From)
+	cpu := le("concurrent", fmt.Sprintf("CPU per delivered token at %d streams (whole process), Armistice / baseline", c.Streams), c.CPUPerTokenRatio, 1.05, "x")
+	cpu.Note = fmt.Sprintf("direct %.2f, baseline %.2f, armistice %.2f µs per token; over direct's, Armistice / baseline %.2f",
+		c.CPUUsPerToken["direct"], c.CPUUsPerToken["baseline"], c.CPUUsPerToken["armistice"], c.AddedCPURatio)
+	return []targetResult{p99, cpu}
 }
 
 // brief is the progress line's result.
@@ -289,8 +315,8 @@ func (r *report) print(w io.Writer) {
 				if !ok {
 					continue
 				}
-				fmt.Fprintf(w, "  %-9s token latency p50 %.2f / p99 %s; delivered %s; CPU %s; peak RSS %s; %s; lost %d, failed %d, unfinished %d\n", n,
-					cs.LatencyP50Ms.Median, fig(cs.LatencyP99Ms, "ms", 2), fig(cs.Delivered, "", 3), fig(cs.CPUPerSecond, "cores", 2), fig(cs.PeakRSSMB, "MB", 0),
+				fmt.Fprintf(w, "  %-9s token latency p50 %.2f / p99 %s; delivered %s; CPU %s, %s; peak RSS %s; %s; lost %d, failed %d, unfinished %d\n", n,
+					cs.LatencyP50Ms.Median, fig(cs.LatencyP99Ms, "ms", 2), fig(cs.Delivered, "", 3), fig(cs.CPUPerSecond, "cores", 2), fig(cs.CPUUsPerToken, "µs/token", 1), fig(cs.PeakRSSMB, "MB", 0),
 					fig(cs.TokensPerSec, "tokens/s", 0), cs.Missing+cs.Duplicated, cs.FailedStreams, cs.Unfinished)
 			}
 			fmt.Fprintf(w, "  armistice added p99 %s (baseline %.2f ms); tokens lost or duplicated %d; failed streams %d\n",
@@ -305,7 +331,7 @@ func (r *report) print(w io.Writer) {
 			fmt.Fprintf(w, "  note: %s\n", strings.TrimPrefix(p.Note, "; "))
 		}
 		if len(p.Ladder) > 0 {
-			fmt.Fprintf(w, "  ladder (one short round per N): token latency p99 ms / delivered\n")
+			fmt.Fprintf(w, "  ladder (one short round per N): token latency p99 ms / delivered / CPU µs per token\n")
 			for _, st := range p.Ladder {
 				fmt.Fprintf(w, "    N=%-5d", st.Streams)
 				for _, n := range []string{"direct", "baseline", "armistice"} {
@@ -317,13 +343,18 @@ func (r *report) print(w io.Writer) {
 					case !c.Within5ms:
 						mark = " (slow)"
 					}
-					fmt.Fprintf(w, "  %s %.2f / %.3f%s", n, c.P99Ms, c.Delivered, mark)
+					fmt.Fprintf(w, "  %s %.2f / %.3f / %.1f%s", n, c.P99Ms, c.Delivered, c.CPUUsTok, mark)
 				}
 				fmt.Fprintln(w)
 			}
 			fmt.Fprintf(w, "  streams × %g tok/s kept up (every token delivered): direct %d, baseline %d, armistice %d; also within 5 ms p99 of direct: %d, %d, %d\n",
 				p.Main.Rate, p.Sustained["direct"], p.Sustained["baseline"], p.Sustained["armistice"],
 				p.Within5ms["direct"], p.Within5ms["baseline"], p.Within5ms["armistice"])
+		}
+		if c := p.Compare; c != nil {
+			fmt.Fprintf(w, "  side by side at %d streams (%s round): p99 direct %.2f, baseline %.2f, armistice %.2f ms (armistice/baseline %.2f); CPU per token direct %.1f, baseline %.1f, armistice %.1f µs (armistice/baseline %.2f, over direct %.2f)\n",
+				c.Streams, c.From, c.P99Ms["direct"], c.P99Ms["baseline"], c.P99Ms["armistice"], c.P99Ratio,
+				c.CPUUsPerToken["direct"], c.CPUUsPerToken["baseline"], c.CPUUsPerToken["armistice"], c.CPUPerTokenRatio, c.AddedCPURatio)
 		}
 	}
 	if p := s.Idle; p != nil {

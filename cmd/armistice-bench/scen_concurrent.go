@@ -8,6 +8,7 @@ import (
 
 	"github.com/armistice-go/armistice/actors"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,13 @@ type concSystem struct {
 	CPUSeconds figure `json:"cpu_seconds"`
 	// CPUPerSecond is CPUSeconds divided by the window (cores busy).
 	CPUPerSecond figure `json:"cpu_cores_busy"`
+	// CPUUsPerToken is CPUSeconds in µs divided by the tokens the clients
+	// received within the window (whenever they were due): the whole
+	// process's CPU (upstream and clients included) per delivered token.
+	// Counting what arrived in the window, not what was due in it, keeps a
+	// system that falls behind from spreading its window's tokens' work
+	// past the window the CPU is measured over.
+	CPUUsPerToken figure `json:"cpu_us_per_token"`
 	// PeakRSSMB is the process's highest RSS during the round.
 	PeakRSSMB figure `json:"peak_rss_mb"`
 	// TokensPerSec delivered to the clients in the window.
@@ -60,8 +68,10 @@ type concRun struct {
 	// round; BaselineAddedP99Ms the same for the baseline.
 	AddedP99Ms         figure `json:"added_p99_ms"`
 	BaselineAddedP99Ms figure `json:"baseline_added_p99_ms"`
-	// CPURatio is Armistice's CPU over the baseline's.
-	CPURatio figure `json:"cpu_ratio_vs_baseline"`
+	// CPURatio is Armistice's CPU over the baseline's; CPUPerTokenRatio
+	// the same per delivered token.
+	CPURatio         figure `json:"cpu_ratio_vs_baseline"`
+	CPUPerTokenRatio figure `json:"cpu_per_token_ratio_vs_baseline"`
 	// Lost is tokens missing or duplicated within the streams, all
 	// systems: must be 0. FailedStreams (all systems) ended otherwise
 	// than completed or late.
@@ -84,6 +94,7 @@ type ladderCell struct {
 	AddedMs   float64 `json:"added_p99_ms"`
 	Delivered float64 `json:"delivered"`
 	Cores     float64 `json:"cpu_cores_busy"`
+	CPUUsTok  float64 `json:"cpu_us_per_token"`
 	Lost      int     `json:"lost"`
 	// KeptUp: every token of the window delivered (≥ 99.9 %) and none
 	// lost; Within5ms: also a p99 at most 5 ms above direct's (direct:
@@ -108,11 +119,77 @@ type concurrentResult struct {
 	// the plan asks for it.
 	Max  *concRun `json:"max,omitempty"`
 	Note string   `json:"note,omitempty"`
+	// Compare is the three systems side by side at compareStreams (the
+	// issue's relative targets), or at the main run's N when the plan
+	// runs no round of compareStreams.
+	Compare *comparison `json:"comparison,omitempty"`
+}
+
+// compareStreams is the stream count of the relative targets: Armistice's
+// p99 token latency and CPU per delivered token against the seed's design.
+const compareStreams = 1000
+
+// comparison is one stream count's figures per system (medians), and
+// Armistice's ratios to the baseline.
+type comparison struct {
+	Streams int    `json:"streams"`
+	From    string `json:"from"` // "main" or "ladder"
+	// P99Ms, CPUUsPerToken, Cores and Delivered are per system.
+	P99Ms         map[string]float64 `json:"latency_p99_ms"`
+	CPUUsPerToken map[string]float64 `json:"cpu_us_per_token"`
+	Cores         map[string]float64 `json:"cpu_cores_busy"`
+	Delivered     map[string]float64 `json:"delivered"`
+	// P99Ratio and CPUPerTokenRatio are Armistice's over the baseline's;
+	// AddedCPURatio is the same for the CPU per token over direct's (what
+	// each relay adds).
+	P99Ratio         float64 `json:"p99_ratio_vs_baseline"`
+	CPUPerTokenRatio float64 `json:"cpu_per_token_ratio_vs_baseline"`
+	AddedCPURatio    float64 `json:"added_cpu_per_token_ratio_vs_baseline"`
+}
+
+// compare builds the comparison at compareStreams from the main run or
+// the ladder, else at the main run's N.
+func (r *concurrentResult) compare() *comparison {
+	c := &comparison{P99Ms: map[string]float64{}, CPUUsPerToken: map[string]float64{}, Cores: map[string]float64{}, Delivered: map[string]float64{}}
+	fromMain := func() {
+		c.Streams, c.From = r.Main.Streams, "main"
+		for name, cs := range r.Main.Systems {
+			c.P99Ms[name], c.CPUUsPerToken[name] = cs.LatencyP99Ms.Median, cs.CPUUsPerToken.Median
+			c.Cores[name], c.Delivered[name] = cs.CPUPerSecond.Median, cs.Delivered.Median
+		}
+	}
+	switch {
+	case r.Main.Streams == compareStreams:
+		fromMain()
+	default:
+		i := slices.IndexFunc(r.Ladder, func(st ladderStep) bool { return st.Streams == compareStreams })
+		if i < 0 {
+			fromMain()
+			break
+		}
+		st := r.Ladder[i]
+		c.Streams, c.From = st.Streams, "ladder"
+		for name, cell := range st.Systems {
+			c.P99Ms[name], c.CPUUsPerToken[name], c.Cores[name], c.Delivered[name] = cell.P99Ms, cell.CPUUsTok, cell.Cores, cell.Delivered
+		}
+	}
+	ratio := func(a, b float64) float64 {
+		if b <= 0 {
+			return 0
+		}
+		return round3(a / b)
+	}
+	c.P99Ratio = ratio(c.P99Ms["armistice"], c.P99Ms["baseline"])
+	c.CPUPerTokenRatio = ratio(c.CPUUsPerToken["armistice"], c.CPUUsPerToken["baseline"])
+	d := c.CPUUsPerToken["direct"]
+	c.AddedCPURatio = ratio(c.CPUUsPerToken["armistice"]-d, c.CPUUsPerToken["baseline"]-d)
+	return c
 }
 
 type concRound struct {
 	p50, p99, maxv     float64 // ms
 	cpu, cores         float64
+	cpuPerToken        float64 // µs of the process's CPU per token delivered in the window
 	peakRSS            float64 // MB
 	tps, delivered     float64
 	missing, dups, bad int
@@ -163,7 +240,7 @@ func (b *bench) concurrent() (*concurrentResult, error) {
 		dp99 := run.Systems["direct"].LatencyP99Ms.Median
 		for name, cs := range run.Systems {
 			c := ladderCell{P99Ms: cs.LatencyP99Ms.Median, AddedMs: round2(cs.LatencyP99Ms.Median - dp99), Delivered: cs.Delivered.Median,
-				Cores: cs.CPUPerSecond.Median, Lost: cs.Missing + cs.Duplicated + cs.FailedStreams}
+				Cores: cs.CPUPerSecond.Median, CPUUsTok: cs.CPUUsPerToken.Median, Lost: cs.Missing + cs.Duplicated + cs.FailedStreams}
 			c.KeptUp, c.Within5ms = res.note(name, n, c.P99Ms, dp99, c.Delivered, c.Lost)
 			step.Systems[name] = c
 		}
@@ -201,6 +278,7 @@ func (b *bench) concurrent() (*concurrentResult, error) {
 			res.Note += fmt.Sprintf("; the stretch run (%d asked) is capped at %d by the open-file limit (%d)", p.ConcTryMax, m, b.nofile)
 		}
 	}
+	res.Compare = res.compare()
 	return res, nil
 }
 
@@ -230,9 +308,9 @@ func (b *bench) concRun(n, rounds int, ramp, window time.Duration, h2c, skipBase
 	}
 	run := &concRun{Streams: n, Rate: p.ConcRate, RampS: ramp.Seconds(), WindowS: window.Seconds(),
 		Rounds: rounds, UpstreamHTTP: sys.UpstreamHTTP, Systems: map[string]concSystem{}}
-	type acc struct{ p50, p99, maxv, cpu, cores, rss, tps, del []float64 }
+	type acc struct{ p50, p99, maxv, cpu, cores, rss, tps, del, cpuTok []float64 }
 	accs := map[string]*acc{}
-	var added, baseAdded, cpuRatio []float64
+	var added, baseAdded, cpuRatio, cpuTokRatio []float64
 	for r := range rounds {
 		got := map[string]concRound{}
 		for _, s := range rotate(all, r) {
@@ -254,6 +332,7 @@ func (b *bench) concRun(n, rounds int, ramp, window time.Duration, h2c, skipBase
 			a.rss = append(a.rss, round1(cr.peakRSS))
 			a.tps = append(a.tps, math.Round(cr.tps))
 			a.del = append(a.del, round3(cr.delivered))
+			a.cpuTok = append(a.cpuTok, round2(cr.cpuPerToken))
 			cs := run.Systems[s.Name()]
 			cs.Missing += cr.missing
 			cs.Duplicated += cr.dups
@@ -275,17 +354,21 @@ func (b *bench) concRun(n, rounds int, ramp, window time.Duration, h2c, skipBase
 		if bl, ok := got["baseline"]; ok {
 			baseAdded = append(baseAdded, round2(bl.p99-got["direct"].p99))
 			cpuRatio = append(cpuRatio, round2(got["armistice"].cpu/bl.cpu))
+			if bl.cpuPerToken > 0 {
+				cpuTokRatio = append(cpuTokRatio, round3(got["armistice"].cpuPerToken/bl.cpuPerToken))
+			}
 		}
 	}
 	for name, a := range accs {
 		cs := run.Systems[name]
 		cs.LatencyP50Ms, cs.LatencyP99Ms, cs.LatencyMaxMs = newFigure(a.p50), newFigure(a.p99), newFigure(a.maxv)
 		cs.CPUSeconds, cs.CPUPerSecond, cs.PeakRSSMB, cs.TokensPerSec = newFigure(a.cpu), newFigure(a.cores), newFigure(a.rss), newFigure(a.tps)
-		cs.Delivered = newFigure(a.del)
+		cs.Delivered, cs.CPUUsPerToken = newFigure(a.del), newFigure(a.cpuTok)
 		run.Systems[name] = cs
 	}
 	run.ArmisticeDelivered = run.Systems["armistice"].Delivered.Median
 	run.AddedP99Ms, run.BaselineAddedP99Ms, run.CPURatio = newFigure(added), newFigure(baseAdded), newFigure(cpuRatio)
+	run.CPUPerTokenRatio = newFigure(cpuTokRatio)
 	return run, nil
 }
 
@@ -320,7 +403,7 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 	winStartNs, winEndNs := offset+int64(winStart.Sub(begin)), offset+int64(winEnd.Sub(begin))
 
 	h := &hist{}
-	var inWindow atomic.Int64
+	var inWindow, recvInWindow atomic.Int64
 	var mu sync.Mutex
 	var out concRound
 	var wg sync.WaitGroup
@@ -400,6 +483,9 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 					h.add(ev.at - ev.sent)
 					inWindow.Add(1)
 				}
+				if ev.kind == evToken && ev.at >= winStartNs && ev.at < winEndNs {
+					recvInWindow.Add(1)
+				}
 				if ev.kind == evEnd {
 					break
 				}
@@ -434,6 +520,9 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 	out.peakRSS = float64(peak.Load()) / (1 << 20)
 	out.tps = float64(inWindow.Load()) / steady.Seconds()
 	out.delivered = float64(inWindow.Load()) / (float64(n) * rate * steady.Seconds())
+	if k := recvInWindow.Load(); k > 0 {
+		out.cpuPerToken = out.cpu * 1e6 / float64(k)
+	}
 	return out, nil
 }
 

@@ -126,6 +126,29 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("concurrent %s: %+v", name, cs)
 		}
 	}
+	// The three systems side by side: CPU per delivered token for each,
+	// in the report and the relative targets.
+	if c := s.Concurrent.Compare; c == nil || c.Streams != tinyPlan().ConcStreams || c.From != "main" {
+		t.Errorf("concurrent comparison %+v", c)
+	} else {
+		for _, name := range []string{"direct", "baseline", "armistice"} {
+			if c.CPUUsPerToken[name] <= 0 || s.Concurrent.Main.Systems[name].CPUUsPerToken.Median <= 0 {
+				t.Errorf("concurrent %s: CPU per token %v", name, c.CPUUsPerToken[name])
+			}
+		}
+	}
+	if _, ok := doc.Scenarios["concurrent"]["comparison"].(map[string]any)["cpu_us_per_token"]; !ok {
+		t.Errorf("report's concurrent.comparison has no cpu_us_per_token")
+	}
+	relative := 0
+	for _, tr := range rep.Targets {
+		if strings.Contains(tr.Name, "Armistice / baseline") || strings.Contains(tr.Name, "minus the seed's design") {
+			relative++
+		}
+	}
+	if relative != 3 {
+		t.Errorf("%d relative targets, want 3 (p99, CPU per token, idle)", relative)
+	}
 	if s.Resume.Gaps+s.Resume.Duplicates != 0 {
 		t.Errorf("resume: %d gaps, %d duplicates", s.Resume.Gaps, s.Resume.Duplicates)
 	}

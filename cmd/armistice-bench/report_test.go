@@ -1,0 +1,113 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func one(v float64) figure { return newFigure([]float64{v}) }
+
+func concSys(p99, cpuTok, delivered float64) concSystem {
+	return concSystem{LatencyP99Ms: one(p99), CPUUsPerToken: one(cpuTok), Delivered: one(delivered), CPUPerSecond: one(1)}
+}
+
+// The comparison is taken at compareStreams: from the main run when it
+// ran that many streams, else from the ladder's round, else at the main
+// run's N.
+func TestComparisonSource(t *testing.T) {
+	main := concRun{Streams: 5000, Systems: map[string]concSystem{
+		"direct": concSys(3, 10, 1), "baseline": concSys(900, 20, 0.4), "armistice": concSys(800, 22, 0.4)}}
+	ladder := []ladderStep{{Streams: 750}, {Streams: compareStreams, Systems: map[string]ladderCell{
+		"direct": {P99Ms: 2, CPUUsTok: 10, Delivered: 1}, "baseline": {P99Ms: 30, CPUUsTok: 13, Delivered: 1}, "armistice": {P99Ms: 60, CPUUsTok: 16, Delivered: 1}}}}
+	r := &concurrentResult{Main: main, Ladder: ladder}
+	c := r.compare()
+	if c.Streams != compareStreams || c.From != "ladder" || c.P99Ratio != 2 || c.CPUUsPerToken["armistice"] != 16 {
+		t.Fatalf("from the ladder: %+v", c)
+	}
+	if c.CPUPerTokenRatio != round3(16.0/13) || c.AddedCPURatio != 2 {
+		t.Errorf("ratios %v, %v; want %v, 2", c.CPUPerTokenRatio, c.AddedCPURatio, round3(16.0/13))
+	}
+	r.Ladder = ladder[:1]
+	if c := r.compare(); c.Streams != 5000 || c.From != "main" || c.P99Ms["armistice"] != 800 || c.CPUUsPerToken["baseline"] != 20 {
+		t.Fatalf("no round at %d: %+v", compareStreams, c)
+	}
+	r.Main.Streams = compareStreams
+	r.Ladder = ladder
+	if c := r.compare(); c.From != "main" || c.P99Ms["baseline"] != 900 {
+		t.Fatalf("main run at %d: %+v", compareStreams, c)
+	}
+}
+
+func target(t *testing.T, r *report, scen, name string) targetResult {
+	t.Helper()
+	for _, tr := range r.Targets {
+		if tr.Scenario == scen && strings.Contains(tr.Name, name) {
+			return tr
+		}
+	}
+	t.Fatalf("no %s target %q in %+v", scen, name, r.Targets)
+	return targetResult{}
+}
+
+// The summary line carries each system's CPU per delivered token and the
+// largest stream count it keeps within 5 ms of direct; the relative
+// targets say met or missed from the figures, both ways.
+func TestReportRelativeTargets(t *testing.T) {
+	for _, tc := range []struct {
+		name                    string
+		armP99, armCPU, armIdle float64
+		p99Met, cpuMet, idleMet bool
+	}{
+		{"missed", 64, 16, 70.9, false, false, false},
+		{"met", 30, 13.6, 44, true, true, true},
+		{"just over", 33.7, 13.66, 45.1, false, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &report{}
+			r.Scenarios.Concurrent = &concurrentResult{
+				Main: concRun{Streams: compareStreams, Rate: 50, Systems: map[string]concSystem{
+					"direct": concSys(2.75, 7.5, 1), "baseline": concSys(33.6, 13, 1), "armistice": concSys(tc.armP99, tc.armCPU, 1)}},
+				Within5ms: map[string]int{"direct": 1000, "baseline": 300, "armistice": 250},
+				Sustained: map[string]int{"direct": 1000, "baseline": 1000, "armistice": 1000},
+			}
+			r.Scenarios.Concurrent.Compare = r.Scenarios.Concurrent.compare()
+			r.Scenarios.Idle = &idleResult{Streams: 2000, KBPerStream: one(tc.armIdle), EngineKBPerStream: one(round2(tc.armIdle - 44.5)),
+				Systems: map[string]idleSystem{"baseline": {AddedKBPerStream: 44.5}, "armistice": {AddedKBPerStream: tc.armIdle}}}
+			r.finish()
+			for _, kv := range []string{
+				" cpu_us_per_token_armistice=" + trimFloat(tc.armCPU), " cpu_us_per_token_baseline=13 ", " cpu_us_per_token_direct=7.5 ",
+				" within_5ms_direct=1000 ", " within_5ms_baseline=300 ", " within_5ms_armistice=250",
+			} {
+				if !strings.Contains(r.Summary+" ", kv) {
+					t.Errorf("summary %q has no %q", r.Summary, kv)
+				}
+			}
+			if got := target(t, r, "concurrent", "p99 token latency at 1000 streams"); got.Met != tc.p99Met || got.Limit != 1 {
+				t.Errorf("p99 target %+v, want met=%v", got, tc.p99Met)
+			}
+			if got := target(t, r, "concurrent", "CPU per delivered token at 1000"); got.Met != tc.cpuMet || got.Limit != 1.05 {
+				t.Errorf("CPU target %+v, want met=%v", got, tc.cpuMet)
+			}
+			idle := target(t, r, "idle", "RSS per idle stream (Armistice over direct")
+			eng := target(t, r, "idle", "Armistice minus the seed's design")
+			if idle.Limit != 45 || idle.Met != (tc.armIdle <= 45) || eng.Met != (tc.armIdle <= 44.5) || (idle.Met && eng.Met) != tc.idleMet {
+				t.Errorf("idle targets %+v, %+v; want met=%v", idle, eng, tc.idleMet)
+			}
+		})
+	}
+}
+
+// Without the concurrent scenario the new summary fields are "na".
+func TestReportNewFieldsNA(t *testing.T) {
+	r := &report{}
+	r.finish()
+	for _, k := range []string{"cpu_us_per_token_armistice", "cpu_us_per_token_baseline", "cpu_us_per_token_direct", "within_5ms_direct", "within_5ms_baseline", "within_5ms_armistice"} {
+		if !strings.Contains(r.Summary, " "+k+"=na") {
+			t.Errorf("summary %q: %s not na", r.Summary, k)
+		}
+	}
+}
+
+// trimFloat is v as the summary line writes it.
+func trimFloat(v float64) string { return strconv.FormatFloat(round3(v), 'f', -1, 64) }

@@ -31,6 +31,13 @@ type Spec struct {
 	// ResponseRetention. Retention's budget (MaxRetained, ...) still
 	// applies. 0 keeps the engine's Linger and PickupTimeout.
 	Retain time.Duration
+	// SharesInput names, for a request kept with Retain, the messages of
+	// Messages that are an earlier request's input messages, their texts
+	// shared with it (not copies): a conversation continued from a stored
+	// Response. Retention counts those texts once, with the earlier
+	// request while it is retained and keeps its input (Retain), with this
+	// one after it went. Empty: nothing shared, everything is counted.
+	SharesInput SharedInput
 	// TraceID is the caller's own id for the submit (the server passes the
 	// HTTP request's X-Request-Id); the request's log lines carry it as
 	// req_id. It is not part of the request and not compared for
@@ -41,6 +48,16 @@ type Spec struct {
 	// and the same spec answers that request (Snapshot.Replayed), and one
 	// with another spec fails with ErrIdempotencyConflict. Empty: none.
 	IdempotencyKey string
+}
+
+// SharedInput says which messages of a request repeat an earlier
+// request's input messages, sharing their texts (Spec.SharesInput).
+type SharedInput struct {
+	// ID is the earlier request, of the same owner; another owner's
+	// request, or an unknown one, shares nothing.
+	ID string
+	// Messages[From:From+Count] are the shared messages.
+	From, Count int
 }
 
 // Request is the provider request the spec asks for.
@@ -60,6 +77,9 @@ func (s Spec) validate() error {
 	}
 	if s.Retain < 0 {
 		return fmt.Errorf("%w: Retain must not be negative, got %s", ErrInvalidRequest, s.Retain)
+	}
+	if sh := s.SharesInput; sh.From < 0 || sh.Count < 0 || sh.From+sh.Count > len(s.Messages) || (sh.Count > 0 && sh.ID == "") {
+		return fmt.Errorf("%w: SharesInput %+v does not name messages of another request among the %d messages", ErrInvalidRequest, sh, len(s.Messages))
 	}
 	return nil
 }
@@ -303,6 +323,10 @@ type (
 		id    string
 		ran   time.Duration
 		bytes int64 // what it keeps while retained
+		// shared is the part of bytes that its Spec.SharesInput messages'
+		// texts are (counted with the earlier request while that one is
+		// retained).
+		shared int64
 	}
 	// pickedUp tells the supervisor the end was read (request →
 	// supervisor), so retention evicts it before unread ones.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/model"
@@ -227,9 +228,11 @@ func (r *requestActor) flush(c actor.Context) {
 // the log and its share of the slice.
 const recordOverhead = 64
 
-// retainedBytes estimates the memory a finished request holds: its log.
-func (r *requestActor) retainedBytes() int64 {
-	n := int64(512) // the actor, its lifecycle and its snapshot fields
+// retainedBytes estimates the memory a finished request holds: its log,
+// and its input when kept (Retain); shared is the part of it that the
+// texts of its Spec.SharesInput messages are.
+func (r *requestActor) retainedBytes() (n, shared int64) {
+	n = 512 // the actor, its lifecycle and its snapshot fields
 	r.log.each(func(rec *model.Record) {
 		n += recordOverhead + int64(len(rec.Text))
 		if rec.ToolCall != nil {
@@ -245,11 +248,32 @@ func (r *requestActor) retainedBytes() int64 {
 	for k, v := range r.spec.Metadata {
 		n += int64(len(k) + len(v))
 	}
-	for _, m := range r.spec.Messages { // kept only with Retain
-		n += 64 + int64(len(m.Content))
-		for _, tc := range m.ToolCalls {
-			n += int64(len(tc.ID) + len(tc.Name) + len(tc.Arguments))
+	// The input, kept only with Retain: each message's struct, and the
+	// texts, of which the shared messages' are counted apart.
+	sh := r.spec.SharesInput
+	for i, m := range r.spec.Messages {
+		n += messageOverhead + toolCallOverhead*int64(len(m.ToolCalls))
+		t := textBytes(m)
+		n += t
+		if sh.ID != "" && i >= sh.From && i < sh.From+sh.Count {
+			shared += t
 		}
+	}
+	return n, shared
+}
+
+// messageOverhead and toolCallOverhead are the sizes of an llm.Message
+// and an llm.ToolCall in their slices.
+const (
+	messageOverhead  = int64(unsafe.Sizeof(llm.Message{}))
+	toolCallOverhead = int64(unsafe.Sizeof(llm.ToolCall{}))
+)
+
+// textBytes is the size of a message's texts.
+func textBytes(m llm.Message) int64 {
+	n := int64(len(m.Content) + len(m.ToolCallID) + len(m.Name))
+	for _, tc := range m.ToolCalls {
+		n += int64(len(tc.ID) + len(tc.Name) + len(tc.Arguments))
 	}
 	return n
 }
@@ -287,7 +311,8 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 				r.spec.Messages = nil
 			}
 			r.spec.Settings = llm.Settings{}
-			c.Send(c.Parent(), &finished{id: r.id, ran: ran, bytes: r.retainedBytes()})
+			bytes, shared := r.retainedBytes()
+			c.Send(c.Parent(), &finished{id: r.id, ran: ran, bytes: bytes, shared: shared})
 			ev := r.logger.Info()
 			if e.End.Status == model.StatusFailed {
 				ev = r.logger.Warn()

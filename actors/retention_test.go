@@ -304,3 +304,66 @@ func TestRetainOutlastsLinger(t *testing.T) {
 		}
 	})
 }
+
+// finishRetained runs a request kept with Retain to its end with answer,
+// and returns its snapshot and the retained bytes after it.
+func (h *harness) finishRetained(owner string, spec Spec, answer string) (Snapshot, int64) {
+	h.t.Helper()
+	spec.Retain = time.Hour
+	snap, err := h.eng.Submit(h.ctx, owner, spec)
+	if err != nil {
+		h.t.Fatalf("Submit: %v", err)
+	}
+	s := h.script()
+	s.Token(answer)
+	s.Finish(llm.FinishStop, nil)
+	synctest.Wait()
+	st, err := h.eng.Stats(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return snap, st.RetainedBytes
+}
+
+// TestSharedInputCountsOnce: a request whose input repeats a retained
+// request's input (a conversation continued from a stored response,
+// Spec.SharesInput) counts those texts once while the earlier request
+// holds them; when the earlier request goes, the later one, which still
+// holds them, counts them. Another owner's request, or one that does not
+// keep its input, shares nothing.
+func TestSharedInputCountsOnce(t *testing.T) {
+	big1, big2 := strings.Repeat("a", 20_000), strings.Repeat("b", 10_000)
+	scenario(t, nil, func(h *harness) {
+		first, s1 := h.finishRetained(owner, prompt(big1), "one")
+		cont := Spec{Messages: []llm.Message{{Role: llm.RoleUser, Content: big1}, {Role: llm.RoleAssistant, Content: "one"},
+			{Role: llm.RoleUser, Content: big2}}, SharesInput: SharedInput{ID: first.ID, From: 0, Count: 1}}
+		second, s2 := h.finishRetained(owner, cont, "two")
+		if added := s2 - s1; added < 10_000 || added >= 20_000 {
+			t.Fatalf("the continuation added %d bytes; want its own 10 KB and a little, not the shared 20 KB again", added)
+		}
+		if _, err := h.eng.Delete(h.ctx, first.ID, owner); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		st, _ := h.eng.Stats(h.ctx)
+		alone := st.RetainedBytes // the continuation, counting big1 now
+		if alone < 30_000 {
+			t.Fatalf("after the first request went, %d bytes are counted; the continuation still holds 30 KB", alone)
+		}
+		// An unshared request with the same input and answer counts as much.
+		plain := cont
+		plain.SharesInput = SharedInput{}
+		_, s4 := h.finishRetained(owner, plain, "two")
+		if s4-alone != alone {
+			t.Fatalf("an unshared copy counts %d bytes; the continuation, alone, %d", s4-alone, alone)
+		}
+		// Sharing with another tenant's request, or with a gone one, counts in full.
+		third, s5 := h.finishRetained(owner, prompt(big1), "one")
+		foreign := cont
+		foreign.SharesInput.ID = third.ID
+		if _, s6 := h.finishRetained("tenant-b", foreign, "two"); s6-s5 != alone {
+			t.Fatalf("sharing another tenant's input counted %d bytes; want %d", s6-s5, alone)
+		}
+		_ = second
+	})
+}

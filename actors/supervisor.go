@@ -75,6 +75,15 @@ type entry struct {
 	retained bool
 	bytes    int64
 	pickedUp bool
+	// keepsInput: it was submitted with Retain, so it keeps its input
+	// after its end. base is the retained request whose input texts its
+	// input shares (Spec.SharesInput) while that one is registered, and
+	// shared their size: bytes leaves them out while base is set.
+	// dependents are the requests whose base it is.
+	keepsInput bool
+	base       *entry
+	shared     int64
+	dependents []*entry
 }
 
 // idemKey names an idempotent submit.
@@ -190,13 +199,19 @@ func (s *supervisor) Receive(c actor.Context) {
 			// finds it; byPID stays until Terminated.
 			s.forget(e)
 			c.RequestWithCustomSender(e.pid, &deleteNow{ref: m.Ref}, c.Sender())
+			s.evict(c, e.owner) // the requests sharing its input count it now
 		}
 	case *Withdraw:
 		s.withdraw(c, m)
 	case *finished:
 		if e := s.byID[m.id]; e != nil {
 			s.release(c, e, m.ran)
-			s.retain(c, e, m.bytes)
+			e.shared = m.shared
+			bytes := m.bytes
+			if e.base != nil {
+				bytes -= m.shared // counted with its base
+			}
+			s.retain(c, e, bytes)
 		}
 	case *pickedUp:
 		if e := s.byID[m.id]; e != nil {
@@ -206,6 +221,7 @@ func (s *supervisor) Receive(c actor.Context) {
 		if e := s.byID[m.id]; e != nil {
 			s.forget(e) // byPID stays until Terminated
 			c.Poison(e.pid)
+			s.evict(c, e.owner) // the requests sharing its input count it now
 		}
 	case *actor.Terminated:
 		if e := s.byPID[m.Who.Id]; e != nil {
@@ -215,6 +231,7 @@ func (s *supervisor) Receive(c actor.Context) {
 			delete(s.byPID, m.Who.Id)
 			if s.byID[e.id] == e {
 				s.forget(e)
+				s.evict(c, e.owner)
 			}
 		}
 	case *Drain:
@@ -305,7 +322,13 @@ func (s *supervisor) submit(c actor.Context, m *Submit) {
 		fail(fmt.Errorf("%w: spawn: %w", ErrInternal, err))
 		return
 	}
-	e := &entry{id: id, owner: m.Owner, pid: pid, phase: phaseQueued, ref: m.Ref, idem: idem, specHash: hash}
+	e := &entry{id: id, owner: m.Owner, pid: pid, phase: phaseQueued, ref: m.Ref, idem: idem, specHash: hash, keepsInput: m.Spec.Retain > 0}
+	if sh := m.Spec.SharesInput; sh.Count > 0 && e.keepsInput {
+		if b := s.byID[sh.ID]; b != nil && b.owner == m.Owner && b.keepsInput {
+			e.base = b
+			b.dependents = append(b.dependents, e)
+		}
+	}
 	s.byID[id] = e
 	s.byPID[pid.Id] = e
 	if m.Ref != 0 {
@@ -374,6 +397,31 @@ func (s *supervisor) forget(e *entry) {
 		t.retained--
 		t.retainedBytes -= e.bytes
 		s.dropTenantIfIdle(e.owner)
+	}
+	s.unshare(e)
+}
+
+// unshare unlinks a forgotten request from the requests sharing its
+// input, which now count the shared texts they still hold, and from its
+// own base.
+func (s *supervisor) unshare(e *entry) {
+	for _, d := range e.dependents {
+		if d.base != e {
+			continue
+		}
+		d.base = nil
+		if d.retained {
+			d.bytes += d.shared
+			s.retainedBytes += d.shared
+			s.tenant(d.owner).retainedBytes += d.shared
+		}
+	}
+	e.dependents = nil
+	if b := e.base; b != nil {
+		e.base = nil
+		if i := slices.Index(b.dependents, e); i >= 0 {
+			b.dependents = slices.Delete(b.dependents, i, i+1)
+		}
 	}
 }
 

@@ -263,7 +263,8 @@ func TestInputItems(t *testing.T) {
 // TestLongConversationSharesItsTurns: 200 turns chained by
 // previous_response_id, each adding a 2 KB message. Each stored response
 // lists every earlier turn, but the turns' texts are shared, not copied:
-// copied, they would hold about 40 MB; the heap grows by a few MB.
+// copied, they would hold about 40 MB; the heap grows by a few MB. The
+// retention budget counts the shared texts once.
 func TestLongConversationSharesItsTurns(t *testing.T) {
 	e := newEnv(t, withConfig(func(c *Config) { c.MaxPromptBytes = 1 << 30 }))
 	big := strings.Repeat("x", 2<<10)
@@ -299,9 +300,20 @@ func TestLongConversationSharesItsTurns(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	t.Logf("200 chained turns: heap grew by %d KB", grown>>10)
+	st, err := e.eng.Stats(e.ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("200 chained turns: heap grew by %d KB; retention counts %d KB", grown>>10, st.RetainedBytes>>10)
 	if grown > 16<<20 {
 		t.Fatalf("heap grew by %d MB; the turns are being copied", grown>>20)
+	}
+	// The retention budget counts what the turns hold: each turn's own
+	// 2 KB message and the copy of the answer before it once, plus each
+	// turn's list of messages (about 100 bytes a message, 40,000 messages
+	// in all), not each turn's whole conversation again (41 MB).
+	if st.Retained != 200 || st.RetainedBytes > 200*(2<<10+1<<10)+40_000*128 {
+		t.Fatalf("retention counts %d requests, %d KB; want 200 and about %d KB", st.Retained, st.RetainedBytes>>10, (200*(2<<10)+40_000*100)>>10)
 	}
 }
 

@@ -39,8 +39,9 @@ func (a *api) createResponse(c echo.Context) error {
 	if err := a.resolveRefs(c.Request().Context(), tenantOf(c), &req); err != nil {
 		return err
 	}
+	var shares actors.SharedInput
 	if req.previousID != "" {
-		prior, err := a.priorTurns(c.Request().Context(), tenantOf(c), req.previousID)
+		prior, shared, err := a.priorTurns(c.Request().Context(), tenantOf(c), req.previousID)
 		if err != nil {
 			return err
 		}
@@ -50,6 +51,9 @@ func (a *api) createResponse(c echo.Context) error {
 		}
 		req.messages = slices.Concat(req.messages[:at], prior, req.messages[at:])
 		req.inputFrom += len(prior)
+		// The previous response's input messages keep their texts, shared
+		// with it: retention counts them once.
+		shares = actors.SharedInput{ID: shared.ID, From: at, Count: shared.Count}
 		if err := a.checkPrompt("input", req.messages); err != nil {
 			return err
 		}
@@ -67,6 +71,7 @@ func (a *api) createResponse(c echo.Context) error {
 		Metadata:       responseMetadata(req),
 		IdempotencyKey: key,
 		TraceID:        armhttp.TraceID(c),
+		SharesInput:    shares,
 	}
 	if req.background {
 		spec.OnDisconnect = model.OnDisconnectContinue
@@ -376,30 +381,34 @@ func (a *api) getModel(c echo.Context) error {
 // (without its instructions, which are not carried over, as OpenAI does)
 // then its output (its text and function calls as one assistant turn).
 // An unknown, unstored, expired or other tenant's id is the same 400.
-func (a *api) priorTurns(ctx context.Context, owner, prevID string) ([]llm.Message, error) {
+// shared names the leading messages that are the stored response's own
+// input messages, whose texts are shared with it, not copied (its output
+// turn is made anew from its log).
+func (a *api) priorTurns(ctx context.Context, owner, prevID string) (turns []llm.Message, shared actors.SharedInput, err error) {
 	missing := &Error{Status: stdhttp.StatusBadRequest, Type: TypeInvalidRequest, Code: CodePreviousNotFound, Param: "previous_response_id",
 		Message: fmt.Sprintf("Previous response with id '%s' not found.", truncate(prevID, 200))}
 	id, ok := engineID(prevID, prefixResponse)
 	if !ok {
-		return nil, missing
+		return nil, shared, missing
 	}
 	conv, err := a.load(ctx, id, owner)
 	if err != nil {
 		var oe *Error
 		if errors.As(err, &oe) && oe.Status == stdhttp.StatusNotFound {
-			return nil, missing
+			return nil, shared, missing
 		}
-		return nil, err
+		return nil, shared, err
 	}
 	if conv.end == nil {
-		return nil, &Error{Status: stdhttp.StatusBadRequest, Type: TypeInvalidRequest, Code: CodeInvalidValue, Param: "previous_response_id",
+		return nil, shared, &Error{Status: stdhttp.StatusBadRequest, Type: TypeInvalidRequest, Code: CodeInvalidValue, Param: "previous_response_id",
 			Message: fmt.Sprintf("Previous response with id '%s' is still in progress.", truncate(prevID, 200))}
 	}
 	input := conv.input
 	if in := conv.meta.instructions; in != nil && *in != "" && len(input) > 0 && input[0].Role == llm.RoleSystem {
 		input = input[1:]
 	}
-	return slices.Concat(input, conv.outputMessages()), nil
+	shared = actors.SharedInput{ID: id, Count: len(input)}
+	return slices.Concat(input, conv.outputMessages()), shared, nil
 }
 
 // resolveRefs replaces each item_reference in req's input with the stored

@@ -388,3 +388,68 @@ func TestStreamedContinuation(t *testing.T) {
 		t.Fatalf("streamed text %q", got)
 	}
 }
+
+// TestItemReferenceToInputItems: item_reference also names a stored
+// response's input items (as GET …/input_items lists them): a user
+// message, an assistant message, a function call and its output reach
+// the provider as the turns they were; another tenant's, an unknown
+// place and a kind that does not match the place answer 404.
+func TestItemReferenceToInputItems(t *testing.T) {
+	e := newEnv(t)
+	res := async(func() []byte {
+		_, data := e.do("POST", "/v1/responses", `{"model":"scripted","instructions":"Be brief.","input":[`+
+			`{"role":"user","content":"one"},{"role":"assistant","content":"two"},`+
+			`{"type":"function_call","call_id":"c1","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"c1","output":"four"}]}`, keyA)
+		return data
+	})
+	s := e.script()
+	s.Token("ok")
+	s.Finish(llm.FinishStop, nil)
+	var first struct{ ID string }
+	if err := json.Unmarshal(wait(t, res), &first); err != nil || first.ID == "" {
+		t.Fatalf("create: %v", err)
+	}
+	_, data := e.do("GET", "/v1/responses/"+first.ID+"/input_items?order=asc", "", keyA)
+	var list struct{ Data []struct{ ID string } }
+	if err := json.Unmarshal(data, &list); err != nil || len(list.Data) != 4 {
+		t.Fatalf("input items: %s", data)
+	}
+	refs := ""
+	for _, it := range list.Data {
+		refs += `{"type":"item_reference","id":"` + it.ID + `"},`
+	}
+	res = async(func() []byte {
+		resp, data := e.do("POST", "/v1/responses", `{"model":"scripted","input":[`+refs+`{"role":"user","content":"five"}]}`, keyA)
+		if resp.StatusCode != 200 {
+			t.Errorf("referring to input items: %d %s", resp.StatusCode, data)
+		}
+		return data
+	})
+	s = e.script()
+	want := []llm.Message{
+		{Role: llm.RoleUser, Content: "one"},
+		{Role: llm.RoleAssistant, Content: "two", ToolCalls: []llm.ToolCall{{ID: "c1", Name: "f", Arguments: "{}"}}},
+		{Role: llm.RoleTool, ToolCallID: "c1", Content: "four"},
+		{Role: llm.RoleUser, Content: "five"},
+	}
+	if got := s.Request().Messages; !reflect.DeepEqual(got, want) {
+		t.Errorf("the references reached the provider as\n%+v\nwant\n%+v", got, want)
+	}
+	s.Finish(llm.FinishStop, nil)
+	wait(t, res)
+	opened := e.prov.Opened()
+	in0 := list.Data[0].ID // msg_<id>_in0
+	for _, tc := range []struct{ key, id string }{
+		{keyB, in0}, // tenant A's input item, asked by B
+		{keyA, strings.Replace(in0, "_in0", "_in9", 1)},   // no such place
+		{keyA, "fco_" + strings.TrimPrefix(in0, "msg_")},  // place 0 is a message, not an output
+		{keyA, strings.Replace(in0, "_in0", "_in2_5", 1)}, // no such call
+		{keyA, strings.Replace(in0, "_in0", "_in-1", 1)},  // not a place
+	} {
+		resp, data := e.do("POST", "/v1/responses", `{"model":"scripted","input":[{"type":"item_reference","id":"`+tc.id+`"}]}`, tc.key)
+		wantError(t, resp, data, 404, TypeInvalidRequest, CodeNotFound, "input[0].id")
+	}
+	if e.prov.Opened() != opened {
+		t.Fatal("a refused reference reached the provider")
+	}
+}

@@ -430,10 +430,11 @@ func (a *api) resolveRefs(ctx context.Context, owner string, req *responsesReque
 		}
 		missing := &Error{Status: stdhttp.StatusNotFound, Type: TypeInvalidRequest, Code: CodeNotFound, Param: m.ToolCallID,
 			Message: fmt.Sprintf("Item with id '%s' not found.", truncate(m.Content, 200))}
-		reqID, ok := itemOwner(m.Content)
+		ref, ok := parseItemID(m.Content)
 		if !ok {
 			return missing
 		}
+		reqID := ref.request
 		conv := loaded[reqID]
 		if conv == nil {
 			var err error
@@ -446,6 +447,13 @@ func (a *api) resolveRefs(ctx context.Context, owner string, req *responsesReque
 			}
 			loaded[reqID] = conv
 		}
+		if ref.input {
+			var ok bool
+			if out, ok = appendInputItem(out, conv, ref); !ok {
+				return missing
+			}
+			continue
+		}
 		i := slices.IndexFunc(conv.items, func(it respItem) bool { return it.id == m.Content })
 		if i < 0 {
 			return missing
@@ -455,35 +463,105 @@ func (a *api) resolveRefs(ctx context.Context, owner string, req *responsesReque
 		case itemMessage:
 			out = append(out, llm.Message{Role: llm.RoleAssistant, Content: it.text.String()})
 		case itemFunctionCall:
-			call := llm.ToolCall{ID: it.callID, Name: it.name, Arguments: it.text.String()}
-			if n := len(out); n > 0 && out[n-1].Role == llm.RoleAssistant {
-				out[n-1].ToolCalls = append(out[n-1].ToolCalls, call)
-			} else {
-				out = append(out, llm.Message{Role: llm.RoleAssistant, ToolCalls: []llm.ToolCall{call}})
-			}
+			out = appendCall(out, llm.ToolCall{ID: it.callID, Name: it.name, Arguments: it.text.String()})
 		}
 	}
 	req.messages = out
 	return a.checkPrompt("input", out)
 }
 
-// itemOwner is the id of the request an output item id belongs to:
-// msg_<id>, msg_<id>_<n>, rs_<id>, rs_<id>_<n>, fc_<id>_<index>.
-func itemOwner(itemID string) (string, bool) {
+// appendCall adds a function call to the assistant turn at the end of
+// out, or as an assistant turn of its own.
+func appendCall(out []llm.Message, call llm.ToolCall) []llm.Message {
+	if n := len(out); n > 0 && out[n-1].Role == llm.RoleAssistant {
+		out[n-1].ToolCalls = append(slices.Clip(out[n-1].ToolCalls), call)
+		return out
+	}
+	return append(out, llm.Message{Role: llm.RoleAssistant, ToolCalls: []llm.ToolCall{call}})
+}
+
+// appendInputItem adds the input item ref names (as inputItemsOf lists
+// them) to out: a message as the turn it was, a function call joining the
+// assistant turn before it, a function call output as the tool turn. It
+// reports false when conv's input has no such item.
+func appendInputItem(out []llm.Message, conv *respConv, ref itemRef) ([]llm.Message, bool) {
+	from := min(conv.meta.inputFrom, len(conv.input))
+	msgs := conv.input[from:]
+	if ref.place >= len(msgs) {
+		return out, false
+	}
+	m := msgs[ref.place]
+	switch ref.prefix {
+	case prefixMessage:
+		if m.Role == llm.RoleTool || (m.Content == "" && len(m.ToolCalls) > 0) {
+			return out, false
+		}
+		return append(out, llm.Message{Role: m.Role, Content: m.Content, Name: m.Name}), true
+	case "fc_":
+		if ref.call < 0 || ref.call >= len(m.ToolCalls) {
+			return out, false
+		}
+		return appendCall(out, m.ToolCalls[ref.call]), true
+	case "fco_":
+		if m.Role != llm.RoleTool {
+			return out, false
+		}
+		return append(out, m), true
+	}
+	return out, false
+}
+
+// itemRef is a parsed item id.
+type itemRef struct {
+	prefix  string // msg_, rs_, fc_ or fco_
+	request string // the engine id of the response it belongs to
+	// input: an input item (<prefix><id>_in<place>[_<call>]), else an
+	// output item.
+	input       bool
+	place, call int
+}
+
+// parseItemID reads an item id: an output item, msg_<id>, msg_<id>_<n>,
+// rs_<id>, rs_<id>_<n>, fc_<id>_<index>, or an input item, msg_<id>_in<n>,
+// fc_<id>_in<n>_<j>, fco_<id>_in<n>.
+func parseItemID(itemID string) (itemRef, bool) {
+	var ref itemRef
 	var rest string
 	var ok bool
-	for _, p := range []string{prefixMessage, "rs_", "fc_"} {
+	for _, p := range []string{prefixMessage, "rs_", "fco_", "fc_"} {
 		if rest, ok = strings.CutPrefix(itemID, p); ok {
+			ref.prefix = p
 			break
 		}
 	}
 	if !ok || rest == "" {
-		return "", false
+		return ref, false
+	}
+	if i := strings.LastIndex(rest, "_in"); i > 0 && ref.prefix != "rs_" {
+		place, call, isCall := strings.Cut(rest[i+len("_in"):], "_")
+		n, err := strconv.Atoi(place)
+		j := 0
+		if err == nil && isCall {
+			j, err = strconv.Atoi(call)
+		}
+		if err == nil && n >= 0 && j >= 0 && isCall == (ref.prefix == "fc_") && digits(place) && (!isCall || digits(call)) {
+			ref.request, ref.input, ref.place, ref.call = rest[:i], true, n, j
+			return ref, len(ref.request) <= maxIDBytes
+		}
+	}
+	if ref.prefix == "fco_" {
+		return ref, false
 	}
 	if i := strings.LastIndexByte(rest, '_'); i > 0 {
 		if _, err := strconv.Atoi(rest[i+1:]); err == nil {
 			rest = rest[:i]
 		}
 	}
-	return rest, rest != "" && len(rest) <= maxIDBytes
+	ref.request = rest
+	return ref, rest != "" && len(rest) <= maxIDBytes
+}
+
+// digits reports a non-empty string of ASCII digits.
+func digits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }

@@ -152,7 +152,7 @@ func (e *Engine) Status(ctx context.Context, id, owner string) (Snapshot, error)
 }
 
 // Log returns the request's snapshot and its whole log as it is now (and
-// its input, for a request kept with Retain), without attaching a
+// its input, for a request submitted with KeepInput), without attaching a
 // subscriber: reading it has no side effect on the request (no
 // MaxSubscribers slot, no on_disconnect countdown). The records and the
 // input are shared with the request and must not be modified.

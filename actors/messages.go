@@ -31,11 +31,16 @@ type Spec struct {
 	// ResponseRetention. Retention's budget (MaxRetained, ...) still
 	// applies. 0 keeps the engine's Linger and PickupTimeout.
 	Retain time.Duration
-	// SharesInput names, for a request kept with Retain, the messages of
+	// KeepInput keeps the request's input messages after its end, for a
+	// later turn to continue from (Engine.Log answers them; retention
+	// counts them): stored OpenAI Responses keep theirs. Otherwise a
+	// finished request drops them.
+	KeepInput bool
+	// SharesInput names, for a request submitted with KeepInput, the messages of
 	// Messages that are an earlier request's input messages, their texts
 	// shared with it (not copies): a conversation continued from a stored
 	// Response. Retention counts those texts once, with the earlier
-	// request while it is retained and keeps its input (Retain), with this
+	// request while it is retained and keeps its input (KeepInput), with this
 	// one after it went. Empty: nothing shared, everything is counted.
 	SharesInput SharedInput
 	// TraceID is the caller's own id for the submit (the server passes the
@@ -167,7 +172,7 @@ type LogSnapshot struct {
 	Snapshot Snapshot
 	Records  []model.Record
 	// Input is the request's conversation, kept after the end only for a
-	// request submitted with Retain (nil otherwise). Shared: do not
+	// request submitted with KeepInput (nil otherwise). Shared: do not
 	// modify.
 	Input []llm.Message
 	// Ref echoes GetLog.Ref.

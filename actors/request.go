@@ -229,7 +229,7 @@ func (r *requestActor) flush(c actor.Context) {
 const recordOverhead = 64
 
 // retainedBytes estimates the memory a finished request holds: its log,
-// and its input when kept (Retain); shared is the part of it that the
+// and its input when kept (KeepInput); shared is the part of it that the
 // texts of its Spec.SharesInput messages are.
 func (r *requestActor) retainedBytes() (n, shared int64) {
 	n = 512 // the actor, its lifecycle and its snapshot fields
@@ -248,7 +248,7 @@ func (r *requestActor) retainedBytes() (n, shared int64) {
 	for k, v := range r.spec.Metadata {
 		n += int64(len(k) + len(v))
 	}
-	// The input, kept only with Retain: each message's struct, and the
+	// The input, kept only with KeepInput: each message's struct, and the
 	// texts, of which the shared messages' are counted apart.
 	sh := r.spec.SharesInput
 	for i, m := range r.spec.Messages {
@@ -305,9 +305,9 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 			}
 			// The prompt and settings are not needed once the answer ended:
 			// drop them, so what stays retained is the log. A request kept
-			// on purpose (Retain: a stored Response, which a later turn may
+			// on purpose (KeepInput: a stored Response, which a later turn may
 			// continue) keeps its input messages.
-			if r.spec.Retain == 0 {
+			if !r.spec.KeepInput {
 				r.spec.Messages = nil
 			}
 			r.spec.Settings = llm.Settings{}

@@ -274,11 +274,12 @@ func (e *Engine) mustStatus(t *testing.T, id, owner string) Snapshot {
 
 // TestRetainOutlastsLinger: Spec.Retain keeps a finished request whose end
 // was read past Linger (and past PickupTimeout), until Retain; without it
-// the request goes after Linger.
+// the request goes after Linger. KeepInput keeps its input messages.
 func TestRetainOutlastsLinger(t *testing.T) {
 	scenario(t, func(c *Config) { c.Linger, c.PickupTimeout = time.Second, time.Minute }, func(h *harness) {
 		kept := prompt("kept")
 		kept.Retain = time.Hour
+		kept.KeepInput = true
 		a := h.submit(kept)
 		b := h.submit(prompt("plain"))
 		for range 2 {
@@ -309,7 +310,7 @@ func TestRetainOutlastsLinger(t *testing.T) {
 // and returns its snapshot and the retained bytes after it.
 func (h *harness) finishRetained(owner string, spec Spec, answer string) (Snapshot, int64) {
 	h.t.Helper()
-	spec.Retain = time.Hour
+	spec.Retain, spec.KeepInput = time.Hour, true
 	snap, err := h.eng.Submit(h.ctx, owner, spec)
 	if err != nil {
 		h.t.Fatalf("Submit: %v", err)

@@ -75,7 +75,7 @@ type entry struct {
 	retained bool
 	bytes    int64
 	pickedUp bool
-	// keepsInput: it was submitted with Retain, so it keeps its input
+	// keepsInput: it was submitted with KeepInput, so it keeps its input
 	// after its end. base is the retained request whose input texts its
 	// input shares (Spec.SharesInput) while that one is registered, and
 	// shared their size: bytes leaves them out while base is set.
@@ -322,7 +322,7 @@ func (s *supervisor) submit(c actor.Context, m *Submit) {
 		fail(fmt.Errorf("%w: spawn: %w", ErrInternal, err))
 		return
 	}
-	e := &entry{id: id, owner: m.Owner, pid: pid, phase: phaseQueued, ref: m.Ref, idem: idem, specHash: hash, keepsInput: m.Spec.Retain > 0}
+	e := &entry{id: id, owner: m.Owner, pid: pid, phase: phaseQueued, ref: m.Ref, idem: idem, specHash: hash, keepsInput: m.Spec.KeepInput}
 	if sh := m.Spec.SharesInput; sh.Count > 0 && e.keepsInput {
 		if b := s.byID[sh.ID]; b != nil && b.owner == m.Owner && b.keepsInput {
 			e.base = b

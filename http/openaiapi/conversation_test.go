@@ -453,3 +453,32 @@ func TestItemReferenceToInputItems(t *testing.T) {
 		t.Fatal("a refused reference reached the provider")
 	}
 }
+
+// TestContinuationWithoutResponseRetention: with ResponseRetention 0 a
+// stored response follows the engine's Linger, but while it is there it
+// keeps its input, so a continuation still carries the earlier turns.
+func TestContinuationWithoutResponseRetention(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *Config) { c.ResponseRetention = 0 }))
+	res := async(func() []byte {
+		_, data := e.do("POST", "/v1/responses", `{"model":"scripted","input":"one"}`, keyA)
+		return data
+	})
+	s := e.script()
+	s.Token("two")
+	s.Finish(llm.FinishStop, nil)
+	var first struct{ ID string }
+	if err := json.Unmarshal(wait(t, res), &first); err != nil || first.ID == "" {
+		t.Fatalf("create: %v", err)
+	}
+	res = async(func() []byte {
+		_, data := e.do("POST", "/v1/responses", `{"model":"scripted","input":"three","previous_response_id":"`+first.ID+`"}`, keyA)
+		return data
+	})
+	s = e.script()
+	want := []llm.Message{{Role: llm.RoleUser, Content: "one"}, {Role: llm.RoleAssistant, Content: "two"}, {Role: llm.RoleUser, Content: "three"}}
+	if got := s.Request().Messages; !reflect.DeepEqual(got, want) {
+		t.Errorf("the continuation reached the provider as\n%+v\nwant\n%+v", got, want)
+	}
+	s.Finish(llm.FinishStop, nil)
+	wait(t, res)
+}

@@ -77,7 +77,9 @@ func (a *api) createResponse(c echo.Context) error {
 		spec.OnDisconnect = model.OnDisconnectContinue
 	}
 	if req.store {
-		spec.Retain = a.cfg.ResponseRetention
+		// Kept for ResponseRetention (at least the engine's Linger), with
+		// its input, for a later turn to continue from.
+		spec.Retain, spec.KeepInput = a.cfg.ResponseRetention, true
 	}
 	if req.maxTokens != nil {
 		spec.MaxTokens = *req.maxTokens

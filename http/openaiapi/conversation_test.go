@@ -482,3 +482,37 @@ func TestContinuationWithoutResponseRetention(t *testing.T) {
 	s.Finish(llm.FinishStop, nil)
 	wait(t, res)
 }
+
+// TestStoredInputCountsTowardTheByteBudget: a stored response's input
+// counts toward the retention byte budget: three 4 KB inputs with
+// two-byte answers overflow a 10 KB budget, and the oldest response
+// answers not-found and cannot be continued; the newest is still there.
+func TestStoredInputCountsTowardTheByteBudget(t *testing.T) {
+	e := newEnv(t, withEngine(func(c *actors.Config) { c.MaxRetainedBytes = 10_000 }))
+	big := strings.Repeat("x", 4<<10)
+	run := func() string {
+		res := async(func() []byte {
+			_, data := e.do("POST", "/v1/responses", `{"model":"scripted","input":"`+big+`"}`, keyA)
+			return data
+		})
+		s := e.script()
+		s.Token("ok")
+		s.Finish(llm.FinishStop, nil)
+		var r struct{ ID string }
+		_ = json.Unmarshal(wait(t, res), &r)
+		return r.ID
+	}
+	first := run()
+	run()
+	last := run()
+	resp, data := e.do("GET", "/v1/responses/"+first, "", keyA)
+	wantError(t, resp, data, 404, TypeInvalidRequest, CodeNotFound, "")
+	resp, data = e.do("POST", "/v1/responses", `{"model":"scripted","input":"more","previous_response_id":"`+first+`"}`, keyA)
+	wantError(t, resp, data, 400, TypeInvalidRequest, CodePreviousNotFound, "previous_response_id")
+	if resp, data := e.do("GET", "/v1/responses/"+last, "", keyA); resp.StatusCode != 200 {
+		t.Fatalf("the newest response: %d %s", resp.StatusCode, data)
+	}
+	if st, _ := e.eng.Stats(e.ctx()); st.RetainedBytes > 10_000 || st.EvictedRead+st.EvictedUnread == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}

@@ -408,6 +408,8 @@ func TestDrainThenLeave(t *testing.T) {
 	if e := end(readAll(t, sub)); e == nil || e.Reason != model.ReasonShutdown {
 		t.Fatalf("end %+v; want failed/shutdown", e)
 	}
+	closing := time.Now()
 	owner.eng.Close()
+	t.Logf("close took %s", time.Since(closing))
 	waitMembers(t, 3, b)
 }

@@ -87,8 +87,12 @@ func (c Config) Validate() error {
 	if c.Name == "" || strings.ContainsAny(c.Name, "/ ") {
 		return fmt.Errorf("%w: cluster name %q must be non-empty, without spaces or slashes", ErrInvalidConfig, c.Name)
 	}
-	if _, _, err := splitHostPort("cluster address", c.Addr); err != nil {
+	host, _, err := splitHostPort("cluster address", c.Addr)
+	if err != nil {
 		return err
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return fmt.Errorf("%w: cluster address %q: peers dial it, so it needs a host they can reach (not %q)", ErrInvalidConfig, c.Addr, host)
 	}
 	switch {
 	case c.Refresh <= 0:

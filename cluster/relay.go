@@ -44,7 +44,8 @@ type relay struct {
 	sub       uint64
 	credit    int
 	max       int
-	tokens    int
+	tokens    int    // token records up to the cursor, or past tokensAt
+	tokensAt  uint64 // the subscribe snapshot's LastSeq: tokens counts those after it
 	answered  bool
 	ended     bool
 	lostSince time.Time
@@ -72,7 +73,7 @@ func (r *relay) Receive(c actor.Context) {
 		if !r.answered {
 			r.answered = true
 			snap := snapshotFromWire(m.Snapshot)
-			r.tokens = snap.Tokens
+			r.tokens, r.tokensAt = snap.Tokens, snap.LastSeq
 			r.result <- relayResult{sub: &actors.Subscribed{Sub: m.Sub, Request: c.Self(), Snapshot: *snap, Exhausted: m.Exhausted}}
 			if m.Exhausted {
 				c.Stop(c.Self())
@@ -136,7 +137,9 @@ func (r *relay) deliver(c actor.Context, m *wire.Batch) {
 	for i := range recs {
 		switch recs[i].Kind {
 		case model.KindToken:
-			r.tokens++
+			if recs[i].Seq > r.tokensAt {
+				r.tokens++
+			}
 		case model.KindEnd:
 			r.ended = true
 		}

@@ -257,4 +257,3 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	}
 	waitMembers(t, c, 1)
 }
-

@@ -18,6 +18,7 @@ import (
 	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/llm/scripted"
 	"github.com/armistice-go/armistice/model"
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/test"
 	"github.com/rs/zerolog"
 )
@@ -412,4 +413,38 @@ func TestDrainThenLeave(t *testing.T) {
 	owner.eng.Close()
 	t.Logf("close took %s", time.Since(closing))
 	waitMembers(t, 3, b)
+}
+
+// TestBlipIsSurvivedFromTheCursor: the owner-side proxy of a remote
+// reader goes away while the owner stays a member (what a broken and
+// restored connection looks like to the relay); the relay subscribes
+// again from its cursor and the reader reads every record exactly once.
+func TestBlipIsSurvivedFromTheCursor(t *testing.T) {
+	a, b, _ := three(t)
+	snap, script := submit(t, a, "t1", "blip")
+	sub := subscribe(t, b, snap.ID, "t1", 0)
+	script.Token("one ")
+	got := readN(t, sub, 3)
+	reply := make(chan []*actor.PID, 1)
+	a.node.system.Root.Send(a.node.gateway, &listProxies{reply: reply})
+	proxies := <-reply
+	if len(proxies) != 1 {
+		t.Fatalf("%d proxies on the owner; want 1", len(proxies))
+	}
+	a.node.system.Root.Stop(proxies[0])
+	go func() {
+		for _, w := range []string{"two ", "three ", "four"} {
+			script.Token(w)
+		}
+		script.Finish(llm.FinishStop, nil)
+	}()
+	got = append(got, readAll(t, sub)...)
+	for i, r := range got {
+		if r.Seq != uint64(i+1) {
+			t.Fatalf("record %d has seq %d: %v", i, r.Seq, got)
+		}
+	}
+	if e := end(got); e == nil || e.Reason != model.ReasonStop || e.Tokens != 4 {
+		t.Fatalf("end %+v; want stop with 4 tokens", e)
+	}
 }

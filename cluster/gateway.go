@@ -16,9 +16,15 @@ import (
 // proxy, the local subscriber that stands for the remote relay.
 type gateway struct{ node *Node }
 
+// listProxies asks the gateway for its live proxies (tests use it to
+// make a blip).
+type listProxies struct{ reply chan []*actor.PID }
+
 func (g *gateway) Receive(c actor.Context) {
 	n := g.node
 	switch m := c.Message().(type) {
+	case *listProxies:
+		m.reply <- c.Children()
 	case *wire.GetStatus:
 		g.serve(c, m.Id, "status", m.TimeoutNs, func(ctx context.Context) (proto.Message, error) {
 			s, err := n.eng.Status(ctx, m.Id, m.Owner)

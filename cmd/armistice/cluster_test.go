@@ -198,6 +198,21 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 		t.Fatalf("the stored Response through C:\n%s\nthrough A:\n%s", got, wantResp)
 	}
 
+	resp, err = http.Post(a.url+"/v1/responses", "application/json", strings.NewReader(`{"model":"embedded","input":"bg","max_output_tokens":6,"background":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bg struct{ ID string }
+	_ = json.NewDecoder(resp.Body).Decode(&bg)
+	resp.Body.Close()
+	_, fromB := b.get(t, "/v1/responses/"+bg.ID+"?stream=true") // read to its end through B
+	_, fromA := a.get(t, "/v1/responses/"+bg.ID+"?stream=true")
+	_, resumedC := c.get(t, "/v1/responses/"+bg.ID+"?stream=true&starting_after=3")
+	_, resumedA := a.get(t, "/v1/responses/"+bg.ID+"?stream=true&starting_after=3")
+	if fromB != fromA || resumedC != resumedA || !strings.Contains(fromA, "response.completed") && !strings.Contains(fromA, "response.incomplete") {
+		t.Fatalf("a background Response's events through B:\n%s\nthrough A:\n%s\nresumed through C:\n%s\nthrough A:\n%s", fromB, fromA, resumedC, resumedA)
+	}
+
 	// Streamed through B, cancelled through C.
 	long := a.submit("long")
 	streamB := b.stream(long)

@@ -36,6 +36,8 @@ type Engine struct {
 	// attached is set on an Engine made by Attach: Close leaves the
 	// supervisor and the system to their owner.
 	attached bool
+	// peers reaches other nodes' requests (cluster mode); nil for one node.
+	peers atomic.Pointer[peersBox]
 }
 
 // command is a message that carries a Ref and a Deadline.
@@ -148,6 +150,9 @@ func (e *Engine) Submit(ctx context.Context, owner string, spec Spec) (Snapshot,
 
 // Status returns the request's current snapshot.
 func (e *Engine) Status(ctx context.Context, id, owner string) (Snapshot, error) {
+	if p := e.remote(id); p != nil {
+		return e.snapshot(e.askRemote(ctx, p, id, &GetStatus{ID: id, Owner: owner}))
+	}
 	return e.snapshot(e.ask(ctx, &GetStatus{ID: id, Owner: owner}, 0, nil))
 }
 
@@ -157,7 +162,13 @@ func (e *Engine) Status(ctx context.Context, id, owner string) (Snapshot, error)
 // MaxSubscribers slot, no on_disconnect countdown). The records and the
 // input are shared with the request and must not be modified.
 func (e *Engine) Log(ctx context.Context, id, owner string) (LogSnapshot, error) {
-	res, err := e.ask(ctx, &GetLog{ID: id, Owner: owner}, 0, nil)
+	var res any
+	var err error
+	if p := e.remote(id); p != nil {
+		res, err = e.askRemote(ctx, p, id, &GetLog{ID: id, Owner: owner})
+	} else {
+		res, err = e.ask(ctx, &GetLog{ID: id, Owner: owner}, 0, nil)
+	}
 	if err != nil {
 		return LogSnapshot{}, err
 	}
@@ -172,12 +183,18 @@ func (e *Engine) Log(ctx context.Context, id, owner string) (LogSnapshot, error)
 // Cancelling again answers the same. A request that had already completed
 // or failed gives an error wrapping ErrAlreadyFinished, with the snapshot.
 func (e *Engine) Cancel(ctx context.Context, id, owner string) (Snapshot, error) {
+	if p := e.remote(id); p != nil {
+		return e.snapshot(e.askRemote(ctx, p, id, &Cancel{ID: id, Owner: owner}))
+	}
 	return e.snapshot(e.ask(ctx, &Cancel{ID: id, Owner: owner}, 0, nil))
 }
 
 // Delete forgets a finished request at once and returns its last
 // snapshot. A request still pending or streaming gives ErrNotFinished.
 func (e *Engine) Delete(ctx context.Context, id, owner string) (Snapshot, error) {
+	if p := e.remote(id); p != nil {
+		return e.snapshot(e.askRemote(ctx, p, id, &Delete{ID: id, Owner: owner}))
+	}
 	return e.snapshot(e.ask(ctx, &Delete{ID: id, Owner: owner}, 0, nil))
 }
 
@@ -208,6 +225,9 @@ func (e *Engine) Drain(ctx context.Context, grace time.Duration) error {
 // the whole log). Read with Next; Close when done. A cursor at or past the
 // end record gives a subscription that is Exhausted.
 func (e *Engine) Subscribe(ctx context.Context, id, owner string, after uint64) (*Subscription, error) {
+	if p := e.remote(id); p != nil {
+		return e.subscribeRemote(ctx, p, id, owner, after)
+	}
 	// Room for every batch the subscription grants, plus the final batch
 	// a stopping request leaves; the actor never blocks.
 	ch := make(chan Batch, pullWindow+1)
@@ -249,18 +269,9 @@ func (e *Engine) Close() error {
 // caller stops waiting anyway (the answer was on its way), undo, if set,
 // makes the message that takes back what the command did.
 func (e *Engine) ask(ctx context.Context, msg any, extra time.Duration, undo func(ref uint64) any) (any, error) {
-	if err := ctx.Err(); err != nil {
+	timeout, err := e.callTimeout(ctx, extra)
+	if err != nil {
 		return nil, err
-	}
-	if e.closed.Load() {
-		return nil, ErrClosed
-	}
-	timeout := e.cfg.AskTimeout + extra
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
-		if timeout <= 0 {
-			return nil, context.DeadlineExceeded
-		}
 	}
 	var ref uint64
 	if cmd, ok := msg.(command); ok {
@@ -278,7 +289,7 @@ func (e *Engine) ask(ctx context.Context, msg any, extra time.Duration, undo fun
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	var res any
-	var err error
+
 	gaveUp := false
 	select {
 	case res = <-box.ch:

@@ -42,6 +42,19 @@ type Config struct {
 	// Pass the same Metrics as the engine's actors.Config.Observer to get
 	// request metrics too. Default: a fresh Metrics without engine events.
 	Metrics *Metrics
+	// Cluster, when set, is this node's cluster membership (package
+	// cluster's Node): /readyz answers 503 while the node is not a member
+	// or is leaving, and lists the members. Nil on one node.
+	Cluster ClusterStatus
+}
+
+// ClusterStatus is what /readyz shows of a cluster node.
+type ClusterStatus interface {
+	// Ready is nil while the node serves as a member.
+	Ready() error
+	// Addr is the node's remote address; Members the members' addresses.
+	Addr() string
+	Members() []string
 }
 
 // DefaultConfig returns the documented defaults.

@@ -20,7 +20,7 @@ type SnapshotJSON struct {
 	Reason        model.Reason `json:"reason,omitzero"`
 	Message       string       `json:"message,omitempty"`
 	Model         string       `json:"model,omitempty"`
-	CreatedAt     time.Time    `json:"created_at"`
+	CreatedAt     time.Time    `json:"created_at,omitzero"` // zero only on a lost node's tombstone
 	StartedAt     time.Time    `json:"started_at,omitzero"`
 	FinishedAt    time.Time    `json:"finished_at,omitzero"`
 	Tokens        int          `json:"tokens"`

@@ -145,11 +145,31 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(stdhttp.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyBody is /readyz's answer.
+type readyBody struct {
+	Status  string       `json:"status"`
+	Cluster *readyMember `json:"cluster,omitempty"`
+}
+
+type readyMember struct {
+	Node    string   `json:"node"`
+	Members []string `json:"members"`
+	Error   string   `json:"error,omitempty"`
+}
+
 func (s *Server) readyz(c echo.Context) error {
-	if s.draining.Load() {
-		return c.JSON(stdhttp.StatusServiceUnavailable, map[string]string{"status": "draining"})
+	body := readyBody{Status: "ready"}
+	status := stdhttp.StatusOK
+	if cl := s.cfg.Cluster; cl != nil {
+		body.Cluster = &readyMember{Node: cl.Addr(), Members: cl.Members()}
+		if err := cl.Ready(); err != nil {
+			body.Status, body.Cluster.Error, status = "not_member", err.Error(), stdhttp.StatusServiceUnavailable
+		}
 	}
-	return c.JSON(stdhttp.StatusOK, map[string]string{"status": "ready"})
+	if s.draining.Load() {
+		body.Status, status = "draining", stdhttp.StatusServiceUnavailable
+	}
+	return c.JSON(status, body)
 }
 
 // handleError writes every error as the API's JSON error body.

@@ -92,12 +92,17 @@ const (
 	ReasonShutdown                  // the engine drained before the answer ended
 	ReasonInternalError             // a panic in provider or engine code
 	ReasonToolCalls                 // the model stopped for the client to run its tool calls
+	// ReasonNodeLost: the cluster node that owned the request left the
+	// cluster before the answer ended. Only other nodes report it (the
+	// owner is gone); it never goes through Step.
+	ReasonNodeLost
 )
 
 var reasonNames = [...]string{
 	"", "stop", "length", "content_filter", "client_cancel", "client_disconnected",
 	"upstream_error", "first_token_timeout", "idle_timeout", "deadline_exceeded",
 	"queue_timeout", "output_too_large", "shutdown", "internal_error", "tool_calls",
+	"node_lost",
 }
 
 func (r Reason) String() string {

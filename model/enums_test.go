@@ -98,8 +98,8 @@ func TestReasonText(t *testing.T) {
 		ReasonQueueTimeout: "queue_timeout", ReasonOutputTooLarge: "output_too_large",
 		ReasonShutdown: "shutdown", ReasonInternalError: "internal_error",
 	})
-	unknownNames[Reason](t, "none", "STOP", "content-filter", "timeout", "reason(15)")
-	for r, want := range map[Reason]string{ReasonToolCalls: "tool_calls", 15: "reason(15)", 255: "reason(255)"} {
+	unknownNames[Reason](t, "none", "STOP", "content-filter", "timeout", "reason(16)")
+	for r, want := range map[Reason]string{ReasonToolCalls: "tool_calls", ReasonNodeLost: "node_lost", 16: "reason(16)", 255: "reason(255)"} {
 		if got := r.String(); got != want {
 			t.Errorf("Reason(%d).String() = %q; want %q", uint8(r), got, want)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/armistice-go/armistice/actors"
+	"github.com/armistice-go/armistice/cluster"
 	armhttp "github.com/armistice-go/armistice/http"
 	"github.com/armistice-go/armistice/http/openaiapi"
 	"github.com/armistice-go/armistice/http/playground"
@@ -45,6 +46,8 @@ type serveConfig struct {
 	Anthropic         anthropic.Config
 	LogLevel          zerolog.Level
 	LogFormat         string // json or console
+	// Cluster is cluster mode (off by default).
+	Cluster cluster.Config
 
 	// Logger and Metrics are made once the settings are read, so that
 	// providers can report to them.
@@ -121,6 +124,20 @@ func int64Setting(flag, env, def, usage string, least int64, field func(*serveCo
 			return atLeast(int(n), int(least))
 		}
 		*field(c) = n
+		return nil
+	}}
+}
+
+// listSetting is a comma-separated list; blanks are dropped.
+func listSetting(flag, env, usage string, field func(*serveConfig) *[]string) setting {
+	return setting{flag: flag, env: env, usage: usage, apply: func(c *serveConfig, v string) error {
+		var out []string
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+		*field(c) = out
 		return nil
 	}}
 }
@@ -249,6 +266,25 @@ var settings = []setting{
 		return nil
 	}},
 	intSetting("embedded-tokens", "ARMISTICE_EMBEDDED_TOKENS", "64", "embedded model: answer length in tokens", 1, func(c *serveConfig) *int { return &c.EmbeddedCount }),
+	{flag: "cluster", env: "ARMISTICE_CLUSTER", def: "off", usage: "cluster mode: off, automanaged (a fixed list of peers) or etcd", apply: func(c *serveConfig, v string) error {
+		switch m := cluster.Mode(v); m {
+		case cluster.ModeOff, cluster.ModeAutomanaged, cluster.ModeEtcd:
+			c.Cluster.Mode = m
+			return nil
+		}
+		return fmt.Errorf("not off, automanaged or etcd")
+	}},
+	stringSetting("cluster-name", "ARMISTICE_CLUSTER_NAME", "armistice", "nodes with the same name form one cluster", func(c *serveConfig) *string { return &c.Cluster.Name }),
+	{flag: "cluster-addr", env: "ARMISTICE_CLUSTER_ADDR", def: "127.0.0.1:0", usage: "host:port of this node's remote (gRPC) endpoint, also what peers dial", apply: func(c *serveConfig, v string) error {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return fmt.Errorf("not host:port")
+		}
+		c.Cluster.Addr = v
+		return nil
+	}},
+	listSetting("cluster-peers", "ARMISTICE_CLUSTER_PEERS", "automanaged: host:port of every node's membership endpoint, this one included, comma-separated", func(c *serveConfig) *[]string { return &c.Cluster.Peers }),
+	stringSetting("cluster-membership-addr", "ARMISTICE_CLUSTER_MEMBERSHIP_ADDR", "", "automanaged: host:port this node serves its membership endpoint on", func(c *serveConfig) *string { return &c.Cluster.MembershipAddr }),
+	listSetting("cluster-etcd", "ARMISTICE_CLUSTER_ETCD", "etcd: endpoints, comma-separated", func(c *serveConfig) *[]string { return &c.Cluster.Etcd }),
 	{flag: "log-level", env: "ARMISTICE_LOG_LEVEL", def: "info", usage: "debug, info, warn or error", apply: func(c *serveConfig, v string) error {
 		switch v {
 		case "debug", "info", "warn", "error":
@@ -314,7 +350,7 @@ func loadServeConfig(args []string, lookupEnv func(string) (string, bool), stder
 	if fs.NArg() > 0 {
 		return serveConfig{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	cfg := serveConfig{Engine: actors.DefaultConfig(nil), HTTP: armhttp.DefaultConfig()}
+	cfg := serveConfig{Engine: actors.DefaultConfig(nil), HTTP: armhttp.DefaultConfig(), Cluster: cluster.DefaultConfig()}
 	for i, s := range settings {
 		// Errors name where the value came from, and the other way to set it.
 		v, source := s.def, "default of --"+s.flag+" ("+s.env+")"
@@ -353,6 +389,12 @@ func loadServeConfig(args []string, lookupEnv func(string) (string, bool), stder
 		return serveConfig{}, err
 	}
 	if err := cfg.HTTP.Validate(); err != nil {
+		return serveConfig{}, err
+	}
+	// A lost node's ids answer failed/node_lost as long as a finished
+	// request would have been kept.
+	cfg.Cluster.Tombstone = cfg.Engine.PickupTimeout
+	if err := cfg.Cluster.Validate(); err != nil {
 		return serveConfig{}, err
 	}
 	return cfg, nil
@@ -525,12 +567,31 @@ func serve(args []string, stdout, stderr io.Writer, signals <-chan os.Signal) in
 	cfg.HTTP.Logger = logger.With().Str("component", "http").Logger()
 	cfg.HTTP.Metrics = metrics
 
+	var node *cluster.Node
+	if cfg.Cluster.Enabled() {
+		if node, err = cluster.New(cfg.Cluster, logger); err != nil {
+			fmt.Fprintln(stderr, "armistice serve:", err)
+			return 2
+		}
+		cfg.Engine.NewID = node.NewID
+		cfg.HTTP.Cluster = node
+	}
 	eng, err := actors.New(cfg.Engine)
 	if err != nil {
 		fmt.Fprintln(stderr, "armistice serve:", err)
 		return 2
 	}
 	defer eng.Close()
+	if node != nil {
+		if err := node.Start(eng); err != nil {
+			logger.Error().Err(err).Msg("cannot join the cluster")
+			return 1
+		}
+		// Deferred after the engine's Close, so it runs before it: the
+		// node leaves while its actor system still runs.
+		defer node.Leave(leaveWait)
+		metrics.Registry().MustRegister(node.Collector())
+	}
 	srv, err := armhttp.New(eng, cfg.HTTP)
 	if err != nil {
 		fmt.Fprintln(stderr, "armistice serve:", err)
@@ -591,6 +652,13 @@ func serve(args []string, stdout, stderr io.Writer, signals <-chan os.Signal) in
 		return 1
 	}
 	<-served
+	if node != nil {
+		node.Leave(leaveWait)
+	}
 	logger.Info().Msg("stopped")
 	return 0
 }
+
+// leaveWait bounds how long a node that leaves waits for readers on other
+// nodes to confirm their last batches.
+const leaveWait = 500 * time.Millisecond

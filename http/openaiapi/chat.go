@@ -295,7 +295,7 @@ func chatFailure(end *model.End) *Error {
 		e.Status = stdhttp.StatusBadGateway
 	case model.ReasonFirstTokenTimeout, model.ReasonIdleTimeout, model.ReasonDeadlineExceeded, model.ReasonQueueTimeout:
 		e.Status = stdhttp.StatusGatewayTimeout
-	case model.ReasonShutdown:
+	case model.ReasonShutdown, model.ReasonNodeLost:
 		e.Status = stdhttp.StatusServiceUnavailable
 	case model.ReasonClientCancel, model.ReasonClientDisconnected:
 		e.Status, e.Type = stdhttp.StatusConflict, TypeInvalidRequest

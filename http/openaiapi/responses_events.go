@@ -621,6 +621,8 @@ func failureMessage(end *model.End) string {
 		return "The response grew larger than the server allows."
 	case model.ReasonShutdown:
 		return "The server shut down before the response finished."
+	case model.ReasonNodeLost:
+		return "The server node that ran the response left the cluster before it finished."
 	case model.ReasonClientCancel, model.ReasonClientDisconnected:
 		return "The response was cancelled."
 	}

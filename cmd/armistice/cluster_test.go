@@ -1,0 +1,274 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/armistice-go/armistice/http/client"
+)
+
+// freePorts returns n loopback ports that were free a moment ago.
+func freePorts(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		out = append(out, ln.Addr().String())
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return out
+}
+
+// startCluster starts n `armistice serve --cluster automanaged` processes
+// on loopback, each listing every membership endpoint, and waits until
+// each one's /readyz lists n members. The children (this test binary
+// re-run as main) may be race-instrumented: proto.actor's cluster has
+// races of its own, so a child's race reports go to files and only those
+// with a frame of this module fail the test (checkRaces).
+func startCluster(t *testing.T, n int, args ...string) []*child {
+	t.Helper()
+	membership := freePorts(t, n)
+	raceDir := t.TempDir()
+	t.Cleanup(func() { checkRaces(t, raceDir) })
+	env := []string{"GORACE=exitcode=0 log_path=" + filepath.Join(raceDir, "race")}
+	nodes := make([]*child, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[i] = startServeEnv(t, env, append([]string{"--cluster", "automanaged",
+				"--cluster-membership-addr", membership[i], "--cluster-peers", strings.Join(membership, ",")}, args...)...)
+		}()
+	}
+	wg.Wait()
+	for _, c := range nodes {
+		if c == nil {
+			t.FailNow()
+		}
+		waitMembers(t, c, n)
+	}
+	return nodes
+}
+
+// waitMembers polls /readyz until it lists want members.
+func waitMembers(t *testing.T, c *child, want int) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		var body struct {
+			Status  string
+			Cluster struct{ Members []string }
+		}
+		resp, err := http.Get(c.url + "/readyz")
+		if err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if len(body.Cluster.Members) == want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/readyz: %+v, %v; want %d members", c.url, body, err, want)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a real process, not a test's timing
+	}
+}
+
+// raceFrame is the first frame of one access in a race report.
+var raceFrame = regexp.MustCompile(`(?m)^(?:Read|Write|Previous read|Previous write|Atomic \w+) at .*\n\s+(\S+)`)
+
+// checkRaces fails the test for a race report (written by a child) whose
+// racing access is in this module's code.
+func checkRaces(t *testing.T, dir string) {
+	files, _ := filepath.Glob(filepath.Join(dir, "race*"))
+	library := 0
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		for _, report := range strings.Split(string(data), "WARNING: DATA RACE")[1:] {
+			ours := false
+			for _, m := range raceFrame.FindAllStringSubmatch(report, -1) {
+				ours = ours || strings.Contains(m[1], "armistice-go/armistice")
+			}
+			if ours {
+				t.Errorf("a data race in our code:\n%s", report)
+			} else {
+				library++
+			}
+		}
+	}
+	if library > 0 {
+		t.Logf("%d race reports in proto.actor's code (docs/cluster.md, Limits)", library)
+	}
+}
+
+func (c *child) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(c.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// events reads a request's whole SSE stream as bytes (the request must
+// be finished).
+func (c *child) events(t *testing.T, id string) string {
+	t.Helper()
+	code, body := c.get(t, "/v1/requests/"+id+"/events")
+	if code != http.StatusOK {
+		t.Fatalf("events of %s: %d %s", id, code, body)
+	}
+	return body
+}
+
+// lastEvent reads ch to its close and returns its last event and when the
+// stream ended.
+func lastEvent(t *testing.T, ch <-chan client.Event) (client.Event, time.Time) {
+	t.Helper()
+	var last client.Event
+	for {
+		ev, ok := nextEvent(t, ch)
+		if !ok {
+			return last, time.Now()
+		}
+		last = ev
+	}
+}
+
+// TestClusterOfThreeProcesses: three `armistice serve --cluster
+// automanaged` processes behave as one server. A request submitted on A
+// reads the same (status, SSE bytes, OpenAI Response) through every node;
+// streamed through B and cancelled through C, B's client gets the cancel;
+// A killed with SIGKILL mid-stream ends B's and C's streams with
+// failed/node_lost within 2 s and status reads answer it; B stopped with
+// SIGTERM drains first: C's client gets failed/shutdown and B exits 0.
+func TestClusterOfThreeProcesses(t *testing.T) {
+	nodes := startCluster(t, 3, "--embedded-rate", "50", "--shutdown-grace", "300ms")
+	a, b, c := nodes[0], nodes[1], nodes[2]
+
+	// The same answers through every node, once finished.
+	short, err := a.client().Submit(t.Context(), client.Request{Prompt: "short", MaxTokens: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastEvent(t, b.stream(short.ID))
+	wantEvents := a.events(t, short.ID)
+	_, wantStatus := a.get(t, "/v1/requests/"+short.ID)
+	for _, n := range []*child{b, c} {
+		if got := n.events(t, short.ID); got != wantEvents {
+			t.Fatalf("SSE through %s:\n%s\nthrough the owner:\n%s", n.url, got, wantEvents)
+		}
+		if _, got := n.get(t, "/v1/requests/"+short.ID); got != wantStatus {
+			t.Fatalf("status through %s: %s; owner: %s", n.url, got, wantStatus)
+		}
+		code, body := n.get(t, "/v1/requests/"+short.ID+"x")
+		if code != http.StatusNotFound {
+			t.Fatalf("an unknown id through %s: %d %s", n.url, code, body)
+		}
+	}
+	resp, err := http.Post(a.url+"/v1/responses", "application/json", strings.NewReader(`{"model":"embedded","input":"hi","max_output_tokens":4}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored struct{ ID string }
+	_ = json.NewDecoder(resp.Body).Decode(&stored)
+	resp.Body.Close()
+	_, wantResp := a.get(t, "/v1/responses/"+stored.ID)
+	if _, got := c.get(t, "/v1/responses/"+stored.ID); got != wantResp || stored.ID == "" {
+		t.Fatalf("the stored Response through C:\n%s\nthrough A:\n%s", got, wantResp)
+	}
+
+	resp, err = http.Post(a.url+"/v1/responses", "application/json", strings.NewReader(`{"model":"embedded","input":"bg","max_output_tokens":6,"background":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bg struct{ ID string }
+	_ = json.NewDecoder(resp.Body).Decode(&bg)
+	resp.Body.Close()
+	_, fromB := b.get(t, "/v1/responses/"+bg.ID+"?stream=true") // read to its end through B
+	_, fromA := a.get(t, "/v1/responses/"+bg.ID+"?stream=true")
+	_, resumedC := c.get(t, "/v1/responses/"+bg.ID+"?stream=true&starting_after=3")
+	_, resumedA := a.get(t, "/v1/responses/"+bg.ID+"?stream=true&starting_after=3")
+	if fromB != fromA || resumedC != resumedA || !strings.Contains(fromA, "response.completed") && !strings.Contains(fromA, "response.incomplete") {
+		t.Fatalf("a background Response's events through B:\n%s\nthrough A:\n%s\nresumed through C:\n%s\nthrough A:\n%s", fromB, fromA, resumedC, resumedA)
+	}
+
+	// Streamed through B, cancelled through C.
+	long := a.submit("long")
+	streamB := b.stream(long)
+	nextEvent(t, streamB)
+	if _, err := c.client().Cancel(t.Context(), long); err != nil {
+		t.Fatalf("cancel through C: %v", err)
+	}
+	if last, _ := lastEvent(t, streamB); last.Name != "end" || last.End.State != "cancelled" {
+		t.Fatalf("B's stream ended with %+v; want the cancel", last)
+	}
+
+	// A killed mid-stream.
+	doomed := a.submit("doomed")
+	streams := []<-chan client.Event{b.stream(doomed), c.stream(doomed)}
+	for _, s := range streams {
+		for range 3 {
+			nextEvent(t, s) // pending, streaming, a token
+		}
+	}
+	killed := time.Now()
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range streams {
+		last, at := lastEvent(t, s)
+		if last.Name != "end" || last.End.Status != "failed" || last.End.Reason != "node_lost" {
+			t.Fatalf("stream %d ended with %+v; want failed/node_lost", i, last)
+		}
+		if d := at.Sub(killed); d > 2*time.Second {
+			t.Errorf("stream %d got its end %s after the kill; want within 2 s", i, d)
+		} else {
+			t.Logf("stream %d: node_lost %s after the kill", i, d.Round(time.Millisecond))
+		}
+	}
+	for _, n := range []*child{b, c} {
+		code, body := n.get(t, "/v1/requests/"+doomed)
+		if code != http.StatusOK || !strings.Contains(body, `"reason":"node_lost"`) {
+			t.Fatalf("status through %s after the kill: %d %s", n.url, code, body)
+		}
+	}
+	waitMembers(t, b, 2)
+
+	// B stopped with SIGTERM: it drains first.
+	draining := b.submit("draining")
+	streamC := c.stream(draining)
+	for range 3 {
+		nextEvent(t, streamC)
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if last, _ := lastEvent(t, streamC); last.Name != "end" || last.End.Reason != "shutdown" {
+		t.Fatalf("C's stream ended with %+v; want failed/shutdown", last)
+	}
+	if code := b.exitCode(); code != 0 {
+		t.Fatalf("B exited %d after SIGTERM", code)
+	}
+	waitMembers(t, c, 1)
+}

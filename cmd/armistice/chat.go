@@ -193,7 +193,7 @@ func parseChatFlags(args []string, stdout, stderr io.Writer, getenv func(string)
 
 // chatSession is one run of chat. Only the goroutine running run touches
 // stdout, id and printed; the signal watcher and the canceller share
-// interrupt, wake, aborted and the locked stderr.
+// interrupt, wake, aborted, midLine and the locked stderr.
 //
 // It holds three clients of the same connections, which differ in how an
 // interrupt ends their waits: during a submit's 429 wait it ends the
@@ -216,10 +216,12 @@ type chatSession struct {
 
 	id      string
 	printed bool // text went to stdout and no newline ended it yet
-	// midLine: text went to stdout since the last newline on either
-	// stream, so that on a terminal showing both, a note on stderr would
-	// land mid-word.
-	midLine bool
+	// midLine: text went (or is going) to stdout since the last newline on
+	// either stream, so that on a terminal showing both, a note on stderr
+	// would land mid-word; note starts a line first. It is set before such
+	// a write and again after it, so a note racing the write (an
+	// interrupt) may add a blank line but is never glued to the text.
+	midLine atomic.Bool
 }
 
 func newChatSession(cfg chatConfig, opts chatFlags, stdout, stderr io.Writer) *chatSession {
@@ -274,7 +276,7 @@ func newChatSession(cfg chatConfig, opts chatFlags, stdout, stderr io.Writer) *c
 		}
 		return err
 	}, func(r client.Retry) {
-		fmt.Fprintf(s.stderr, "[%s; retrying in %s]\n", describe(r.Err), r.Wait)
+		s.note(fmt.Sprintf("[%s; retrying in %s]", describe(r.Err), r.Wait))
 	})
 	s.streamer = newClient(func(ctx context.Context, d time.Duration) error {
 		if err := cfg.sleep(ctx, d, s.wake); !errors.Is(err, errWoken) {
@@ -282,13 +284,7 @@ func newChatSession(cfg chatConfig, opts chatFlags, stdout, stderr io.Writer) *c
 		}
 		return nil // the interrupt cut the backoff short: the cancel's end is coming
 	}, func(client.Retry) {
-		// Called from the goroutine that reads the stream, which owns
-		// midLine.
-		note := "[reconnecting...]"
-		if s.midLine {
-			note, s.midLine = "\n"+note, false // a line of its own
-		}
-		fmt.Fprintln(s.stderr, note)
+		s.note("[reconnecting...]")
 	})
 	s.canceller = newClient(func(ctx context.Context, d time.Duration) error {
 		return cfg.sleep(ctx, d, nil)
@@ -334,7 +330,7 @@ func (s *chatSession) watchSignals(ctx context.Context, signals <-chan os.Signal
 			s.stderr.with(func(w io.Writer) {
 				close(s.interrupt)
 				s.wake <- struct{}{}
-				fmt.Fprintln(w, "[cancelling; interrupt again to quit]")
+				s.noteTo(w, "[cancelling; interrupt again to quit]")
 			})
 			continue
 		}
@@ -418,8 +414,24 @@ func (e *requestError) Unwrap() error { return e.err }
 func (s *chatSession) endLine() {
 	if s.printed {
 		fmt.Fprintln(s.stdout)
-		s.printed, s.midLine = false, false
+		s.printed = false
+		s.midLine.Store(false)
 	}
+}
+
+// note writes line to stderr on a line of its own: after a newline when
+// the answer's last line on stdout is unfinished. Safe from any goroutine.
+func (s *chatSession) note(line string) {
+	s.stderr.with(func(w io.Writer) { s.noteTo(w, line) })
+}
+
+// noteTo is note for a caller holding the stderr lock; one write, so the
+// note is never split by the answer's text.
+func (s *chatSession) noteTo(w io.Writer, line string) {
+	if s.midLine.Swap(false) {
+		line = "\n" + line
+	}
+	_, _ = io.WriteString(w, line+"\n")
 }
 
 // stream reads the request's events to its end and returns the exit
@@ -449,11 +461,15 @@ func (s *chatSession) write(text string) error {
 	if text == "" {
 		return nil
 	}
+	open := !strings.HasSuffix(text, "\n")
+	if open {
+		s.midLine.Store(true) // before the write: a note racing it starts a line
+	}
 	if _, err := io.WriteString(s.stdout, text); err != nil {
 		return fmt.Errorf("stdout: %w", err)
 	}
-	s.printed = !strings.HasSuffix(text, "\n")
-	s.midLine = s.printed
+	s.printed = open
+	s.midLine.Store(open)
 	if f, ok := s.stdout.(interface{ Flush() error }); ok {
 		if err := f.Flush(); err != nil {
 			return fmt.Errorf("stdout: %w", err)
@@ -490,7 +506,7 @@ func (s *chatSession) cancelOnInterrupt(ctx context.Context) {
 	if err == nil || ctx.Err() != nil || errors.Is(err, client.ErrAlreadyFinished) || errors.Is(err, client.ErrNotFound) {
 		return
 	}
-	fmt.Fprintln(s.stderr, "armistice: cancel:", describe(err))
+	s.note("armistice: cancel: " + describe(err))
 }
 
 // timerSleep waits d, or until ctx is done or wake delivers.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -958,12 +959,71 @@ func TestChatFirstSignalCancels(t *testing.T) {
 	cfg, _ := testChatConfig()
 	signals := make(chan os.Signal)
 	res := startChat(t, cfg, signals, "--server", f.url(), "p")
-	f.waitFor("the tokens sent", func() bool { return f.sent == 4 })
+	res.stdout.waitFor(t, "Hello")
 	signals <- os.Interrupt
-	res.wait(t).check(t, 1, "Hello\n", "[cancelling; interrupt again to quit]\n[req-1: cancelled/client_cancel, 2 tokens]\n")
+	// The answer's line is unfinished: the note starts a line of its own.
+	res.wait(t).check(t, 1, "Hello\n", "\n[cancelling; interrupt again to quit]\n[req-1: cancelled/client_cancel, 2 tokens]\n")
 	seen := f.seen()
 	if len(seen.cancels) != 1 {
 		t.Errorf("%d cancels, want 1", len(seen.cancels))
+	}
+}
+
+// TestChatCancellingNoteOnItsOwnLine: an interrupt that arrives while the
+// answer's last line is unfinished puts "[cancelling…]" on a line of its own
+// on a terminal that shows stdout and stderr together, not glued to the
+// partial text; at the start of a line it adds no blank line.
+func TestChatCancellingNoteOnItsOwnLine(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		tokens   []string
+		shown    string // what must be on stdout before the interrupt
+		stdout   string
+		terminal string // stdout and stderr interleaved, as a terminal shows them
+	}{
+		{
+			name:     "mid-line",
+			tokens:   []string{"Hel", "lo"},
+			shown:    "Hello",
+			stdout:   "Hello\n",
+			terminal: "Hello\n[cancelling; interrupt again to quit]\n\n[req-1: cancelled/client_cancel, 2 tokens]\n",
+		},
+		{
+			name:     "at the start of a line",
+			tokens:   []string{"Hel", "lo\n"},
+			shown:    "Hello\n",
+			stdout:   "Hello\n",
+			terminal: "Hello\n[cancelling; interrupt again to quit]\n[req-1: cancelled/client_cancel, 2 tokens]\n",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeServer(t)
+			f.state("pending")
+			f.state("streaming")
+			for _, tok := range tc.tokens {
+				f.token(tok)
+			}
+			cfg, _ := testChatConfig()
+			signals := make(chan os.Signal)
+			stdout, terminal := newSyncBuffer(), newSyncBuffer()
+			code := make(chan int, 1)
+			ctx, cancel := context.WithTimeout(t.Context(), waitLimit)
+			defer cancel()
+			go func() {
+				code <- runChatWith(ctx, cfg, []string{"--server", f.url(), "p"}, io.MultiWriter(stdout, terminal), terminal, signals)
+			}()
+			stdout.waitFor(t, tc.shown)
+			signals <- os.Interrupt
+			var got int
+			select {
+			case got = <-code:
+			case <-time.After(waitLimit + time.Second):
+				t.Fatal("chat did not return")
+			}
+			if got != 1 || stdout.String() != tc.stdout || terminal.String() != tc.terminal {
+				t.Fatalf("got exit %d, stdout %q, terminal %q\nwant exit 1, stdout %q, terminal %q", got, stdout.String(), terminal.String(), tc.stdout, tc.terminal)
+			}
+		})
 	}
 }
 
@@ -981,7 +1041,7 @@ func TestChatSecondSignalQuits(t *testing.T) {
 	signals <- os.Interrupt
 	f.waitFor("the cancel", func() bool { return len(f.cancels) == 1 })
 	signals <- syscall.SIGTERM
-	res.wait(t).check(t, 130, "Hello\n", "[cancelling; interrupt again to quit]\n[interrupted]\n")
+	res.wait(t).check(t, 130, "Hello\n", "\n[cancelling; interrupt again to quit]\n[interrupted]\n")
 }
 
 func TestChatSecondSignalInterruptsTheBackoff(t *testing.T) {

@@ -198,6 +198,32 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 		t.Fatalf("the stored Response through C:\n%s\nthrough A:\n%s", got, wantResp)
 	}
 
+	// A conversation continued through C from a Response A stored.
+	resp, err = http.Post(c.url+"/v1/responses", "application/json",
+		strings.NewReader(`{"model":"embedded","input":"more","max_output_tokens":3,"previous_response_id":"`+stored.ID+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var next struct {
+		ID       string
+		Previous string `json:"previous_response_id"`
+		Status   string
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&next)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || next.Previous != stored.ID || next.Status != "incomplete" {
+		t.Fatalf("a continuation through C of A's Response: %d %+v", resp.StatusCode, next)
+	}
+	resp, err = http.Post(c.url+"/v1/responses", "application/json",
+		strings.NewReader(`{"model":"embedded","input":"more","previous_response_id":"`+stored.ID+`x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest { // as on one node: OpenAI's previous_response_not_found
+		t.Fatalf("a continuation of an unknown Response: %d", resp.StatusCode)
+	}
+
 	resp, err = http.Post(a.url+"/v1/responses", "application/json", strings.NewReader(`{"model":"embedded","input":"bg","max_output_tokens":6,"background":true}`))
 	if err != nil {
 		t.Fatal(err)

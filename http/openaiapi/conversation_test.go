@@ -45,6 +45,9 @@ func TestConversationByPreviousResponseID(t *testing.T) {
 		ToolChoice:   responses.ResponseNewParamsToolChoiceUnion{OfToolChoiceMode: openai.Opt(responses.ToolChoiceOptionsRequired)},
 	}, func() { askForWeather(t, e.script()) })
 	call := first.Output[1].AsFunctionCall()
+	if first.PreviousResponseID != "" {
+		t.Errorf("turn 1 shows previous_response_id %q", first.PreviousResponseID)
+	}
 
 	// Turn 2: the tool's result, continuing from turn 1.
 	out := responses.ResponseInputItemParamOfFunctionCallOutput("-3 and snowing")
@@ -67,6 +70,13 @@ func TestConversationByPreviousResponseID(t *testing.T) {
 		s.Token("Cold.")
 		s.Finish(llm.FinishStop, nil)
 	})
+
+	if second.PreviousResponseID != first.ID {
+		t.Errorf("turn 2 shows previous_response_id %q; want %q", second.PreviousResponseID, first.ID)
+	}
+	if got, err := client.Responses.Get(e.ctx(), second.ID, responses.ResponseGetParams{}); err != nil || got.PreviousResponseID != first.ID {
+		t.Errorf("turn 2 read back shows previous_response_id %q (%v); want %q", got.PreviousResponseID, err, first.ID)
+	}
 
 	// Turn 3: a plain follow-up, continuing from turn 2.
 	create(responses.ResponseNewParams{

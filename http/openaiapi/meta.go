@@ -22,6 +22,7 @@ const (
 	metaMaxOutputTokens = metaPrefix + "max_output_tokens"
 	metaSettings        = metaPrefix + "settings"   // the settingsEcho's JSON
 	metaInputFrom       = metaPrefix + "input_from" // where the request's own input starts in its messages
+	metaPrevious        = metaPrefix + "previous_response_id"
 
 	objectResponse = "response"
 	objectChat     = "chat.completion"
@@ -44,6 +45,7 @@ type respMeta struct {
 	inputFrom       int // where its own input starts among its messages
 	instructions    *string
 	maxOutputTokens *int
+	previous        *string // previous_response_id as the client sent it
 	echo            settingsEcho
 	metadata        map[string]string // the client's own
 }
@@ -101,6 +103,9 @@ func responseMetadata(req responsesRequest) map[string]string {
 	if req.inputFrom > 0 {
 		md[metaInputFrom] = strconv.Itoa(req.inputFrom)
 	}
+	if req.previousID != "" {
+		md[metaPrevious] = req.previousID
+	}
 	return md
 }
 
@@ -126,6 +131,9 @@ func (a *api) metaOf(snap actors.Snapshot) (respMeta, bool) {
 		m.maxOutputTokens = &n
 	}
 	m.inputFrom, _ = strconv.Atoi(snap.Metadata[metaInputFrom])
+	if s, ok := snap.Metadata[metaPrevious]; ok {
+		m.previous = &s
+	}
 	if data, ok := snap.Metadata[metaSettings]; ok {
 		_ = json.Unmarshal([]byte(data), &m.echo) // written by responseMetadata
 	}

@@ -523,21 +523,22 @@ func nonNil(lp []model.Logprob) []model.Logprob {
 // response is the Responses object as of the records seen so far.
 func (c *respConv) response() *responseJSON {
 	r := &responseJSON{
-		ID:              prefixResponse + c.meta.id,
-		Object:          objectResponse,
-		CreatedAt:       c.meta.createdAt,
-		Status:          c.status,
-		Background:      c.meta.background,
-		Instructions:    c.meta.instructions,
-		MaxOutputTokens: c.meta.maxOutputTokens,
-		Model:           c.meta.model,
-		Output:          []any{},
-		Store:           c.meta.store,
-		Text:            textConfigJSON{Format: formatType{Type: "text"}},
-		ToolChoice:      "none",
-		Tools:           []json.RawMessage{},
-		Truncation:      "disabled",
-		Metadata:        c.meta.metadata,
+		ID:                 prefixResponse + c.meta.id,
+		Object:             objectResponse,
+		CreatedAt:          c.meta.createdAt,
+		Status:             c.status,
+		Background:         c.meta.background,
+		Instructions:       c.meta.instructions,
+		MaxOutputTokens:    c.meta.maxOutputTokens,
+		PreviousResponseID: c.meta.previous,
+		Model:              c.meta.model,
+		Output:             []any{},
+		Store:              c.meta.store,
+		Text:               textConfigJSON{Format: formatType{Type: "text"}},
+		ToolChoice:         "none",
+		Tools:              []json.RawMessage{},
+		Truncation:         "disabled",
+		Metadata:           c.meta.metadata,
 	}
 	if r.Metadata == nil {
 		r.Metadata = map[string]string{}

@@ -448,3 +448,31 @@ func TestBlipIsSurvivedFromTheCursor(t *testing.T) {
 		t.Fatalf("end %+v; want stop with 4 tokens", e)
 	}
 }
+
+// TestSlowRemoteReaderHoldsItsWindow: a remote reader that reads nothing
+// while the request produces holds at most its window (the credit given
+// with the subscribe is not granted twice), and then reads every record
+// once, in order.
+func TestSlowRemoteReaderHoldsItsWindow(t *testing.T) {
+	a, b, _ := three(t)
+	snap, script := submit(t, a, "t1", "slow reader")
+	sub := subscribe(t, b, snap.ID, "t1", 0)
+	first := readN(t, sub, 1) // the reader's first Pull went out; now it stops reading
+	ctx := ctxT(t)
+	for i := range 40 {
+		script.Token(string(rune('a' + i%26)))
+		// one append (so one batch, while credit lasts) per token
+		for s, err := a.eng.Status(ctx, snap.ID, "t1"); err == nil && s.Tokens < i+1; s, err = a.eng.Status(ctx, snap.ID, "t1") {
+		}
+	}
+	script.Finish(llm.FinishStop, nil)
+	got := append(first, readAll(t, sub)...)
+	for i, r := range got {
+		if r.Seq != uint64(i+1) {
+			t.Fatalf("record %d has seq %d", i, r.Seq)
+		}
+	}
+	if e := end(got); e == nil || e.Tokens != 40 {
+		t.Fatalf("end %+v", e)
+	}
+}

@@ -127,6 +127,10 @@ func (p *proxy) Receive(c actor.Context) {
 			Snapshot: snapshotToWire(&m.Snapshot), Exhausted: m.Exhausted, Ref: m.Ref})
 		if m.Exhausted {
 			c.Stop(self)
+			return
+		}
+		if p.cmd.Credits > 0 {
+			c.Request(p.req, &actors.Pull{Sub: p.sub, Credits: int(p.cmd.Credits)})
 		}
 	case *actors.Error:
 		c.Send(p.relay, errorToWire(m, "subscribe", p.cmd.Ref))

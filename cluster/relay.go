@@ -43,6 +43,7 @@ type relay struct {
 	proxy     *actor.PID
 	sub       uint64
 	credit    int
+	absorb    int // credit granted with the subscribe, not yet asked for by the reader
 	max       int
 	tokens    int    // token records up to the cursor, or past tokensAt
 	tokensAt  uint64 // the subscribe snapshot's LastSeq: tokens counts those after it
@@ -57,7 +58,14 @@ func (r *relay) gatewayPID() *actor.PID { return actor.NewPID(r.addr, gatewayNam
 func (r *relay) subscribe(c actor.Context) {
 	r.lastTry = time.Now()
 	r.node.peer(r.addr).Sent.Add(1)
-	c.Request(r.gatewayPID(), &wire.Subscribe{Id: r.id, Owner: r.owner, After: r.cursor, Ref: rand.Uint64(), TimeoutNs: int64(r.timeout)})
+	sub := &wire.Subscribe{Id: r.id, Owner: r.owner, After: r.cursor, Ref: rand.Uint64(), TimeoutNs: int64(r.timeout)}
+	if !r.answered {
+		// The reader's first Pull grants the whole window: grant it now,
+		// with the subscribe, and absorb that Pull when it comes.
+		sub.Credits = int32(actors.PullWindow)
+		r.credit, r.absorb = actors.PullWindow, actors.PullWindow
+	}
+	c.Request(r.gatewayPID(), sub)
 }
 
 func (r *relay) Receive(c actor.Context) {
@@ -96,11 +104,18 @@ func (r *relay) Receive(c actor.Context) {
 		close(r.ch)
 		c.Stop(c.Self())
 	case *actors.Pull:
-		r.credit += max(1, m.Credits)
+		n := max(1, m.Credits)
+		absorbed := min(n, r.absorb)
+		r.absorb -= absorbed
+		n -= absorbed
 		r.max = m.Max
+		if n == 0 {
+			return
+		}
+		r.credit += n
 		if r.proxy != nil && r.lostSince.IsZero() {
 			r.node.peer(r.addr).Sent.Add(1)
-			c.Request(r.proxy, &wire.Pull{Sub: r.sub, Max: int32(m.Max), Credits: int32(m.Credits)})
+			c.Request(r.proxy, &wire.Pull{Sub: r.sub, Max: int32(m.Max), Credits: int32(n)})
 		}
 	case *actors.Unsubscribe:
 		if r.proxy != nil {

@@ -303,12 +303,15 @@ func (x *Delete) GetTimeoutNs() int64 {
 // proxy on its side: the relay sends Pull and Unsubscribe there and the
 // proxy sends Batch to the relay.
 type Subscribe struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Owner         string                 `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
-	After         uint64                 `protobuf:"varint,3,opt,name=after,proto3" json:"after,omitempty"`
-	Ref           uint64                 `protobuf:"varint,4,opt,name=ref,proto3" json:"ref,omitempty"`
-	TimeoutNs     int64                  `protobuf:"varint,5,opt,name=timeout_ns,json=timeoutNs,proto3" json:"timeout_ns,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Owner     string                 `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
+	After     uint64                 `protobuf:"varint,3,opt,name=after,proto3" json:"after,omitempty"`
+	Ref       uint64                 `protobuf:"varint,4,opt,name=ref,proto3" json:"ref,omitempty"`
+	TimeoutNs int64                  `protobuf:"varint,5,opt,name=timeout_ns,json=timeoutNs,proto3" json:"timeout_ns,omitempty"`
+	// credits is the reader's first grant (a Pull carried with the
+	// subscribe, which saves a round trip before the first batch).
+	Credits       int32 `protobuf:"varint,6,opt,name=credits,proto3" json:"credits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -374,6 +377,13 @@ func (x *Subscribe) GetRef() uint64 {
 func (x *Subscribe) GetTimeoutNs() int64 {
 	if x != nil {
 		return x.TimeoutNs
+	}
+	return 0
+}
+
+func (x *Subscribe) GetCredits() int32 {
+	if x != nil {
+		return x.Credits
 	}
 	return 0
 }
@@ -1678,14 +1688,15 @@ const file_wire_proto_rawDesc = "" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x10\n" +
 	"\x03ref\x18\x03 \x01(\x04R\x03ref\x12\x1d\n" +
 	"\n" +
-	"timeout_ns\x18\x04 \x01(\x03R\ttimeoutNs\"x\n" +
+	"timeout_ns\x18\x04 \x01(\x03R\ttimeoutNs\"\x92\x01\n" +
 	"\tSubscribe\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x14\n" +
 	"\x05after\x18\x03 \x01(\x04R\x05after\x12\x10\n" +
 	"\x03ref\x18\x04 \x01(\x04R\x03ref\x12\x1d\n" +
 	"\n" +
-	"timeout_ns\x18\x05 \x01(\x03R\ttimeoutNs\"D\n" +
+	"timeout_ns\x18\x05 \x01(\x03R\ttimeoutNs\x12\x18\n" +
+	"\acredits\x18\x06 \x01(\x05R\acredits\"D\n" +
 	"\x04Pull\x12\x10\n" +
 	"\x03sub\x18\x01 \x01(\x04R\x03sub\x12\x10\n" +
 	"\x03max\x18\x02 \x01(\x05R\x03max\x12\x18\n" +

@@ -2,13 +2,20 @@ package main
 
 import (
 	"io"
+	"os"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The cluster scenario starts the test binary again as its nodes.
+	if ok, code := nodeMode(); ok {
+		os.Exit(code)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // Bad flags are refused with exit code 2 before anything runs.
 func TestBadFlags(t *testing.T) {

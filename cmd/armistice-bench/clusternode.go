@@ -69,6 +69,7 @@ func runNode(specJSON string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
 		return err
 	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
 	logger := zerolog.New(stderr).Level(zerolog.WarnLevel).With().Timestamp().Logger()
 	ccfg := cluster.DefaultConfig()
 	ccfg.Mode = cluster.ModeAutomanaged

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/armistice-go/armistice/cluster"
 )
 
 // The cluster scenario: three Armistice nodes as real processes on
@@ -35,6 +38,10 @@ const (
 	clusterReader  = 30 * time.Second // a kill's reader, from its open to its end
 	clusterLossCap = 20 * time.Second // beyond the default Unreachable (10 s)
 )
+
+// clusterRefresh is the nodes' membership check interval
+// (cluster.DefaultConfig's Refresh).
+var clusterRefresh = cluster.DefaultConfig().Refresh
 
 // The two paths: submit on the owner, then read the events through it or
 // through another node.
@@ -419,6 +426,12 @@ func (c *clusterRun) killOnce(res *clusterResult, all *[]float64) error {
 		wg.Wait()
 		return startErr
 	}
+	// Membership is checked every clusterRefresh, and the last node to
+	// see a restarted owner made the cluster settle just before these
+	// requests began: killing at once would land at the same phase of
+	// that node's check every time. A random moment of the cycle is what
+	// a real crash meets.
+	time.Sleep(rand.N(clusterRefresh))
 	killedAt := clk.now()
 	owner.kill()
 	wg.Wait()

@@ -92,15 +92,19 @@ type clusterLoss struct {
 }
 
 type clusterResult struct {
-	Nodes      int          `json:"nodes"`
-	Processes  string       `json:"processes"`
-	Rounds     int          `json:"rounds"`
-	StartS     float64      `json:"start_s"` // three nodes started, membership settled
-	Relay      clusterRelay `json:"relay"`
-	TTFT       clusterTTFT  `json:"ttft"`
-	Loss       clusterLoss  `json:"loss"`
-	Missing    int          `json:"missing"`
-	Duplicated int          `json:"duplicated"`
+	Nodes     int          `json:"nodes"`
+	Processes string       `json:"processes"`
+	Rounds    int          `json:"rounds"`
+	StartS    float64      `json:"start_s"` // three nodes started, membership settled
+	Relay     clusterRelay `json:"relay"`
+	TTFT      clusterTTFT  `json:"ttft"`
+	// Replay is the time to the first token when reading, from the
+	// start, a request that already completed on the owner: the
+	// subscription alone, which TTFT overlaps with the upstream's answer.
+	Replay     clusterTTFT `json:"replay"`
+	Loss       clusterLoss `json:"loss"`
+	Missing    int         `json:"missing"`
+	Duplicated int         `json:"duplicated"`
 
 	ttftSamples map[string][]float64 // the last round's, µs
 }
@@ -254,25 +258,74 @@ func (c *clusterRun) paths(res *clusterResult) error {
 	}
 	rel.Ratio = newFigure(ratio)
 
-	tt := &res.TTFT
-	tt.Requests, tt.Tokens, tt.Paths = p.ClusterTTFTRequests, p.TTFTTokens, map[string]ttftSystem{}
+	// Time to first token: submit on the owner, then read through each
+	// path.
 	tsc := script{Tokens: p.TTFTTokens}
+	ttft := func(s system) (float64, *tally, error) { return c.b.ttftOne(ctx, s, tsc) }
+	var err error
+	if res.ttftSamples, err = c.firstRecord(&res.TTFT, paths, ttft, res); err != nil {
+		return err
+	}
+
+	// The same read of a request that already completed on the owner (a
+	// resume from the start): the subscription's own cost, without the
+	// upstream's time to first token running alongside it. Reads of
+	// completed requests are checked like streams (every token once).
+	replay := func(s system) (float64, *tally, error) {
+		id, err := owner.api.Submit(ctx, tsc) // a fresh request for each read
+		if err != nil {
+			return 0, nil, err
+		}
+		st, err := owner.api.Events(ctx, id, "")
+		if err != nil {
+			return 0, nil, err
+		}
+		_, err = st.Drain()
+		st.Close()
+		if err != nil {
+			return 0, nil, err
+		}
+		cp := s.(*clusterPath)
+		start := c.b.env.clock.now()
+		st, err = cp.events.Events(ctx, id, "")
+		if err != nil {
+			return 0, nil, err
+		}
+		defer st.Close()
+		t, err := read(st, tsc.Tokens)
+		if err != nil || t.end != "completed" || t.tokens != tsc.Tokens {
+			return 0, t, errorf("%s: replay ended %q after %d of %d tokens: %v", s.Name(), t.end, t.tokens, tsc.Tokens, err)
+		}
+		return float64(t.firstAt-start) / 1e3, t, nil
+	}
+	_, err = c.firstRecord(&res.Replay, paths, replay, res)
+	return err
+}
+
+// firstRecord fills tt with one's times (µs) through each path,
+// ClusterTTFTRequests per path per round after 5 warm-ups each, the paths
+// interleaved and their order rotated; it returns the last round's
+// samples.
+func (c *clusterRun) firstRecord(tt *clusterTTFT, paths []system, one func(system) (float64, *tally, error), res *clusterResult) (map[string][]float64, error) {
+	p := c.b.plan
+	tt.Requests, tt.Tokens, tt.Paths = p.ClusterTTFTRequests, p.TTFTTokens, map[string]ttftSystem{}
 	for _, s := range paths {
 		for range 5 {
-			if _, _, err := c.b.ttftOne(ctx, s, tsc); err != nil {
-				return err
+			if _, _, err := one(s); err != nil {
+				return nil, err
 			}
 		}
 	}
 	p50s, p99s := map[string][]float64{}, map[string][]float64{}
 	var a50, a99 []float64
+	var last map[string][]float64
 	for r := range p.Rounds {
 		samples := map[string][]float64{}
 		for i := range p.ClusterTTFTRequests {
 			for _, s := range rotate(paths, r+i) {
-				us, t, err := c.b.ttftOne(ctx, s, tsc)
+				us, t, err := one(s)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				m, d := t.lost()
 				res.Missing += m
@@ -289,13 +342,13 @@ func (c *clusterRun) paths(res *clusterResult) error {
 		}
 		a50 = append(a50, round1(q50[pathRemote]-q50[pathOwner]))
 		a99 = append(a99, round1(q99[pathRemote]-q99[pathOwner]))
-		res.ttftSamples = samples
+		last = samples
 	}
 	for name := range p50s {
 		tt.Paths[name] = ttftSystem{P50: newFigure(p50s[name]), P99: newFigure(p99s[name])}
 	}
 	tt.AddedP50, tt.AddedP99 = newFigure(a50), newFigure(a99)
-	return nil
+	return last, nil
 }
 
 // readerEnd is how one reader's stream of a killed owner's request ended.

@@ -187,6 +187,9 @@ func checkCluster(t *testing.T, c *clusterResult, targets []targetResult) {
 		if c.Relay.TokensPerSec[name].Median <= 0 || c.TTFT.Paths[name].P50.Median <= 0 {
 			t.Errorf("cluster %s: tokens/s %v, ttft %v", name, c.Relay.TokensPerSec[name], c.TTFT.Paths[name])
 		}
+		if c.Replay.Paths[name].P50.Median <= 0 {
+			t.Errorf("cluster %s: replay %v", name, c.Replay.Paths[name])
+		}
 		if len(c.ttftSamples[name]) != p.ClusterTTFTRequests {
 			t.Errorf("cluster %s: %d ttft samples, want %d", name, len(c.ttftSamples[name]), p.ClusterTTFTRequests)
 		}

@@ -66,6 +66,7 @@ type event struct {
 	idx    int    // token: its index in the answer
 	sent   int64  // token: the upstream's send time (clock ns), 0 if not stamped
 	status string // end: completed, cancelled, failed
+	reason string // end (native formats): its reason, e.g. node_lost
 	at     int64  // clock ns when parsed
 }
 
@@ -158,6 +159,7 @@ var (
 	textKey    = []byte(`"text":"`)
 	contentKey = []byte(`"content":"`)
 	statusKey  = []byte(`"status":"`)
+	reasonKey  = []byte(`"reason":"`)
 	finishKey  = []byte(`"finish_reason":"`)
 	errorKey   = []byte(`{"error"`)
 )
@@ -210,6 +212,12 @@ func (s *stream) data(ev *event, d []byte) error {
 			return errBadEvent
 		}
 		ev.status = string(st[:j])
+		if i := bytes.Index(d, reasonKey); i >= 0 {
+			r := d[i+len(reasonKey):]
+			if j := bytes.IndexByte(r, '"'); j >= 0 {
+				ev.reason = string(r[:j])
+			}
+		}
 	}
 	return nil
 }

@@ -34,11 +34,17 @@ type env struct {
 
 // newProvider returns the relays' provider on transport tr.
 func (e *env) newProvider(tr *stdhttp.Transport) (llm.Provider, error) {
+	return newProviderFor(e.provider, e.up.url, tr)
+}
+
+// newProviderFor returns provider kind ("openai" or "lean") for the
+// upstream at base (e.g. http://127.0.0.1:1234) on transport tr.
+func newProviderFor(kind, base string, tr *stdhttp.Transport) (llm.Provider, error) {
 	hc := &stdhttp.Client{Transport: tr}
-	if e.provider == "lean" {
-		return &leanProvider{c: hc, url: e.up.url + "/v1/chat/completions"}, nil
+	if kind == "lean" {
+		return &leanProvider{c: hc, url: base + "/v1/chat/completions"}, nil
 	}
-	return openai.New(openai.Config{BaseURL: e.up.url + "/v1", Model: "bench", HTTPClient: hc})
+	return openai.New(openai.Config{BaseURL: base + "/v1", Model: "bench", HTTPClient: hc})
 }
 
 func newEnv() (*env, error) {

@@ -11,7 +11,9 @@
 //     POST /v1/chat/completions (armistice_chat, one round trip).
 //
 // Scenarios: per_token, relay, ttft, concurrent, idle, churn, resume,
-// cancel. It prints a summary, writes bench-report.json and SVG plots to
+// cancel, cluster (three Armistice nodes as processes: the cross-node
+// relay, its added time to first token, and node-loss detection after a
+// SIGKILL). It prints a summary, writes bench-report.json and SVG plots to
 // --out, and ends with one key=value line. See docs/benchmarks.md.
 //
 //	go run ./cmd/armistice-bench --quick   # under 3 minutes on 2 cores
@@ -30,7 +32,7 @@ import (
 	"time"
 )
 
-var scenarioNames = []string{"per_token", "relay", "ttft", "concurrent", "idle", "churn", "resume", "cancel"}
+var scenarioNames = []string{"per_token", "relay", "ttft", "concurrent", "idle", "churn", "resume", "cancel", "cluster"}
 
 type bench struct {
 	plan         plan
@@ -44,6 +46,10 @@ type bench struct {
 }
 
 func main() {
+	// The cluster scenario starts this program again as its nodes.
+	if ok, code := nodeMode(); ok {
+		os.Exit(code)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -188,6 +194,8 @@ func (b *bench) runScenario(name string, rep *report) error {
 		rep.Scenarios.Resume, err = b.resume()
 	case "cancel":
 		rep.Scenarios.Cancel, err = b.cancel()
+	case "cluster":
+		rep.Scenarios.Cluster, err = b.cluster()
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -11,6 +12,10 @@ import (
 // proto.actor's dead-letter throttle waits out its period on a goroutine
 // of its own after a dead letter; it is the library's, not a leak.
 func TestMain(m *testing.M) {
+	// The cluster scenario starts the test binary again as its nodes.
+	if ok, code := nodeMode(); ok {
+		os.Exit(code)
+	}
 	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/asynkron/protoactor-go/actor.NewDeadLetter.NewThrottle.func4.1"))
 }
 

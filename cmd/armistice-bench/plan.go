@@ -54,6 +54,16 @@ type plan struct {
 
 	CancelCount int // per system per round
 
+	// The cluster scenario (three node processes): tokens per relay
+	// stream, relay streams and sequential TTFT requests per path per
+	// round, how many times the owner is killed, and how many of its
+	// requests are each read through both other nodes when it is.
+	ClusterRelayTokens  int
+	ClusterRelayStreams int
+	ClusterTTFTRequests int
+	ClusterKills        int
+	ClusterKillStreams  int
+
 	// NoPrewarm skips warming protoactor's registry (registry.go) in each
 	// Armistice system: the smoke test's shortcut.
 	NoPrewarm bool
@@ -71,7 +81,8 @@ func quickPlan() plan {
 		IdleStreams: 2000, IdleSteps: 4, IdleRounds: 1,
 		ChurnCycles: 4, ChurnStreams: 300, ChurnPickup: 3 * time.Second,
 		ResumeRecords: 4000, ResumeReconnects: 300,
-		CancelCount: 100,
+		CancelCount:        100,
+		ClusterRelayTokens: 2000, ClusterRelayStreams: 10, ClusterTTFTRequests: 200, ClusterKills: 5, ClusterKillStreams: 2,
 	}
 }
 
@@ -88,7 +99,8 @@ func fullPlan() plan {
 		IdleStreams: 10000, IdleSteps: 5, IdleRounds: 3,
 		ChurnCycles: 20, ChurnStreams: 1000, ChurnPickup: 3 * time.Second,
 		ResumeRecords: 4000, ResumeReconnects: 1000,
-		CancelCount: 200,
+		CancelCount:        200,
+		ClusterRelayTokens: 2000, ClusterRelayStreams: 20, ClusterTTFTRequests: 500, ClusterKills: 12, ClusterKillStreams: 3,
 	}
 }
 
@@ -105,7 +117,8 @@ func tinyPlan() plan {
 		IdleStreams: 4, IdleSteps: 2, IdleRounds: 1,
 		ChurnCycles: 1, ChurnStreams: 6, ChurnPickup: 500 * time.Millisecond,
 		ResumeRecords: 200, ResumeReconnects: 5,
-		CancelCount: 3,
-		NoPrewarm:   true,
+		CancelCount:        3,
+		ClusterRelayTokens: 50, ClusterRelayStreams: 2, ClusterTTFTRequests: 5, ClusterKills: 1, ClusterKillStreams: 1,
+		NoPrewarm: true,
 	}
 }

@@ -25,6 +25,7 @@ type report struct {
 		Churn      *churnResult      `json:"churn,omitempty"`
 		Resume     *resumeResult     `json:"resume,omitempty"`
 		Cancel     *cancelResult     `json:"cancel,omitempty"`
+		Cluster    *clusterResult    `json:"cluster,omitempty"`
 	} `json:"scenarios"`
 	Targets []targetResult `json:"targets"`
 	Plots   []string       `json:"plots"`
@@ -51,6 +52,7 @@ func settingsOf(p plan, o options) map[string]any {
 		"engine":             "actors.DefaultConfig with MaxActive and MaxQueued 65536, Linger 1s (resume: 10m; churn: see the scenario); http.DefaultConfig",
 		"baseline":           "channel buffer 64, pickup 1s, janitor every 250ms",
 		"client":             "net/http, HTTP/1.1, one connection per concurrent stream",
+		"cluster":            "three node processes (this program started again as a node: engine as above with cluster ids, cluster.DefaultConfig automanaged on loopback, refresh 500 ms, unreachable 10 s), the upstream and clients in this process",
 	}
 }
 
@@ -82,6 +84,7 @@ var summaryKeys = []string{
 	"ttft_chat_added_p50_us", "ttft_chat_added_p99_us",
 	"cpu_us_per_token_armistice", "cpu_us_per_token_baseline", "cpu_us_per_token_direct",
 	"within_5ms_direct", "within_5ms_baseline", "within_5ms_armistice",
+	"cluster_relay_ratio", "cluster_ttft_added_p50_us", "cluster_ttft_added_p99_us", "cluster_loss_p50_ms", "cluster_loss_p99_ms",
 }
 
 // finish computes the targets and the summary line.
@@ -181,6 +184,27 @@ func (r *report) finish() {
 				eq("cancel", "cancels without an upstream abort or an end event", float64(a.Missed+a.NoEnd), 0, "cancels"))
 		}
 	}
+	if p := s.Cluster; p != nil {
+		set("cluster_relay_ratio", p.Relay.Ratio.Median)
+		set("cluster_ttft_added_p50_us", p.TTFT.AddedP50.Median)
+		set("cluster_ttft_added_p99_us", p.TTFT.AddedP99.Median)
+		l := &p.Loss
+		if l.Samples > 0 {
+			set("cluster_loss_p50_ms", l.P50Ms)
+			set("cluster_loss_p99_ms", l.P99Ms)
+		}
+		rel := ge("cluster", "one stream's tokens per second through a remote node / through the owner", p.Relay.Ratio.Median, 0.5, "x")
+		rel.Note = fmt.Sprintf("owner %.0f, remote %.0f tokens/s", p.Relay.TokensPerSec[pathOwner].Median, p.Relay.TokensPerSec[pathRemote].Median)
+		ttft := le("cluster", "added TTFT p99 through a remote node (over the owner)", p.TTFT.AddedP99.Median, 1000, "µs")
+		ttft.Note = fmt.Sprintf("p50 added %.0f µs; owner p99 %.0f, remote p99 %.0f µs; replay of a completed request adds p50 %.0f, p99 %.0f µs",
+			p.TTFT.AddedP50.Median, p.TTFT.Paths[pathOwner].P99.Median, p.TTFT.Paths[pathRemote].P99.Median, p.Replay.AddedP50.Median, p.Replay.AddedP99.Median)
+		loss := le("cluster", "SIGKILL of the owner → end failed/node_lost at a reader on another node, p99", l.P99Ms, 2000, "ms")
+		loss.Met = loss.Met && l.Samples > 0
+		loss.Note = fmt.Sprintf("p50 %.0f, max %.0f ms over %d readers of %d kills", l.P50Ms, l.MaxMs, l.Samples, l.Kills)
+		t = append(t, rel, ttft, loss,
+			eq("cluster", "readers not ended failed/node_lost within 20 s, status reads not failed/node_lost", float64(l.WrongEnd+l.StatusWrong), 0, ""),
+			eq("cluster", "tokens missing or duplicated", float64(p.Missing+p.Duplicated), 0, "tokens"))
+	}
 	r.Targets = t
 	var b strings.Builder
 	b.WriteString("bench:")
@@ -253,6 +277,11 @@ func (r *report) brief(name string) string {
 		if p := s.Cancel; p != nil {
 			a := p.Systems["armistice"]
 			return fmt.Sprintf("armistice p50 %.3f / p99 %.3f ms", a.P50Ms.Median, a.P99Ms.Median)
+		}
+	case "cluster":
+		if p := s.Cluster; p != nil {
+			return fmt.Sprintf("remote/owner tokens/s %.2f, added TTFT p50/p99 %.0f/%.0f µs, node loss p50/p99 %.0f/%.0f ms (%d readers, %d wrong)",
+				p.Relay.Ratio.Median, p.TTFT.AddedP50.Median, p.TTFT.AddedP99.Median, p.Loss.P50Ms, p.Loss.P99Ms, p.Loss.Samples, p.Loss.WrongEnd+p.Loss.StatusWrong)
 		}
 	}
 	return ""
@@ -389,6 +418,24 @@ func (r *report) print(w io.Writer) {
 			cs := p.Systems[n]
 			fmt.Fprintf(w, "  %-9s p50 %s, p99 %s, missed %d, without end %d\n", n, fig(cs.P50Ms, "ms", 3), fig(cs.P99Ms, "ms", 3), cs.Missed, cs.NoEnd)
 		}
+	}
+	if p := s.Cluster; p != nil {
+		fmt.Fprintf(w, "\ncluster (%d node processes on loopback, automanaged membership; started and settled in %.1f s; %d rounds)\n", p.Nodes, p.StartS, p.Rounds)
+		fmt.Fprintf(w, "  relay, 1 stream × %d tokens, %d per path per round: owner %s, remote %s; remote/owner %s\n", p.Relay.Tokens, p.Relay.StreamsPerRound,
+			fig(p.Relay.TokensPerSec[pathOwner], "tokens/s", 0), fig(p.Relay.TokensPerSec[pathRemote], "tokens/s", 0), fig(p.Relay.Ratio, "x", 2))
+		for _, n := range []string{pathOwner, pathRemote} {
+			ts := p.TTFT.Paths[n]
+			fmt.Fprintf(w, "  ttft %-6s (%d tokens, %d sequential per round) p50 %s, p99 %s\n", n, p.TTFT.Tokens, p.TTFT.Requests, fig(ts.P50, "µs", 0), fig(ts.P99, "µs", 0))
+		}
+		fmt.Fprintf(w, "  ttft added through a remote node: p50 %s, p99 %s\n", fig(p.TTFT.AddedP50, "µs", 0), fig(p.TTFT.AddedP99, "µs", 0))
+		for _, n := range []string{pathOwner, pathRemote} {
+			ts := p.Replay.Paths[n]
+			fmt.Fprintf(w, "  replay of a completed request, first token, %-6s p50 %s, p99 %s\n", n, fig(ts.P50, "µs", 0), fig(ts.P99, "µs", 0))
+		}
+		fmt.Fprintf(w, "  replay added through a remote node (the subscription alone): p50 %s, p99 %s\n", fig(p.Replay.AddedP50, "µs", 0), fig(p.Replay.AddedP99, "µs", 0))
+		l := &p.Loss
+		fmt.Fprintf(w, "  node loss (%d SIGKILLs of the owner × %d streams × 2 readers): kill → end failed/node_lost p50 %.0f, p99 %.0f, max %.0f ms over %d readers; wrong ends %d %v, status not node_lost %d; restarts %v s\n",
+			l.Kills, l.StreamsPerKill, l.P50Ms, l.P99Ms, l.MaxMs, l.Samples, l.WrongEnd, l.WrongEndDetail, l.StatusWrong, l.RestartS)
 	}
 	fmt.Fprintln(w, "\ntargets")
 	met := 0

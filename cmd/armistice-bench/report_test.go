@@ -111,3 +111,54 @@ func TestReportNewFieldsNA(t *testing.T) {
 
 // trimFloat is v as the summary line writes it.
 func trimFloat(v float64) string { return strconv.FormatFloat(round3(v), 'f', -1, 64) }
+
+// The cluster targets say met or missed from the figures, both ways; a
+// loss measurement without a single node_lost end is missed and leaves
+// the loss fields na.
+func TestReportClusterTargets(t *testing.T) {
+	for _, tc := range []struct {
+		name                     string
+		ratio, addedP99, lossP99 float64
+		samples, wrong           int
+		relMet, ttftMet, lossMet bool
+	}{
+		{"met", 0.7, 900, 450, 20, 0, true, true, true},
+		{"missed", 0.49, 1000.1, 2000.5, 20, 1, false, false, false},
+		{"no samples", 0.5, 1000, 0, 0, 4, true, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &report{}
+			c := &clusterResult{Nodes: 3}
+			c.Relay.Ratio = one(tc.ratio)
+			c.Relay.TokensPerSec = map[string]figure{pathOwner: one(100), pathRemote: one(100 * tc.ratio)}
+			c.TTFT.AddedP50, c.TTFT.AddedP99 = one(tc.addedP99/2), one(tc.addedP99)
+			c.TTFT.Paths = map[string]ttftSystem{}
+			c.Loss = clusterLoss{Kills: 5, Samples: tc.samples, P50Ms: tc.lossP99 / 2, P99Ms: tc.lossP99, MaxMs: tc.lossP99, WrongEnd: tc.wrong}
+			r.Scenarios.Cluster = c
+			r.finish()
+			if got := target(t, r, "cluster", "tokens per second through a remote node"); got.Met != tc.relMet || got.Limit != 0.5 {
+				t.Errorf("relay target %+v, want met=%v", got, tc.relMet)
+			}
+			if got := target(t, r, "cluster", "added TTFT p99"); got.Met != tc.ttftMet || got.Limit != 1000 {
+				t.Errorf("ttft target %+v, want met=%v", got, tc.ttftMet)
+			}
+			if got := target(t, r, "cluster", "SIGKILL of the owner"); got.Met != tc.lossMet || got.Limit != 2000 {
+				t.Errorf("loss target %+v, want met=%v", got, tc.lossMet)
+			}
+			if got := target(t, r, "cluster", "not ended failed/node_lost"); got.Met != (tc.wrong == 0) {
+				t.Errorf("wrong-end target %+v", got)
+			}
+			want := " cluster_relay_ratio=" + trimFloat(tc.ratio) + " "
+			if !strings.Contains(r.Summary, want) {
+				t.Errorf("summary %q has no %q", r.Summary, want)
+			}
+			loss := " cluster_loss_p99_ms=" + trimFloat(tc.lossP99)
+			if tc.samples == 0 {
+				loss = " cluster_loss_p99_ms=na"
+			}
+			if !strings.HasSuffix(r.Summary, loss) {
+				t.Errorf("summary %q does not end with %q", r.Summary, loss)
+			}
+		})
+	}
+}

@@ -168,6 +168,53 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("idle %s: points %v", name, s.Idle.Systems[name].Points)
 		}
 	}
+	checkCluster(t, s.Cluster, rep.Targets)
+}
+
+// checkCluster checks the cluster scenario's result: both paths measured,
+// every token once, and every reader of a killed owner's request ended
+// failed/node_lost, with a status read through a survivor saying so.
+func checkCluster(t *testing.T, c *clusterResult, targets []targetResult) {
+	t.Helper()
+	p := tinyPlan()
+	if c == nil {
+		t.Fatal("no cluster result")
+	}
+	if c.Missing+c.Duplicated != 0 {
+		t.Errorf("cluster lost %d, duplicated %d", c.Missing, c.Duplicated)
+	}
+	for _, name := range []string{pathOwner, pathRemote} {
+		if c.Relay.TokensPerSec[name].Median <= 0 || c.TTFT.Paths[name].P50.Median <= 0 {
+			t.Errorf("cluster %s: tokens/s %v, ttft %v", name, c.Relay.TokensPerSec[name], c.TTFT.Paths[name])
+		}
+		if c.Replay.Paths[name].P50.Median <= 0 {
+			t.Errorf("cluster %s: replay %v", name, c.Replay.Paths[name])
+		}
+		if len(c.ttftSamples[name]) != p.ClusterTTFTRequests {
+			t.Errorf("cluster %s: %d ttft samples, want %d", name, len(c.ttftSamples[name]), p.ClusterTTFTRequests)
+		}
+	}
+	if c.Relay.Ratio.Median <= 0 || len(c.Relay.Ratio.Rounds) != p.Rounds {
+		t.Errorf("cluster relay ratio %+v", c.Relay.Ratio)
+	}
+	l := c.Loss
+	want := p.ClusterKills * p.ClusterKillStreams * (clusterNodes - 1)
+	if l.Readers != want || l.Samples != want || len(l.SamplesMs) != want || l.WrongEnd+l.StatusWrong != 0 {
+		t.Errorf("cluster loss: %d readers, %d samples (want %d), wrong ends %d %v, status not node_lost %d",
+			l.Readers, l.Samples, want, l.WrongEnd, l.WrongEndDetail, l.StatusWrong)
+	}
+	if l.P50Ms <= 0 || l.P99Ms < l.P50Ms || l.MaxMs < l.P99Ms || len(l.RestartS) != p.ClusterKills-1 {
+		t.Errorf("cluster loss: p50 %v, p99 %v, max %v ms, restarts %v", l.P50Ms, l.P99Ms, l.MaxMs, l.RestartS)
+	}
+	n := 0
+	for _, tr := range targets {
+		if tr.Scenario == "cluster" {
+			n++
+		}
+	}
+	if n != 5 {
+		t.Errorf("%d cluster targets, want 5", n)
+	}
 }
 
 // TestLeanProvider runs the relay scenario with the diagnostic provider.

@@ -44,7 +44,8 @@ import (
 //     (and leaving: its Delete) would hang. The dial blocks for at most
 //     etcdDialTimeout, so an unreachable etcd fails Start at once, and
 //     the interceptor gives every call without a deadline
-//     etcdCallTimeout.
+//     etcdCallTimeout (and ends it with an error the client's own retry
+//     loop, which runs outside it, does not retry).
 //   - A leak. Its Shutdown deletes the key but never closes its etcd
 //     client, whose keep-alives then run forever. Shutdown here closes
 //     it; the provider keeps the client unexported, so it is read once
@@ -73,8 +74,8 @@ import (
 var etcdDialTimeout = 5 * time.Second
 
 // etcdCallTimeout bounds every etcd call the provider makes with no
-// deadline of its own.
-const etcdCallTimeout = 5 * time.Second
+// deadline of its own (a var for tests).
+var etcdCallTimeout = 5 * time.Second
 
 // errEtcdCrashed is what every etcd call answers after crash.
 var errEtcdCrashed = errors.New("cluster: etcd client crashed (test)")
@@ -172,6 +173,7 @@ func (c *etcdCalls) unary(ctx context.Context, method string, req, reply any, cc
 	if c.crashed.Load() {
 		return errEtcdCrashed
 	}
+	parent := ctx
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, etcdCallTimeout)
@@ -181,6 +183,12 @@ func (c *etcdCalls) unary(ctx context.Context, method string, req, reply any, cc
 		g.TTL = c.ttl
 	}
 	if err := invoker(ctx, method, req, reply, cc, opts...); err != nil {
+		if ctx.Err() != nil && parent.Err() == nil {
+			// Not a gRPC status: the client's retry interceptor, which
+			// runs outside this one, retries (100 times) a deadline it
+			// did not set, and gives up on any other error.
+			return fmt.Errorf("cluster: etcd %s: no answer within %s", method, etcdCallTimeout)
+		}
 		return err
 	}
 	switch r := reply.(type) {

@@ -60,10 +60,10 @@ func freePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// startEtcd runs a one-member etcd on loopback until the test ends and
-// returns its client endpoint. Its election timeout is 250 ms, so its
-// minimum lease TTL (1.5 x that, rounded up to a second) is 1 s.
-func startEtcd(t testing.TB) string {
+// startEtcd runs a one-member etcd on loopback until the test ends (or
+// stop) and returns its client endpoint. Its election timeout is 250 ms,
+// so its minimum lease TTL (1.5 x that, rounded up to a second) is 1 s.
+func startEtcd(t testing.TB) (endpoint string, stop func()) {
 	t.Helper()
 	if _, err := os.Stat(etcdBinary); err != nil {
 		t.Fatalf("%s: %v: the etcd-mode tests need a real etcd; install Debian's etcd-server (apt-get install -y etcd-server)", etcdBinary, err)
@@ -87,24 +87,27 @@ func startEtcd(t testing.TB) string {
 		}
 		exited := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(exited) }()
+		var once sync.Once
 		stop := func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(10 * time.Second):
-				_ = cmd.Process.Kill()
-				<-exited
-			}
+			once.Do(func() {
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				select {
+				case <-exited:
+				case <-time.After(10 * time.Second):
+					_ = cmd.Process.Kill()
+					<-exited
+				}
+			})
 		}
 		if waitEtcdHealthy(client, exited) {
 			t.Cleanup(stop)
-			return client
+			return client, stop
 		}
 		stop()
 		last = out.String()
 	}
 	t.Fatalf("etcd did not start:\n%s", last)
-	return ""
+	return "", nil
 }
 
 // waitEtcdHealthy polls etcd's /health until it answers healthy (true),
@@ -197,7 +200,7 @@ func waitKeys(t testing.TB, cli *clientv3.Client, prefix string, want int) []str
 // reader gets failed/node_lost within 2 s; C leaving gracefully is gone
 // at once; no key is left behind.
 func TestEtcdMode(t *testing.T) {
-	endpoint := startEtcd(t)
+	endpoint, _ := startEtcd(t)
 	cli := etcdClient(t, endpoint)
 	const name = "etcdtest"
 	prefix := etcdBase(name) + "/" + name + "/"
@@ -312,6 +315,31 @@ func TestEtcdUnreachable(t *testing.T) {
 	}
 	if d := time.Since(began); d > 5*time.Second {
 		t.Errorf("start failed after %s", d)
+	}
+}
+
+// TestEtcdGoneLeaveDoesNotHang: etcd stops under a running node; leaving
+// (whose provider deletes its key) ends once the call times out, and does
+// not wait for etcd forever.
+func TestEtcdGoneLeaveDoesNotHang(t *testing.T) {
+	saved := etcdCallTimeout
+	etcdCallTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { etcdCallTimeout = saved })
+	endpoint, stopEtcd := startEtcd(t)
+	m, err := startMember(etcdConfig("gone", endpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = m.eng.Close() }()
+	stopEtcd()
+	left := make(chan struct{})
+	began := time.Now()
+	go func() { m.node.Leave(0); close(left) }()
+	select {
+	case <-left:
+		t.Logf("left %s after etcd stopped", time.Since(began))
+	case <-time.After(10 * time.Second):
+		t.Fatal("Leave still waits for etcd after 10 s")
 	}
 }
 

@@ -42,7 +42,7 @@ import (
 //   - Calls with no deadline. It calls etcd with context.TODO, and the
 //     client waits for a connection forever: with etcd down, joining
 //     (and leaving: its Delete) would hang. The dial blocks for at most
-//     etcdDialTimeout, so an unreachable etcd fails Start at once, and
+//     etcdDialTimeout, so an unreachable etcd fails Start soon, and
 //     the interceptor gives every call without a deadline
 //     etcdCallTimeout (and ends it with an error the client's own retry
 //     loop, which runs outside it, does not retry).
@@ -62,10 +62,14 @@ import (
 //     lease after losing one. A node whose lease lapsed (etcd
 //     unreachable for a TTL) has been dropped and blocked by the others'
 //     proto.actor member lists for good; it comes back only restarted.
-//   - Nothing binds a port (the remote endpoint binds Config.Addr), and
-//     it has no package-level state. Its members map and flags are not
-//     guarded (a data race of its own, like the rest of proto.actor's
-//     cluster in-process).
+//   - Global state. The provider has none, but proto.actor's
+//     Remote.Start replaces gRPC's process-wide logger (with one that
+//     discards), which races with any gRPC client already running: the
+//     etcd client is made in StartMember, which the cluster calls after
+//     Remote.Start, not when the node is configured. Its shutdown flag is
+//     a plain bool read by its loops (a data race of its own, like the
+//     rest of proto.actor's cluster in-process).
+//   - Nothing binds a port (the remote endpoint binds Config.Addr).
 //   - The etcd client's own zap logging is switched off (it would print
 //     JSON to stderr); the provider logs through proto.actor's logger.
 
@@ -90,21 +94,28 @@ func etcdTTL(refresh time.Duration) int64 {
 // etcdBase is the provider's base key for cluster name.
 func etcdBase(name string) string { return "/armistice/" + name }
 
-// etcdProvider is proto.actor's etcd provider with a Shutdown that also
-// closes its etcd client.
+// etcdProvider is proto.actor's etcd provider, made when the node starts
+// its membership, with a Shutdown that also closes its etcd client.
 type etcdProvider struct {
-	*etcd.Provider
-	client *clientv3.Client // nil if it could not be read
+	base   string
+	config clientv3.Config
 	calls  *etcdCalls
-	once   sync.Once
+	log    zerolog.Logger
+
+	inner    *etcd.Provider   // set by StartMember
+	client   *clientv3.Client // inner's; nil if it could not be read
+	startErr error            // why StartMember failed
+	once     sync.Once
 }
 
-// newEtcdProvider makes the etcd membership provider for cfg; it fails if
-// no endpoint answers within etcdDialTimeout.
+// newEtcdProvider makes the etcd membership provider for cfg. It dials
+// etcd only when the cluster starts the membership, after proto.actor's
+// remote has started: Remote.Start replaces gRPC's process-wide logger,
+// a data race with the etcd client's gRPC goroutines were they running.
 func newEtcdProvider(cfg Config, log zerolog.Logger) (protocluster.ClusterProvider, error) {
 	base := etcdBase(cfg.Name)
 	calls := &etcdCalls{prefix: base + "/" + cfg.Name, ttl: etcdTTL(cfg.Refresh), log: log}
-	p, err := etcd.NewWithConfig(base, clientv3.Config{
+	return &etcdProvider{base: base, calls: calls, log: log, config: clientv3.Config{
 		Endpoints:   cfg.Etcd,
 		DialTimeout: etcdDialTimeout,
 		Logger:      zap.NewNop(),
@@ -113,15 +124,31 @@ func newEtcdProvider(cfg Config, log zerolog.Logger) (protocluster.ClusterProvid
 			grpc.WithChainUnaryInterceptor(calls.unary),
 			grpc.WithChainStreamInterceptor(calls.stream),
 		},
-	})
+	}}, nil
+}
+
+// StartMember dials etcd (failing if no endpoint answers within
+// etcdDialTimeout), registers this node and watches the others.
+func (p *etcdProvider) StartMember(c *protocluster.Cluster) error {
+	inner, err := etcd.NewWithConfig(p.base, p.config)
 	if err != nil {
-		return nil, fmt.Errorf("%w: etcd %v: %w", ErrStart, cfg.Etcd, err)
+		p.startErr = fmt.Errorf("etcd %v: %w", p.config.Endpoints, err)
+		return p.startErr
 	}
-	ep := &etcdProvider{Provider: p, client: etcdClientOf(p), calls: calls}
-	if ep.client == nil {
-		log.Warn().Msg("cluster: cannot reach the etcd provider's client; it will not be closed on leave")
+	p.inner, p.client = inner, etcdClientOf(inner)
+	if p.client == nil {
+		p.log.Warn().Msg("cluster: cannot reach the etcd provider's client; it will not be closed on leave")
 	}
-	return ep, nil
+	if err := inner.StartMember(c); err != nil {
+		p.startErr = fmt.Errorf("etcd %v: %w", p.config.Endpoints, err)
+		return p.startErr
+	}
+	return nil
+}
+
+// StartClient is not used (nodes are members).
+func (p *etcdProvider) StartClient(*protocluster.Cluster) error {
+	return errors.New("cluster: etcd client mode is not used")
 }
 
 // etcdClientOf reads the provider's unexported etcd client.
@@ -136,7 +163,13 @@ func etcdClientOf(p *etcd.Provider) *clientv3.Client {
 // Shutdown deregisters this node (its key is deleted, so the others see
 // it leave at once) and closes the etcd client.
 func (p *etcdProvider) Shutdown(graceful bool) error {
-	err := p.Provider.Shutdown(graceful)
+	if p.inner == nil {
+		return nil
+	}
+	var err error
+	if p.startErr == nil {
+		err = p.inner.Shutdown(graceful)
+	}
 	p.close()
 	return err
 }
@@ -154,7 +187,7 @@ func (p *etcdProvider) close() {
 // For tests.
 func (p *etcdProvider) crash() {
 	p.calls.crashed.Store(true)
-	_ = p.Provider.Shutdown(false) // stops its loops; its Delete is refused
+	_ = p.inner.Shutdown(false) // stops its loops; its Delete is refused
 	p.close()
 }
 

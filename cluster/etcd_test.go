@@ -295,7 +295,8 @@ func TestEtcdMode(t *testing.T) {
 }
 
 // TestEtcdUnreachable: with no etcd at the endpoint, Start fails with
-// ErrStart once the dial times out; it never hangs.
+// ErrStart once the dial times out (it never hangs) and frees the remote's
+// port.
 func TestEtcdUnreachable(t *testing.T) {
 	saved := etcdDialTimeout
 	etcdDialTimeout = 300 * time.Millisecond
@@ -316,6 +317,12 @@ func TestEtcdUnreachable(t *testing.T) {
 	if d := time.Since(began); d > 5*time.Second {
 		t.Errorf("start failed after %s", d)
 	}
+	// The remote, started before the provider failed, is shut down.
+	ln, err := net.Listen("tcp", eng.System().Address())
+	if err != nil {
+		t.Fatalf("the failed node's remote still holds its port: %v", err)
+	}
+	ln.Close()
 }
 
 // TestEtcdGoneLeaveDoesNotHang: etcd stops under a running node; leaving

@@ -113,8 +113,10 @@ func (n *Node) Start(eng *actors.Engine) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", ErrStart, r)
-			if ep, ok := provider.(*etcdProvider); ok {
+			if ep, ok := provider.(*etcdProvider); ok && ep.startErr != nil {
+				// The remote started before the provider failed.
 				ep.close()
+				n.cl.Remote.Shutdown(false)
 			}
 		}
 	}()

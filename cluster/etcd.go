@@ -57,7 +57,7 @@ import (
 //     interceptor starts that first watch at the listing's revision + 1.
 //     A watch it opens again after an error (a compaction) still starts
 //     from "now": a change in that gap is missed; a node that leaves then
-//     stays a ghost member until restarted (documented limit).
+//     stays a ghost member until restarted (a limit).
 //   - Its keep-alive loop sleeps 1 s (unexported) before it grants a new
 //     lease after losing one. A node whose lease lapsed (etcd
 //     unreachable for a TTL) has been dropped and blocked by the others'

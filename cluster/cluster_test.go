@@ -35,22 +35,36 @@ func (m *member) stop() {
 	m.eng.Close()
 }
 
-// kill takes the member away the hard way: no drain, its connections cut
-// and its membership record removed at once (in-process there is no TTL
-// worth waiting for).
+// kill takes the member away the hard way: cut, then its engine closed.
 func (m *member) kill() {
-	m.node.mu.Lock()
-	m.node.leaving = true
-	m.node.mu.Unlock()
-	_ = m.node.provider.Shutdown(false)
-	m.node.cl.Gossip.Shutdown()
-	m.node.cl.Remote.Shutdown(false)
+	m.cut()
 	m.eng.Close()
 }
 
-// startMembers starts n nodes on agent at once (proto.actor's StartMember
-// waits a second each) and waits until each sees all of them.
-func startMembers(t testing.TB, agent *test.InMemAgent, n int) []*member {
+// cut takes the member out the hard way, with no drain: its membership
+// record is removed at once (in-process there is no TTL worth waiting
+// for) or, in etcd mode, left to expire with its lease as a killed
+// process's would; gossip and its remote server stop. Remote.Shutdown(false)
+// stops only the inbound server: messages it still sends go out over its
+// open outbound connections, so closing its engine now sends a
+// failed/shutdown end to remote readers, which a killed process would
+// not. A cut member's engine, frozen, is closed at the end of the test.
+func (m *member) cut() {
+	m.node.mu.Lock()
+	m.node.leaving = true
+	m.node.mu.Unlock()
+	if ep, ok := m.node.provider.(*etcdProvider); ok {
+		ep.crash()
+	} else {
+		_ = m.node.provider.Shutdown(false)
+	}
+	m.node.cl.Gossip.Shutdown()
+	m.node.cl.Remote.Shutdown(false)
+}
+
+// startMembers starts n nodes, each with a config from cfg, at once
+// (proto.actor's StartMember waits a second each).
+func startMembers(t testing.TB, n int, cfg func() Config) []*member {
 	t.Helper()
 	out := make([]*member, n)
 	var wg sync.WaitGroup
@@ -59,7 +73,7 @@ func startMembers(t testing.TB, agent *test.InMemAgent, n int) []*member {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i], errs[i] = startMember(agent)
+			out[i], errs[i] = startMember(cfg())
 		}()
 	}
 	wg.Wait()
@@ -69,11 +83,17 @@ func startMembers(t testing.TB, agent *test.InMemAgent, n int) []*member {
 	return out
 }
 
-func startMember(agent *test.InMemAgent) (*member, error) {
+// inMemConfig is a node's config on proto.actor's in-process provider.
+func inMemConfig(agent *test.InMemAgent) Config {
 	cfg := DefaultConfig()
 	cfg.Mode = ModeAutomanaged
 	cfg.Provider = test.NewTestProvider(agent, test.WithTestProviderRefreshTtl(100*time.Millisecond), test.WithTestProviderServiceTtl(time.Second))
 	cfg.Unreachable = 3 * time.Second
+	return cfg
+}
+
+// startMember starts a node with cfg, an engine and a scripted model.
+func startMember(cfg Config) (*member, error) {
 	node, err := New(cfg, zerolog.Nop())
 	if err != nil {
 		return nil, err
@@ -186,7 +206,7 @@ var shared struct {
 func three(t testing.TB) (a, b, c *member) {
 	shared.once.Do(func() {
 		shared.agent = test.NewInMemAgent()
-		shared.ms = startMembers(t, shared.agent, 3)
+		shared.ms = startMembers(t, 3, func() Config { return inMemConfig(shared.agent) })
 		waitMembers(t, 3, shared.ms...)
 	})
 	if len(shared.ms) != 3 {
@@ -318,7 +338,7 @@ func TestResumeAcrossNodesIsExact(t *testing.T) {
 // through any survivor answer failed/node_lost, never not found.
 func TestNodeLossEndsEveryRemoteStream(t *testing.T) {
 	_, b, c := three(t)
-	owner, err := startMember(shared.agent)
+	owner, err := startMember(inMemConfig(shared.agent))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +386,7 @@ func TestJoinMovesNothing(t *testing.T) {
 	sub := subscribe(t, b, snap.ID, "t1", 0)
 	script.Token("before ")
 	readN(t, sub, 2)
-	joiner, err := startMember(shared.agent)
+	joiner, err := startMember(inMemConfig(shared.agent))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +407,7 @@ func TestJoinMovesNothing(t *testing.T) {
 // reader, on any node, its end (failed/shutdown), then leaves.
 func TestDrainThenLeave(t *testing.T) {
 	_, b, _ := three(t)
-	owner, err := startMember(shared.agent)
+	owner, err := startMember(inMemConfig(shared.agent))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,8 @@ type Config struct {
 	// Etcd (etcd) are the etcd endpoints.
 	Etcd []string
 	// Refresh is how often membership is checked (automanaged: each
-	// peer's endpoint is asked; etcd: the lease TTL is refreshed). It
+	// peer's endpoint is asked; etcd: a node's lease lives 2 x Refresh,
+	// in whole seconds and at least 1 s, or etcd's minimum if higher). It
 	// bounds how long a dead node stays a member. Default 500 ms.
 	Refresh time.Duration
 	// Tombstone is how long ids of a node that left answer

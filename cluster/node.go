@@ -113,6 +113,11 @@ func (n *Node) Start(eng *actors.Engine) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", ErrStart, r)
+			if ep, ok := provider.(*etcdProvider); ok && ep.startErr != nil {
+				// The remote started before the provider failed.
+				ep.close()
+				n.cl.Remote.Shutdown(false)
+			}
 		}
 	}()
 	n.cl = protocluster.New(n.system, cc)
@@ -162,7 +167,7 @@ func (n *Node) makeProvider() (protocluster.ClusterProvider, error) {
 		n.membership = e
 		return automanaged.NewWithTesting(n.cfg.Refresh, mport, e, n.cfg.Peers...), nil
 	case ModeEtcd:
-		return newEtcdProvider(n.cfg)
+		return newEtcdProvider(n.cfg, n.log)
 	}
 	return nil, fmt.Errorf("%w: mode %q", ErrInvalidConfig, n.cfg.Mode)
 }

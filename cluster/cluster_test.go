@@ -35,12 +35,6 @@ func (m *member) stop() {
 	m.eng.Close()
 }
 
-// kill takes the member away the hard way: cut, then its engine closed.
-func (m *member) kill() {
-	m.cut()
-	m.eng.Close()
-}
-
 // cut takes the member out the hard way, with no drain: its membership
 // record is removed at once (in-process there is no TTL worth waiting
 // for) or, in etcd mode, left to expire with its lease as a killed
@@ -351,7 +345,8 @@ func TestNodeLossEndsEveryRemoteStream(t *testing.T) {
 	readN(t, subB, 3)
 	readN(t, subC, 3)
 	killed := time.Now()
-	owner.kill()
+	owner.cut()
+	defer owner.eng.Close() // frozen: a killed process sends nothing more
 	for _, sub := range []*actors.Subscription{subB, subC} {
 		recs := readAll(t, sub)
 		e := end(recs)

@@ -2,6 +2,7 @@ package openaiapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"runtime"
 	"strings"
@@ -324,6 +325,72 @@ func TestLongConversationSharesItsTurns(t *testing.T) {
 	// in all), not each turn's whole conversation again (41 MB).
 	if st.Retained != 200 || st.RetainedBytes > 200*(2<<10+1<<10)+40_000*128 {
 		t.Fatalf("retention counts %d requests, %d KB; want 200 and about %d KB", st.Retained, st.RetainedBytes>>10, (200*(2<<10)+40_000*100)>>10)
+	}
+}
+
+// TestLongConversationByItemReferenceSharesItsTurns: 200 turns sent the
+// way the Vercel AI SDK sends them (store: true): the whole conversation
+// each turn, its user messages in full and each earlier answer as an
+// item_reference; every answer is 4 KB. Each stored response lists every
+// earlier turn, but it shares their texts with the response it continues
+// instead of holding copies of its own: copied, the answers alone would
+// hold about 80 MB; the heap grows by a few MB, and the retention budget
+// counts each text about once.
+func TestLongConversationByItemReferenceSharesItsTurns(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *Config) { c.MaxPromptBytes = 1 << 30 }))
+	const turns = 200
+	answer := strings.Repeat("a", 4<<10)
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var input strings.Builder // the input items so far, comma-separated
+	for turn := range turns {
+		if turn > 0 {
+			input.WriteByte(',')
+		}
+		question := fmt.Sprintf("Question %d?", turn)
+		input.WriteString(`{"role":"user","content":"` + question + `"}`)
+		body := `{"model":"scripted","input":[` + input.String() + `]}`
+		res := async(func() []byte {
+			resp, data := e.do("POST", "/v1/responses", body, keyA)
+			if resp.StatusCode != 200 {
+				t.Errorf("turn %d: %d %.300s", turn, resp.StatusCode, data)
+			}
+			return data
+		})
+		s := e.script()
+		msgs := s.Request().Messages
+		if len(msgs) != 2*turn+1 || msgs[len(msgs)-1].Content != question || (turn > 0 && msgs[len(msgs)-2].Content != answer) {
+			t.Fatalf("turn %d reached the provider with %d messages; want %d, ending with the last answer and the question", turn, len(msgs), 2*turn+1)
+		}
+		s.Token(answer)
+		s.Finish(llm.FinishStop, nil)
+		var r struct {
+			Output []struct{ ID string }
+		}
+		if err := json.Unmarshal(wait(t, res), &r); err != nil || len(r.Output) != 1 {
+			t.Fatalf("turn %d: %v", turn, err)
+		}
+		input.WriteString(`,{"type":"item_reference","id":"` + r.Output[0].ID + `"}`)
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	st, err := e.eng.Stats(e.ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d turns by item_reference: heap grew by %d KB; retention counts %d KB", turns, grown>>10, st.RetainedBytes>>10)
+	if grown > 16<<20 {
+		t.Fatalf("heap grew by %d MB; the turns are being copied", grown>>20)
+	}
+	// Each turn holds its answer's record and the copy of the answer
+	// before it (about 8 KB), and its list of messages (about 100 bytes
+	// a message, 40,000 messages in all); not each turn's whole
+	// conversation again (80 MB).
+	if st.Retained != turns || st.RetainedBytes > turns*(2*(4<<10)+1<<10)+40_000*128 {
+		t.Fatalf("retention counts %d requests, %d KB; want %d and about %d KB", st.Retained, st.RetainedBytes>>10, turns, (turns*2*(4<<10)+40_000*100)>>10)
 	}
 }
 

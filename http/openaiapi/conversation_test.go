@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/armistice-go/armistice/actors"
 	"github.com/armistice-go/armistice/llm"
@@ -591,5 +593,60 @@ func TestStoredInputCountsTowardTheByteBudget(t *testing.T) {
 	}
 	if st, _ := e.eng.Stats(e.ctx()); st.RetainedBytes > 10_000 || st.EvictedRead+st.EvictedUnread == 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestShareTurns: the leading turns of a conversation sent again in full
+// become the messages of the referenced response whose conversation they
+// repeat, the longest such, with function calls and tool turns, each
+// side's instructions left aside; a rewritten turn ends the shared part.
+func TestShareTurns(t *testing.T) {
+	call := []llm.ToolCall{{ID: "c1", Name: "weather", Arguments: `{"city":"Oslo"}`}}
+	stored := func(instructions string, msgs ...llm.Message) *respConv {
+		conv := &respConv{input: msgs}
+		if instructions != "" {
+			conv.meta.instructions = &instructions
+			conv.input = append([]llm.Message{{Role: llm.RoleSystem, Content: instructions}}, msgs...)
+		}
+		return conv
+	}
+	// Equal texts, other strings: what a request parses from its body.
+	fresh := func(s string) string { return string([]byte(s)) }
+	user1 := llm.Message{Role: llm.RoleUser, Content: "Weather in Oslo?"}
+	asked := llm.Message{Role: llm.RoleAssistant, ToolCalls: call}
+	answered := llm.Message{Role: llm.RoleTool, ToolCallID: "c1", Content: "-3 and snowing"}
+	loaded := map[string]*respConv{
+		"r1": stored("", user1),
+		"r2": stored("Be brief.", user1, asked, answered),
+	}
+	msgs := []llm.Message{
+		{Role: llm.RoleSystem, Content: "Answer in French."},
+		{Role: llm.RoleUser, Content: fresh(user1.Content)},
+		{Role: llm.RoleAssistant, ToolCalls: []llm.ToolCall{{ID: fresh("c1"), Name: "weather", Arguments: fresh(call[0].Arguments)}}},
+		{Role: llm.RoleTool, ToolCallID: fresh("c1"), Content: fresh(answered.Content)},
+		{Role: llm.RoleAssistant, Content: "Cold."},
+		{Role: llm.RoleUser, Content: "And tomorrow?"},
+	}
+	want := slices.Clone(msgs)
+	got := shareTurns(msgs, 1, loaded)
+	if got != (actors.SharedInput{ID: "r2", From: 1, Count: 3}) {
+		t.Fatalf("shared %+v; want r2's three turns after the instructions", got)
+	}
+	if !reflect.DeepEqual(msgs, want) {
+		t.Fatalf("the conversation changed:\n%+v\nwant\n%+v", msgs, want)
+	}
+	base := loaded["r2"].input[1:]
+	for i := range 3 {
+		if unsafe.StringData(msgs[1+i].Content) != unsafe.StringData(base[i].Content) {
+			t.Errorf("turn %d holds a copy of its text", i+1)
+		}
+	}
+	if &msgs[2].ToolCalls[0] != &base[1].ToolCalls[0] {
+		t.Error("the function call is a copy")
+	}
+	// A rewritten first turn shares nothing.
+	msgs = []llm.Message{{Role: llm.RoleUser, Content: "Weather in Bergen?"}, asked}
+	if got := shareTurns(msgs, 0, loaded); got.Count != 0 {
+		t.Fatalf("shared %+v of a rewritten conversation", got)
 	}
 }

@@ -2,10 +2,13 @@ package openaiapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/armistice-go/armistice/actors"
 	"github.com/armistice-go/armistice/llm"
@@ -327,6 +330,72 @@ func TestLongConversationSharesItsTurns(t *testing.T) {
 	}
 }
 
+// TestLongConversationByItemReferenceSharesItsTurns: 200 turns sent the
+// way the Vercel AI SDK sends them (store: true): the whole conversation
+// each turn, its user messages in full and each earlier answer as an
+// item_reference; every answer is 4 KB. Each stored response lists every
+// earlier turn, but it shares their texts with the response it continues
+// instead of holding copies of its own: copied, the answers alone would
+// hold about 80 MB; the heap grows by a few MB, and the retention budget
+// counts each text about once.
+func TestLongConversationByItemReferenceSharesItsTurns(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *Config) { c.MaxPromptBytes = 1 << 30 }))
+	const turns = 200
+	answer := strings.Repeat("a", 4<<10)
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var input strings.Builder // the input items so far, comma-separated
+	for turn := range turns {
+		if turn > 0 {
+			input.WriteByte(',')
+		}
+		question := fmt.Sprintf("Question %d?", turn)
+		input.WriteString(`{"role":"user","content":"` + question + `"}`)
+		body := `{"model":"scripted","input":[` + input.String() + `]}`
+		res := async(func() []byte {
+			resp, data := e.do("POST", "/v1/responses", body, keyA)
+			if resp.StatusCode != 200 {
+				t.Errorf("turn %d: %d %.300s", turn, resp.StatusCode, data)
+			}
+			return data
+		})
+		s := e.script()
+		msgs := s.Request().Messages
+		if len(msgs) != 2*turn+1 || msgs[len(msgs)-1].Content != question || (turn > 0 && msgs[len(msgs)-2].Content != answer) {
+			t.Fatalf("turn %d reached the provider with %d messages; want %d, ending with the last answer and the question", turn, len(msgs), 2*turn+1)
+		}
+		s.Token(answer)
+		s.Finish(llm.FinishStop, nil)
+		var r struct {
+			Output []struct{ ID string }
+		}
+		if err := json.Unmarshal(wait(t, res), &r); err != nil || len(r.Output) != 1 {
+			t.Fatalf("turn %d: %v", turn, err)
+		}
+		input.WriteString(`,{"type":"item_reference","id":"` + r.Output[0].ID + `"}`)
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	st, err := e.eng.Stats(e.ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d turns by item_reference: heap grew by %d KB; retention counts %d KB", turns, grown>>10, st.RetainedBytes>>10)
+	if grown > 16<<20 {
+		t.Fatalf("heap grew by %d MB; the turns are being copied", grown>>20)
+	}
+	// Each turn holds its answer's record and the copy of the answer
+	// before it (about 8 KB), and its list of messages (about 100 bytes
+	// a message, 40,000 messages in all); not each turn's whole
+	// conversation again (80 MB).
+	if st.Retained != turns || st.RetainedBytes > turns*(2*(4<<10)+1<<10)+40_000*128 {
+		t.Fatalf("retention counts %d requests, %d KB; want %d and about %d KB", st.Retained, st.RetainedBytes>>10, turns, (turns*2*(4<<10)+40_000*100)>>10)
+	}
+}
+
 // TestEvictedStoredResponse: a stored response evicted by the retention
 // budget answers OpenAI's not-found, and cannot be continued.
 func TestEvictedStoredResponse(t *testing.T) {
@@ -524,5 +593,60 @@ func TestStoredInputCountsTowardTheByteBudget(t *testing.T) {
 	}
 	if st, _ := e.eng.Stats(e.ctx()); st.RetainedBytes > 10_000 || st.EvictedRead+st.EvictedUnread == 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestShareTurns: the leading turns of a conversation sent again in full
+// become the messages of the referenced response whose conversation they
+// repeat, the longest such, with function calls and tool turns, each
+// side's instructions left aside; a rewritten turn ends the shared part.
+func TestShareTurns(t *testing.T) {
+	call := []llm.ToolCall{{ID: "c1", Name: "weather", Arguments: `{"city":"Oslo"}`}}
+	stored := func(instructions string, msgs ...llm.Message) *respConv {
+		conv := &respConv{input: msgs}
+		if instructions != "" {
+			conv.meta.instructions = &instructions
+			conv.input = append([]llm.Message{{Role: llm.RoleSystem, Content: instructions}}, msgs...)
+		}
+		return conv
+	}
+	// Equal texts, other strings: what a request parses from its body.
+	fresh := func(s string) string { return string([]byte(s)) }
+	user1 := llm.Message{Role: llm.RoleUser, Content: "Weather in Oslo?"}
+	asked := llm.Message{Role: llm.RoleAssistant, ToolCalls: call}
+	answered := llm.Message{Role: llm.RoleTool, ToolCallID: "c1", Content: "-3 and snowing"}
+	loaded := map[string]*respConv{
+		"r1": stored("", user1),
+		"r2": stored("Be brief.", user1, asked, answered),
+	}
+	msgs := []llm.Message{
+		{Role: llm.RoleSystem, Content: "Answer in French."},
+		{Role: llm.RoleUser, Content: fresh(user1.Content)},
+		{Role: llm.RoleAssistant, ToolCalls: []llm.ToolCall{{ID: fresh("c1"), Name: "weather", Arguments: fresh(call[0].Arguments)}}},
+		{Role: llm.RoleTool, ToolCallID: fresh("c1"), Content: fresh(answered.Content)},
+		{Role: llm.RoleAssistant, Content: "Cold."},
+		{Role: llm.RoleUser, Content: "And tomorrow?"},
+	}
+	want := slices.Clone(msgs)
+	got := shareTurns(msgs, 1, loaded)
+	if got != (actors.SharedInput{ID: "r2", From: 1, Count: 3}) {
+		t.Fatalf("shared %+v; want r2's three turns after the instructions", got)
+	}
+	if !reflect.DeepEqual(msgs, want) {
+		t.Fatalf("the conversation changed:\n%+v\nwant\n%+v", msgs, want)
+	}
+	base := loaded["r2"].input[1:]
+	for i := range 3 {
+		if unsafe.StringData(msgs[1+i].Content) != unsafe.StringData(base[i].Content) {
+			t.Errorf("turn %d holds a copy of its text", i+1)
+		}
+	}
+	if &msgs[2].ToolCalls[0] != &base[1].ToolCalls[0] {
+		t.Error("the function call is a copy")
+	}
+	// A rewritten first turn shares nothing.
+	msgs = []llm.Message{{Role: llm.RoleUser, Content: "Weather in Bergen?"}, asked}
+	if got := shareTurns(msgs, 0, loaded); got.Count != 0 {
+		t.Fatalf("shared %+v of a rewritten conversation", got)
 	}
 }

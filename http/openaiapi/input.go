@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/armistice-go/armistice/actors"
 	"github.com/armistice-go/armistice/llm"
 )
 
@@ -446,7 +447,10 @@ type responsesRequest struct {
 	previousID string
 	// inputFrom is where the request's own input starts in messages
 	// (after its instructions and the turns previous_response_id adds).
-	inputFrom    int
+	inputFrom int
+	// refShares names the leading messages that resolving item_reference
+	// items made shared with a stored response (shareTurns).
+	refShares    actors.SharedInput
 	model        string
 	messages     []llm.Message
 	instructions *string

@@ -39,7 +39,10 @@ func (a *api) createResponse(c echo.Context) error {
 	if err := a.resolveRefs(c.Request().Context(), tenantOf(c), &req); err != nil {
 		return err
 	}
-	var shares actors.SharedInput
+	// The turns item_reference resolution found shared with a stored
+	// response; previous_response_id, which puts its own turns first,
+	// shares those instead.
+	shares := req.refShares
 	if req.previousID != "" {
 		prior, shared, err := a.priorTurns(c.Request().Context(), tenantOf(c), req.previousID)
 		if err != nil {
@@ -469,7 +472,48 @@ func (a *api) resolveRefs(ctx context.Context, owner string, req *responsesReque
 		}
 	}
 	req.messages = out
+	req.refShares = shareTurns(out, req.inputFrom, loaded)
 	return a.checkPrompt("input", out)
+}
+
+// shareTurns makes the conversation msgs (after its own instructions,
+// which end at at) share its leading turns with the referenced stored
+// response whose conversation they repeat: a client that sends the whole
+// conversation each turn (the Vercel AI SDK: earlier answers by
+// item_reference, the rest in full) sends, before its new turns, exactly
+// the conversation of the response it continues. Those messages are
+// replaced with that response's own (the same texts, not copies), so
+// that a chain of turns holds each text once, and the returned
+// SharedInput names them for retention to count once. It picks the
+// response whose conversation (without its instructions) has the
+// longest common prefix with msgs[at:]; nothing is shared when none has
+// one.
+func shareTurns(msgs []llm.Message, at int, loaded map[string]*respConv) actors.SharedInput {
+	var best actors.SharedInput
+	var base []llm.Message
+	for id, conv := range loaded {
+		input := conv.input
+		if in := conv.meta.instructions; in != nil && *in != "" && len(input) > 0 && input[0].Role == llm.RoleSystem {
+			input = input[1:]
+		}
+		if len(input) <= best.Count {
+			continue // it cannot share more than the best so far
+		}
+		n := 0
+		for n < len(input) && at+n < len(msgs) && sameMessage(input[n], msgs[at+n]) {
+			n++
+		}
+		if n > best.Count || (n == best.Count && n > 0 && id < best.ID) {
+			best, base = actors.SharedInput{ID: id, From: at, Count: n}, input
+		}
+	}
+	copy(msgs[at:at+best.Count], base[:best.Count])
+	return best
+}
+
+// sameMessage reports whether two messages are the same turn.
+func sameMessage(a, b llm.Message) bool {
+	return a.Role == b.Role && a.Content == b.Content && a.ToolCallID == b.ToolCallID && a.Name == b.Name && slices.Equal(a.ToolCalls, b.ToolCalls)
 }
 
 // appendCall adds a function call to the assistant turn at the end of

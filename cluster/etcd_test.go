@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/armistice-go/armistice/internal/prereq"
 	"net"
 	"net/http"
 	"os"
@@ -66,7 +67,7 @@ func freePort(t testing.TB) int {
 func startEtcd(t testing.TB) (endpoint string, stop func()) {
 	t.Helper()
 	if _, err := os.Stat(etcdBinary); err != nil {
-		t.Fatalf("%s: %v: the etcd-mode tests need a real etcd; install Debian's etcd-server (apt-get install -y etcd-server)", etcdBinary, err)
+		prereq.Missing(t, "%s: %v: the etcd-mode tests need a real etcd; install Debian's etcd-server (apt-get install -y etcd-server)", etcdBinary, err)
 	}
 	var last string
 	for range 3 { // a free port may be taken before etcd binds it

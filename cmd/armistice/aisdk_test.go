@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/armistice-go/armistice/internal/prereq"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,7 +135,7 @@ func aisdkReady(t *testing.T) string {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Fatalf("node is not installed (Node.js 20 or later, with npm), and the AI SDK then with: %s", aisdkInstall)
+		prereq.Missing(t, "node is not installed (Node.js 20 or later, with npm), and the AI SDK then with: %s", aisdkInstall)
 	}
 	data, err := os.ReadFile(filepath.Join(aisdkDir, "package.json"))
 	if err != nil {
@@ -147,7 +148,7 @@ func aisdkReady(t *testing.T) string {
 	for name, want := range pkg.Dependencies {
 		data, err := os.ReadFile(filepath.Join(aisdkDir, "node_modules", name, "package.json"))
 		if errors.Is(err, os.ErrNotExist) {
-			t.Fatalf("the AI SDK is not installed (no scripts/aisdk/node_modules/%s): run %s", name, aisdkInstall)
+			prereq.Missing(t, "the AI SDK is not installed (no scripts/aisdk/node_modules/%s): run %s", name, aisdkInstall)
 		}
 		if err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package playground_test
 
 import (
 	"context"
+	"github.com/armistice-go/armistice/internal/prereq"
 	"net"
 	stdhttp "net/http"
 	"os"
@@ -85,12 +86,12 @@ func TestPageAndAssetsAreServed(t *testing.T) {
 }
 
 // browser starts headless Chromium (Debian's) with a fresh profile, or
-// skips the test where none is installed.
+// ends the test where none is installed (prereq.Missing).
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
-		t.Skip("no chromium on PATH: install Debian's chromium (apt-get install -y chromium) to run the playground's browser tests")
+		prereq.Missing(t, "no chromium on PATH: install Debian's chromium (apt-get install -y chromium) to run the playground's browser tests")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),

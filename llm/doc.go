@@ -26,7 +26,8 @@
 //   - llm/scripted: a provider whose every token, stall, error and end is
 //     decided by a test.
 //   - llm/openai, llm/anthropic: OpenAI-compatible Chat Completions and
-//     Anthropic Messages over HTTP, on the official SDKs; llm/resilient wraps
+//     Anthropic Messages over HTTP (llm/openai on net/http, llm/anthropic on
+//     its official SDK); llm/resilient wraps
 //     them with retries, backoff, fallbacks and error kinds (status.go holds
 //     the error types they share), and llm/llmtest fakes their upstreams.
 package llm

@@ -8,8 +8,8 @@ import (
 	"github.com/armistice-go/armistice/llm"
 )
 
-// The request body is encoded here and handed to the SDK as raw bytes; the
-// SDK still sends it (base URL, auth, headers, HTTP errors). Building an
+// The request body is encoded here and sent as raw bytes (post.go). When
+// the provider was built on openai-go, building an
 // sdk.ChatCompletionNewParams and letting the SDK marshal it went through
 // its reflective encoder: about a third of the SDK's CPU per request in
 // BenchmarkStreamStart, and deep enough to grow the calling goroutine's
@@ -188,7 +188,7 @@ func (p *Provider) body(req llm.Request) ([]byte, error) {
 			r.ToolChoice = string(tc.Mode)
 		}
 	}
-	// As the SDK did: <, > and & are not escaped (they need not be in
+	// As openai-go did: <, > and & are not escaped (they need not be in
 	// JSON); invalid UTF-8 becomes U+FFFD, U+2028 and U+2029 are escaped.
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

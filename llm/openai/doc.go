@@ -1,7 +1,10 @@
 // Package openai is an llm.Provider for OpenAI's Chat Completions API and
 // every server that speaks it (vLLM, llama.cpp's server, Ollama's /v1,
-// LiteLLM and other gateways), built on the official SDK
-// github.com/openai/openai-go/v3.
+// LiteLLM and other gateways), on net/http. (It was built on the official
+// SDK github.com/openai/openai-go/v3, of which nothing but Client.Post was
+// left in use; importing the SDK linked all of its services into the
+// binary, see docs/benchmarks.md. The tests still drive Armistice's own
+// OpenAI API with that SDK.)
 //
 // # Requests
 //
@@ -36,20 +39,27 @@
 // Config.MaxCompletionTokens to send "max_completion_tokens" whatever the
 // client used, for an upstream serving only OpenAI's reasoning models.
 //
-// The body is encoded by this package (body.go, encoding/json) and handed
-// to the SDK as raw bytes (Client.Post); the SDK resolves the base URL,
-// authenticates, adds the headers, sends the request and turns HTTP error
-// statuses into errors. Letting the SDK marshal ChatCompletionNewParams cost
-// about a fifth of a request's time in BenchmarkStreamStart and grew the
-// calling goroutine's stack to 32 KB, kept while it reads the stream. The
-// stream's chunks are decoded by this package (wire.go) into the few
-// fields it reads, because the SDK's generic decoder cost about 20 µs per
-// chunk (see docs/benchmarks.md).
+// The body is encoded by this package (body.go, encoding/json); letting
+// the SDK marshal ChatCompletionNewParams had cost about a fifth of a
+// request's time in BenchmarkStreamStart and grown the calling goroutine's
+// stack to 32 KB, kept while it reads the stream. The stream's chunks are
+// decoded by this package (wire.go) into the few fields it reads, because
+// the SDK's generic decoder cost about 20 µs per chunk (see
+// docs/benchmarks.md).
 //
-// The SDK's own retries are switched off (option.WithMaxRetries(0)):
-// retrying belongs to llm/resilient, which does it once for every
-// provider. The provider reads no OPENAI_* environment variable; its Config
-// is the whole truth.
+// The request (post.go) goes to the base URL's path as a directory joined
+// with "chat/completions" (".../v1" and ".../v1/" both give
+// ".../v1/chat/completions"), with Content-Type and Accept
+// application/json, "Authorization: Bearer <APIKey>" when there is a key,
+// User-Agent "armistice", the two X-Stainless headers the SDK sent that say
+// something (X-Stainless-Lang: go, X-Stainless-Retry-Count: 0), and the
+// ExtraHeaders last, so they may replace any of these. It goes through
+// Config.HTTPClient (its Timeout, if any, included); a redirect is followed
+// only within the base URL's origin (scheme, host, port), so the key, the
+// headers and the prompt are never sent elsewhere. It is sent once:
+// retrying belongs to llm/resilient, which does it once for every provider.
+// The provider reads no OPENAI_* environment variable; its Config is the
+// whole truth.
 //
 // # Chunks
 //

@@ -2,11 +2,8 @@ package openai
 
 import (
 	"context"
+	"fmt"
 	"maps"
-	"net/http"
-
-	sdk "github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
 
 	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/llm/internal/upstream"
@@ -16,7 +13,7 @@ import (
 // safe for concurrent use.
 type Provider struct {
 	cfg    Config
-	client sdk.Client // only its Options are set: Stream posts a raw body
+	poster *poster
 }
 
 var (
@@ -31,30 +28,13 @@ func New(cfg Config) (*Provider, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = upstream.DefaultHTTPClient()
+	// Nothing is read from OPENAI_* environment variables (base URL,
+	// key, organisation, custom headers): the Config is the whole truth.
+	ps, err := newPoster(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	// The service is built without openai.NewClient, which would read
-	// OPENAI_* environment variables (base URL, key, organisation, custom
-	// headers): the Config is the whole truth.
-	opts := []option.RequestOption{
-		option.WithBaseURL(cfg.BaseURL),
-		option.WithHTTPClient(hc),
-		// Retrying is llm/resilient's job, done once for every provider.
-		option.WithMaxRetries(0),
-	}
-	if cfg.APIKey != "" {
-		opts = append(opts, option.WithAPIKey(cfg.APIKey))
-	}
-	for name, value := range cfg.ExtraHeaders {
-		opts = append(opts, option.WithHeader(name, value))
-	}
-	// The client carries the options exactly as the SDK's own
-	// ChatCompletionService holds them (one inherited layer); its Post
-	// sends a []byte body as it is, with Content-Type application/json.
-	// Its services are left zero: only Post is used.
-	return &Provider{cfg: cfg, client: sdk.Client{Options: sdk.NewChatCompletionService(opts...).Options}}, nil
+	return &Provider{cfg: cfg, poster: ps}, nil
 }
 
 // Name returns Config.Name.
@@ -74,16 +54,11 @@ func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, err
 	if err != nil {
 		return nil, err
 	}
-	var res *http.Response
-	// The body is encoded here (body.go) and handed over raw: the SDK
-	// sends the request (base URL, auth, headers, HTTP errors) and hands
-	// back the response unread; the stream is decoded here (wire.go).
-	err = p.client.Post(ctx, "chat/completions", body, &res)
+	// The body is encoded here (body.go), sent with net/http (post.go),
+	// and the stream decoded here (wire.go).
+	res, err := p.post(ctx, body)
 	if err != nil {
-		if res != nil && res.Body != nil {
-			res.Body.Close()
-		}
-		return nil, upstream.OpenError(ctx, p.cfg.Name, p.cfg.APIKey, res, err)
+		return nil, err
 	}
 	s := newChunkReader(res)
 	dec := &decoder{name: p.cfg.Name, secret: p.cfg.APIKey}

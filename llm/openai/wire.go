@@ -11,9 +11,8 @@ import (
 	"github.com/armistice-go/armistice/llm"
 )
 
-// The SDK sends the request (encoded in body.go) and turns HTTP errors
-// into ours; the stream's events are decoded here. The SDK's own
-// stream decoder parses every chunk with a reflection-heavy JSON layer
+// The request is encoded in body.go and sent in post.go; the stream's
+// events are decoded here. openai-go's own stream decoder parses every chunk with a reflection-heavy JSON layer
 // that cost about 20 µs per chunk in cmd/armistice-bench's profiles and
 // capped a relay near 50k tokens/s on two cores; the chunks need a few
 // fields, which encoding/json decodes into the small types below.
@@ -90,7 +89,7 @@ type eventError struct{ data []byte }
 
 func (e *eventError) Error() string { return "received error while streaming" }
 
-// maxEvent bounds one event, like the SDK's decoder.
+// maxEvent bounds one event, like openai-go's decoder.
 const maxEvent = 1 << 20
 
 // chunkReader reads Server-Sent Events from a Chat Completions response

@@ -12,7 +12,8 @@ import (
 	"github.com/armistice-go/armistice/llm"
 )
 
-// SDKStream is what both SDKs' generic SSE streams offer.
+// SDKStream is what an SSE stream offers: the Anthropic SDK's generic
+// stream, and llm/openai's own chunk reader.
 type SDKStream[T any] interface {
 	Next() bool
 	Current() T
@@ -141,9 +142,10 @@ func (s *Stream[T]) Close() error {
 	return nil
 }
 
-// OpenError turns an SDK's error for a stream that did not open into an
-// llm error: the context's, an *llm.StatusError, or a transport error
-// wrapping llm.ErrUpstream, never holding secret.
+// OpenError turns the error of a request whose stream did not open (an
+// SDK's, or net/http's with res holding an error status) into an llm
+// error: the context's, an *llm.StatusError, or a transport error wrapping
+// llm.ErrUpstream, never holding secret.
 func OpenError(ctx context.Context, name, secret string, res *http.Response, err error) error {
 	if cerr := Cancelled(ctx, name); cerr != nil {
 		return cerr

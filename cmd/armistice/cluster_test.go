@@ -295,6 +295,11 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 			t.Fatalf("status through %s after the kill: %d %s", n.url, code, body)
 		}
 	}
+	// Read as an OpenAI Response, a lost node's request is a failed one.
+	if code, body := c.get(t, "/v1/responses/resp_"+doomed); code != http.StatusOK ||
+		!strings.Contains(body, `"status":"failed"`) || !strings.Contains(body, `"code":"node_lost"`) {
+		t.Fatalf("the lost request as a Response through C: %d %s", code, body)
+	}
 	waitMembers(t, b, 2)
 
 	// B stopped with SIGTERM: it drains first.

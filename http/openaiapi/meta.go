@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/armistice-go/armistice/actors"
+	"github.com/armistice-go/armistice/model"
 )
 
 // What an OpenAI request needs to be shown again later (its kind, the
@@ -109,10 +110,24 @@ func responseMetadata(req responsesRequest) map[string]string {
 	return md
 }
 
+// isTombstone reports a lost cluster node's answer for one of its ids
+// (package cluster): failed/node_lost, and never created as far as this
+// node knows.
+func isTombstone(snap actors.Snapshot) bool {
+	return snap.Reason == model.ReasonNodeLost && snap.CreatedAt.IsZero()
+}
+
 // metaOf reads a response's metadata back from its snapshot. ok is false
 // when the request is not a Responses request (a chat completion, or a
 // request made through the native API).
 func (a *api) metaOf(snap actors.Snapshot) (respMeta, bool) {
+	if isTombstone(snap) {
+		// A request of a cluster node that was lost: nobody knows what
+		// it was any more. Read as a Response it is a failed one
+		// (node_lost), stored and streamable, rather than not found.
+		return respMeta{id: snap.ID, model: a.displayModel(snap.Model), createdAt: snap.FinishedAt.Unix(),
+			background: true, store: true, metadata: map[string]string{}}, true
+	}
 	if snap.Metadata[metaObject] != objectResponse {
 		return respMeta{}, false
 	}

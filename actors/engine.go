@@ -132,7 +132,20 @@ func (e *Engine) Supervisor() *actor.PID { return e.sup }
 
 // Submit creates a request owned by owner. The snapshot is the request as
 // accepted (state pending, with its queue position when it has to wait).
+// In cluster mode a submit with an IdempotencyKey is admitted on the node
+// the key hashes to (Peers.KeyHome), so that its retries through any node
+// find it.
 func (e *Engine) Submit(ctx context.Context, owner string, spec Spec) (Snapshot, error) {
+	return e.submit(ctx, owner, spec, true)
+}
+
+// SubmitHere is Submit admitted on this node whatever its peers say: what
+// a node does with a keyed submit another node carried to it.
+func (e *Engine) SubmitHere(ctx context.Context, owner string, spec Spec) (Snapshot, error) {
+	return e.submit(ctx, owner, spec, false)
+}
+
+func (e *Engine) submit(ctx context.Context, owner string, spec Spec, forward bool) (Snapshot, error) {
 	if err := spec.validate(); err != nil {
 		return Snapshot{}, err
 	}
@@ -144,6 +157,13 @@ func (e *Engine) Submit(ctx context.Context, owner string, spec Spec) (Snapshot,
 	spec.Messages = append(spec.Messages[:0:0], spec.Messages...)
 	spec.Metadata = maps.Clone(spec.Metadata)
 	spec.Settings = spec.Settings.Clone()
+	if b := e.peers.Load(); forward && spec.IdempotencyKey != "" && b != nil && b.p != nil && !b.p.KeyHome(owner, spec.IdempotencyKey) {
+		timeout, err := e.callTimeout(ctx, 0)
+		if err != nil {
+			return Snapshot{}, err
+		}
+		return b.p.Submit(ctx, owner, spec, timeout)
+	}
 	m := &Submit{Owner: owner, Spec: spec}
 	return e.snapshot(e.ask(ctx, m, 0, func(ref uint64) any { return &Withdraw{Owner: owner, Ref: ref} }))
 }

@@ -25,6 +25,13 @@ type Peers interface {
 	// local subscription; Pull and Unsubscribe go to relay, a local
 	// process that carries them to the owner.
 	Subscribe(ctx context.Context, id, owner string, after uint64, ch chan Batch, timeout time.Duration) (relay *actor.PID, sub *Subscribed, err error)
+	// KeyHome reports whether this node is where owner's submits with
+	// this idempotency key are admitted (so that a retry through any node
+	// finds the first request).
+	KeyHome(owner, key string) bool
+	// Submit carries a keyed submit to its home node, which admits it
+	// with Engine.SubmitHere, and waits at most timeout for the answer.
+	Submit(ctx context.Context, owner string, spec Spec, timeout time.Duration) (Snapshot, error)
 }
 
 type peersBox struct{ p Peers }

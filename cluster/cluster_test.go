@@ -491,3 +491,57 @@ func TestSlowRemoteReaderHoldsItsWindow(t *testing.T) {
 		t.Fatalf("end %+v", e)
 	}
 }
+
+// TestKeyedSubmitsFindTheirFirstRequestThroughAnyNode: a submit with an
+// Idempotency-Key is admitted on the node the key hashes to, so a retry
+// through any node replays the first request instead of starting another
+// upstream call, and another body with the same key is refused
+// everywhere.
+func TestKeyedSubmitsFindTheirFirstRequestThroughAnyNode(t *testing.T) {
+	a, b, c := three(t)
+	ctx := ctxT(t)
+	opened := map[*member]int{}
+	for _, m := range []*member{a, b, c} {
+		opened[m] = m.model.Opened()
+	}
+	spec := actors.Spec{Messages: []llm.Message{{Role: llm.RoleUser, Content: "once"}}, IdempotencyKey: "key-1",
+		Settings: llm.Settings{Stop: []string{"x"}}}
+	first, err := b.eng.Submit(ctx, "t1", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var home *member
+	for _, m := range []*member{a, b, c} {
+		if m.node.Local(first.ID) {
+			home = m
+		}
+	}
+	script, err := home.model.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := script.Request().Settings.Stop; len(got) != 1 || got[0] != "x" {
+		t.Fatalf("the home node's provider got settings %+v", script.Request().Settings)
+	}
+	for _, m := range []*member{a, b, c} {
+		again, err := m.eng.Submit(ctx, "t1", spec)
+		if err != nil || again.ID != first.ID || !again.Replayed {
+			t.Fatalf("retry through %s: %+v, %v; want a replay of %s", m.node.Addr(), again, err, first.ID)
+		}
+		other := spec
+		other.Messages = []llm.Message{{Role: llm.RoleUser, Content: "another body"}}
+		if _, err := m.eng.Submit(ctx, "t1", other); !errors.Is(err, actors.ErrIdempotencyConflict) {
+			t.Fatalf("another body through %s: %v; want an idempotency conflict", m.node.Addr(), err)
+		}
+	}
+	for _, m := range []*member{a, b, c} {
+		want := 0
+		if m == home {
+			want = 1
+		}
+		if got := m.model.Opened() - opened[m]; got != want {
+			t.Fatalf("%s opened %d upstream streams; want %d (only the home node, once)", m.node.Addr(), got, want)
+		}
+	}
+	script.Finish(llm.FinishStop, nil)
+}

@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/armistice-go/armistice/actors"
@@ -233,6 +235,8 @@ var sentinels = []struct {
 	{"no_answer", actors.ErrNoAnswer},
 	{"closed", actors.ErrClosed},
 	{"internal", actors.ErrInternal},
+	{"queue_full", actors.ErrQueueFull},
+	{"idempotency_conflict", actors.ErrIdempotencyConflict},
 }
 
 // remoteError is an owner's error as the caller sees it: the owner's
@@ -260,6 +264,10 @@ func errorToWire(err error, command string, ref uint64) *wire.Error {
 			w.Command = ae.Command
 		}
 	}
+	var qf *actors.QueueFullError
+	if errors.As(err, &qf) {
+		w.RetryAfterNs = int64(qf.RetryAfter)
+	}
 	return w
 }
 
@@ -271,5 +279,33 @@ func errorFromWire(w *wire.Error) *actors.Error {
 			break
 		}
 	}
-	return &actors.Error{Err: &remoteError{msg: w.Message, sentinel: sentinel}, Snapshot: snapshotFromWire(w.Snapshot), Command: w.Command, Ref: w.Ref}
+	var cause error = &remoteError{msg: w.Message, sentinel: sentinel}
+	if sentinel == actors.ErrQueueFull {
+		// The HTTP layer reads the estimate from the typed error.
+		cause = &actors.QueueFullError{RetryAfter: time.Duration(w.RetryAfterNs)}
+	}
+	return &actors.Error{Err: cause, Snapshot: snapshotFromWire(w.Snapshot), Command: w.Command, Ref: w.Ref}
+}
+
+func specToWire(owner string, s actors.Spec, timeout time.Duration) (*wire.Submit, error) {
+	settings, err := json.Marshal(s.Settings)
+	if err != nil {
+		return nil, fmt.Errorf("%w: settings: %w", actors.ErrInvalidRequest, err)
+	}
+	return &wire.Submit{Owner: owner, Model: s.Model, Messages: messagesToWire(s.Messages), MaxTokens: int64(s.MaxTokens),
+		SettingsJson: settings, OnDisconnect: uint32(s.OnDisconnect), Metadata: s.Metadata, RetainNs: int64(s.Retain),
+		TraceId: s.TraceID, IdempotencyKey: s.IdempotencyKey, KeepInput: s.KeepInput,
+		SharesInputId: s.SharesInput.ID, SharesInputFrom: int64(s.SharesInput.From), SharesInputCount: int64(s.SharesInput.Count),
+		TimeoutNs: int64(timeout)}, nil
+}
+
+func specFromWire(w *wire.Submit) (actors.Spec, error) {
+	s := actors.Spec{Model: w.Model, Messages: messagesFromWire(w.Messages), MaxTokens: int(w.MaxTokens),
+		OnDisconnect: model.DisconnectPolicy(w.OnDisconnect), Metadata: w.Metadata, Retain: time.Duration(w.RetainNs),
+		TraceID: w.TraceId, IdempotencyKey: w.IdempotencyKey, KeepInput: w.KeepInput,
+		SharesInput: actors.SharedInput{ID: w.SharesInputId, From: int(w.SharesInputFrom), Count: int(w.SharesInputCount)}}
+	if err := json.Unmarshal(w.SettingsJson, &s.Settings); err != nil {
+		return actors.Spec{}, fmt.Errorf("%w: settings: %w", actors.ErrInvalidRequest, err)
+	}
+	return s, nil
 }

@@ -71,10 +71,17 @@ func TestErrorsKeepTheirMeaning(t *testing.T) {
 	snap := &actors.Snapshot{ID: "x", State: model.StateDone}
 	for _, s := range sentinels {
 		in := &actors.Error{Err: errors.Join(s.err), Snapshot: snap, Command: "cancel"}
+		if s.err == actors.ErrQueueFull {
+			in.Err = &actors.QueueFullError{RetryAfter: 3 * time.Second}
+		}
 		got := errorFromWire(roundTrip(t, errorToWire(in, "status", 3)))
 		if !errors.Is(got, s.err) || got.Error() != in.Error() || got.Command != "cancel" || got.Ref != 3 || !reflect.DeepEqual(got.Snapshot, snap) {
 			t.Errorf("%s: got %v (%+v)", s.code, got, got)
 		}
+	}
+	var qf *actors.QueueFullError
+	if got := errorFromWire(roundTrip(t, errorToWire(&actors.QueueFullError{RetryAfter: 3 * time.Second}, "submit", 0))); !errors.As(got, &qf) || qf.RetryAfter != 3*time.Second {
+		t.Errorf("a full queue: %v; want its RetryAfter 3s", got)
 	}
 	if got := errorFromWire(&wire.Error{Code: "from-a-newer-node", Message: "m"}); !errors.Is(got, actors.ErrInternal) {
 		t.Errorf("an unknown code: %v; want internal", got)
@@ -95,4 +102,27 @@ func FuzzOwnerAddr(f *testing.F) {
 			t.Fatalf("ownerAddr(%q) = %q; want %q or none", id, got, addr)
 		}
 	})
+}
+
+// TestSpecRoundTrips: a keyed submit carried to its home node arrives
+// whole, every setting included.
+func TestSpecRoundTrips(t *testing.T) {
+	f, seed, n, yes := 0.5, int64(7), 3, true
+	spec := actors.Spec{Model: "m", Messages: []llm.Message{{Role: llm.RoleUser, Content: "q"}, {Role: llm.RoleAssistant, ToolCalls: []llm.ToolCall{{ID: "c", Name: "f", Arguments: "{}"}}}},
+		MaxTokens: 9, OnDisconnect: model.OnDisconnectCancel, Metadata: map[string]string{"k": "v"}, Retain: time.Hour,
+		TraceID: "tr", IdempotencyKey: "key", KeepInput: true, SharesInput: actors.SharedInput{ID: "prev", From: 0, Count: 1},
+		Settings: llm.Settings{Temperature: &f, TopP: &f, TopK: &n, MaxTokensField: llm.FieldMaxCompletionTokens, Stop: []string{"a", "b"},
+			Seed: &seed, PresencePenalty: &f, FrequencyPenalty: &f, LogitBias: map[string]float64{"1": -1}, User: "u",
+			ServiceTier: "auto", ReasoningEffort: "low", Logprobs: true, TopLogprobs: &n,
+			ResponseFormat: &llm.ResponseFormat{Type: llm.FormatJSONSchema, Name: "s", Schema: []byte(`{"type":"object"}`)},
+			Tools:          []llm.Tool{{Name: "f", Description: "d", Parameters: []byte(`{"type":"object"}`), Strict: &yes}},
+			ToolChoice:     &llm.ToolChoice{Mode: llm.ToolChoiceFunction, Name: "f"}, ParallelToolCalls: &yes}}
+	w, err := specToWire("t1", spec, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := specFromWire(roundTrip(t, w))
+	if err != nil || !reflect.DeepEqual(got, spec) {
+		t.Fatalf("spec\n got %+v (%v)\nwant %+v", got, err, spec)
+	}
 }

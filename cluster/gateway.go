@@ -45,6 +45,16 @@ func (g *gateway) Receive(c actor.Context) {
 			s, err := n.eng.Delete(ctx, m.Id, m.Owner)
 			return snapshotToWire(&s), err
 		})
+	case *wire.Submit:
+		spec, err := specFromWire(m)
+		if err != nil {
+			c.Respond(errorToWire(err, "submit", 0))
+			return
+		}
+		g.serve(c, "", "submit", m.TimeoutNs, func(ctx context.Context) (proto.Message, error) {
+			s, err := n.eng.SubmitHere(ctx, m.Owner, spec)
+			return snapshotToWire(&s), err
+		})
 	case *wire.Subscribe:
 		if c.Sender() == nil {
 			return
@@ -68,7 +78,7 @@ func (g *gateway) serve(c actor.Context, id, command string, timeoutNs int64, ca
 		return
 	}
 	n := g.node
-	if !n.Local(id) {
+	if id != "" && !n.Local(id) {
 		c.Respond(errorToWire(notFound(id, command), command, 0))
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/http"
 	"sort"
@@ -332,6 +333,79 @@ func (n *Node) Ask(ctx context.Context, id string, msg any, timeout time.Duratio
 		// Never dial an address a client wrote into an id.
 		return nil, notFound(id, command)
 	}
+	res, err := n.call(ctx, addr, w, timeout)
+	if errors.Is(err, errLost) {
+		at, _ := n.lostAt(addr)
+		return answerLost(id, owner, msg, at)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch r := res.(type) {
+	case *wire.Snapshot:
+		return snapshotFromWire(r), nil
+	case *wire.LogSnapshot:
+		return logFromWire(r), nil
+	case *wire.Error:
+		return nil, errorFromWire(r)
+	}
+	return nil, fmt.Errorf("%w: unexpected answer %T from %s", actors.ErrNoAnswer, res, addr)
+}
+
+// errLost: the node a call waited on left the cluster.
+var errLost = fmt.Errorf("%w: the node left the cluster", actors.ErrNoAnswer)
+
+// KeyHome implements actors.Peers: the member that owner's key hashes
+// to, by rendezvous hashing over the current members (a change of
+// membership moves only the keys of the nodes that came or went).
+func (n *Node) KeyHome(owner, key string) bool {
+	return n.home(owner, key) == n.addr
+}
+
+func (n *Node) home(owner, key string) string {
+	best, bestScore := n.addr, uint64(0)
+	for _, m := range n.Members() {
+		h := fnv.New64a()
+		h.Write([]byte(owner))
+		h.Write([]byte{0})
+		h.Write([]byte(key))
+		h.Write([]byte{0})
+		h.Write([]byte(m))
+		if s := h.Sum64(); s > bestScore || (s == bestScore && m < best) {
+			best, bestScore = m, s
+		}
+	}
+	return best
+}
+
+// Submit implements actors.Peers: it carries a keyed submit to its home
+// node's gateway.
+func (n *Node) Submit(ctx context.Context, owner string, spec actors.Spec, timeout time.Duration) (actors.Snapshot, error) {
+	addr := n.home(owner, spec.IdempotencyKey)
+	w, err := specToWire(owner, spec, timeout)
+	if err != nil {
+		return actors.Snapshot{}, err
+	}
+	res, err := n.call(ctx, addr, w, timeout)
+	if err != nil {
+		return actors.Snapshot{}, err
+	}
+	switch r := res.(type) {
+	case *wire.Snapshot:
+		return *snapshotFromWire(r), nil
+	case *wire.Error:
+		e := errorFromWire(r)
+		if e.Snapshot != nil {
+			return *e.Snapshot, e
+		}
+		return actors.Snapshot{}, e
+	}
+	return actors.Snapshot{}, fmt.Errorf("%w: unexpected answer %T from %s", actors.ErrNoAnswer, res, addr)
+}
+
+// call sends w to addr's gateway and waits for the answer, at most
+// timeout, never past ctx, and not past addr leaving the cluster.
+func (n *Node) call(ctx context.Context, addr string, w proto.Message, timeout time.Duration) (any, error) {
 	box := &replyBox{ch: make(chan any, 1)}
 	registry := n.system.ProcessRegistry
 	reply, _ := registry.Add(box, "cluster$"+registry.NextId())
@@ -345,18 +419,10 @@ func (n *Node) Ask(ctx context.Context, id string, msg any, timeout time.Duratio
 	for {
 		select {
 		case res := <-box.ch:
-			switch r := res.(type) {
-			case *wire.Snapshot:
-				return snapshotFromWire(r), nil
-			case *wire.LogSnapshot:
-				return logFromWire(r), nil
-			case *wire.Error:
-				return nil, errorFromWire(r)
-			}
-			return nil, fmt.Errorf("%w: unexpected answer %T from %s", actors.ErrNoAnswer, res, addr)
+			return res, nil
 		case <-poll.C:
-			if at, lost := n.lostAt(addr); lost {
-				return answerLost(id, owner, msg, at)
+			if _, lost := n.lostAt(addr); lost {
+				return nil, errLost
 			}
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -298,6 +298,166 @@ func (x *Delete) GetTimeoutNs() int64 {
 	return 0
 }
 
+// Submit is a submit with an Idempotency-Key, carried to the node the key
+// hashes to, so that a retry through any node finds the first request.
+// settings_json is llm.Settings as JSON (its tools' schemas are JSON
+// already).
+type Submit struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Owner            string                 `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	Model            string                 `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	Messages         []*Message             `protobuf:"bytes,3,rep,name=messages,proto3" json:"messages,omitempty"`
+	MaxTokens        int64                  `protobuf:"varint,4,opt,name=max_tokens,json=maxTokens,proto3" json:"max_tokens,omitempty"`
+	SettingsJson     []byte                 `protobuf:"bytes,5,opt,name=settings_json,json=settingsJson,proto3" json:"settings_json,omitempty"`
+	OnDisconnect     uint32                 `protobuf:"varint,6,opt,name=on_disconnect,json=onDisconnect,proto3" json:"on_disconnect,omitempty"`
+	Metadata         map[string]string      `protobuf:"bytes,7,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	RetainNs         int64                  `protobuf:"varint,8,opt,name=retain_ns,json=retainNs,proto3" json:"retain_ns,omitempty"`
+	TraceId          string                 `protobuf:"bytes,9,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	IdempotencyKey   string                 `protobuf:"bytes,10,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	KeepInput        bool                   `protobuf:"varint,11,opt,name=keep_input,json=keepInput,proto3" json:"keep_input,omitempty"`
+	SharesInputId    string                 `protobuf:"bytes,12,opt,name=shares_input_id,json=sharesInputId,proto3" json:"shares_input_id,omitempty"`
+	SharesInputFrom  int64                  `protobuf:"varint,13,opt,name=shares_input_from,json=sharesInputFrom,proto3" json:"shares_input_from,omitempty"`
+	SharesInputCount int64                  `protobuf:"varint,14,opt,name=shares_input_count,json=sharesInputCount,proto3" json:"shares_input_count,omitempty"`
+	TimeoutNs        int64                  `protobuf:"varint,15,opt,name=timeout_ns,json=timeoutNs,proto3" json:"timeout_ns,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Submit) Reset() {
+	*x = Submit{}
+	mi := &file_wire_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Submit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Submit) ProtoMessage() {}
+
+func (x *Submit) ProtoReflect() protoreflect.Message {
+	mi := &file_wire_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Submit.ProtoReflect.Descriptor instead.
+func (*Submit) Descriptor() ([]byte, []int) {
+	return file_wire_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Submit) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *Submit) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *Submit) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *Submit) GetMaxTokens() int64 {
+	if x != nil {
+		return x.MaxTokens
+	}
+	return 0
+}
+
+func (x *Submit) GetSettingsJson() []byte {
+	if x != nil {
+		return x.SettingsJson
+	}
+	return nil
+}
+
+func (x *Submit) GetOnDisconnect() uint32 {
+	if x != nil {
+		return x.OnDisconnect
+	}
+	return 0
+}
+
+func (x *Submit) GetMetadata() map[string]string {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *Submit) GetRetainNs() int64 {
+	if x != nil {
+		return x.RetainNs
+	}
+	return 0
+}
+
+func (x *Submit) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
+}
+
+func (x *Submit) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *Submit) GetKeepInput() bool {
+	if x != nil {
+		return x.KeepInput
+	}
+	return false
+}
+
+func (x *Submit) GetSharesInputId() string {
+	if x != nil {
+		return x.SharesInputId
+	}
+	return ""
+}
+
+func (x *Submit) GetSharesInputFrom() int64 {
+	if x != nil {
+		return x.SharesInputFrom
+	}
+	return 0
+}
+
+func (x *Submit) GetSharesInputCount() int64 {
+	if x != nil {
+		return x.SharesInputCount
+	}
+	return 0
+}
+
+func (x *Submit) GetTimeoutNs() int64 {
+	if x != nil {
+		return x.TimeoutNs
+	}
+	return 0
+}
+
 // Subscribe attaches the caller's relay (the sender) to the request's log
 // after the cursor `after`. The owner answers Subscribed with the PID of a
 // proxy on its side: the relay sends Pull and Unsubscribe there and the
@@ -318,7 +478,7 @@ type Subscribe struct {
 
 func (x *Subscribe) Reset() {
 	*x = Subscribe{}
-	mi := &file_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -330,7 +490,7 @@ func (x *Subscribe) String() string {
 func (*Subscribe) ProtoMessage() {}
 
 func (x *Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[4]
+	mi := &file_wire_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -343,7 +503,7 @@ func (x *Subscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribe.ProtoReflect.Descriptor instead.
 func (*Subscribe) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{4}
+	return file_wire_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Subscribe) GetId() string {
@@ -399,7 +559,7 @@ type Pull struct {
 
 func (x *Pull) Reset() {
 	*x = Pull{}
-	mi := &file_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -411,7 +571,7 @@ func (x *Pull) String() string {
 func (*Pull) ProtoMessage() {}
 
 func (x *Pull) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[5]
+	mi := &file_wire_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -424,7 +584,7 @@ func (x *Pull) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pull.ProtoReflect.Descriptor instead.
 func (*Pull) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{5}
+	return file_wire_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Pull) GetSub() uint64 {
@@ -457,7 +617,7 @@ type Unsubscribe struct {
 
 func (x *Unsubscribe) Reset() {
 	*x = Unsubscribe{}
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -469,7 +629,7 @@ func (x *Unsubscribe) String() string {
 func (*Unsubscribe) ProtoMessage() {}
 
 func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[6]
+	mi := &file_wire_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -482,7 +642,7 @@ func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unsubscribe.ProtoReflect.Descriptor instead.
 func (*Unsubscribe) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{6}
+	return file_wire_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Unsubscribe) GetSub() uint64 {
@@ -502,7 +662,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -514,7 +674,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[7]
+	mi := &file_wire_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -527,7 +687,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{7}
+	return file_wire_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Usage) GetPromptTokens() int64 {
@@ -558,7 +718,7 @@ type UpstreamError struct {
 
 func (x *UpstreamError) Reset() {
 	*x = UpstreamError{}
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +730,7 @@ func (x *UpstreamError) String() string {
 func (*UpstreamError) ProtoMessage() {}
 
 func (x *UpstreamError) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[8]
+	mi := &file_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -583,7 +743,7 @@ func (x *UpstreamError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpstreamError.ProtoReflect.Descriptor instead.
 func (*UpstreamError) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{8}
+	return file_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UpstreamError) GetStatus() int32 {
@@ -656,7 +816,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -668,7 +828,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[9]
+	mi := &file_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -681,7 +841,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{9}
+	return file_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Snapshot) GetId() string {
@@ -836,7 +996,7 @@ type ToolCallDelta struct {
 
 func (x *ToolCallDelta) Reset() {
 	*x = ToolCallDelta{}
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +1008,7 @@ func (x *ToolCallDelta) String() string {
 func (*ToolCallDelta) ProtoMessage() {}
 
 func (x *ToolCallDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[10]
+	mi := &file_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +1021,7 @@ func (x *ToolCallDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallDelta.ProtoReflect.Descriptor instead.
 func (*ToolCallDelta) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{10}
+	return file_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ToolCallDelta) GetIndex() int64 {
@@ -903,7 +1063,7 @@ type TopLogprob struct {
 
 func (x *TopLogprob) Reset() {
 	*x = TopLogprob{}
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1075,7 @@ func (x *TopLogprob) String() string {
 func (*TopLogprob) ProtoMessage() {}
 
 func (x *TopLogprob) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[11]
+	mi := &file_wire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1088,7 @@ func (x *TopLogprob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopLogprob.ProtoReflect.Descriptor instead.
 func (*TopLogprob) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{11}
+	return file_wire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TopLogprob) GetToken() string {
@@ -964,7 +1124,7 @@ type Logprob struct {
 
 func (x *Logprob) Reset() {
 	*x = Logprob{}
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -976,7 +1136,7 @@ func (x *Logprob) String() string {
 func (*Logprob) ProtoMessage() {}
 
 func (x *Logprob) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[12]
+	mi := &file_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -989,7 +1149,7 @@ func (x *Logprob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Logprob.ProtoReflect.Descriptor instead.
 func (*Logprob) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{12}
+	return file_wire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Logprob) GetToken() string {
@@ -1035,7 +1195,7 @@ type End struct {
 
 func (x *End) Reset() {
 	*x = End{}
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +1207,7 @@ func (x *End) String() string {
 func (*End) ProtoMessage() {}
 
 func (x *End) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[13]
+	mi := &file_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +1220,7 @@ func (x *End) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use End.ProtoReflect.Descriptor instead.
 func (*End) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{13}
+	return file_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *End) GetState() uint32 {
@@ -1129,7 +1289,7 @@ type Record struct {
 
 func (x *Record) Reset() {
 	*x = Record{}
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1141,7 +1301,7 @@ func (x *Record) String() string {
 func (*Record) ProtoMessage() {}
 
 func (x *Record) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[14]
+	mi := &file_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1154,7 +1314,7 @@ func (x *Record) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Record.ProtoReflect.Descriptor instead.
 func (*Record) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{14}
+	return file_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Record) GetSeq() uint64 {
@@ -1217,19 +1377,21 @@ func (x *Record) GetEnd() *End {
 // error (not_found, expired, already_finished, ...); message is the
 // error's whole text on the owner.
 type Error struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	Snapshot      *Snapshot              `protobuf:"bytes,3,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
-	Command       string                 `protobuf:"bytes,4,opt,name=command,proto3" json:"command,omitempty"`
-	Ref           uint64                 `protobuf:"varint,5,opt,name=ref,proto3" json:"ref,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Code     string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message  string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Snapshot *Snapshot              `protobuf:"bytes,3,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Command  string                 `protobuf:"bytes,4,opt,name=command,proto3" json:"command,omitempty"`
+	Ref      uint64                 `protobuf:"varint,5,opt,name=ref,proto3" json:"ref,omitempty"`
+	// retry_after_ns is a full queue's estimate (code queue_full).
+	RetryAfterNs  int64 `protobuf:"varint,6,opt,name=retry_after_ns,json=retryAfterNs,proto3" json:"retry_after_ns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1403,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[15]
+	mi := &file_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1416,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{15}
+	return file_wire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Error) GetCode() string {
@@ -1292,6 +1454,13 @@ func (x *Error) GetRef() uint64 {
 	return 0
 }
 
+func (x *Error) GetRetryAfterNs() int64 {
+	if x != nil {
+		return x.RetryAfterNs
+	}
+	return 0
+}
+
 type LogSnapshot struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Snapshot *Snapshot              `protobuf:"bytes,1,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
@@ -1307,7 +1476,7 @@ type LogSnapshot struct {
 
 func (x *LogSnapshot) Reset() {
 	*x = LogSnapshot{}
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1319,7 +1488,7 @@ func (x *LogSnapshot) String() string {
 func (*LogSnapshot) ProtoMessage() {}
 
 func (x *LogSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[16]
+	mi := &file_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +1501,7 @@ func (x *LogSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogSnapshot.ProtoReflect.Descriptor instead.
 func (*LogSnapshot) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{16}
+	return file_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LogSnapshot) GetSnapshot() *Snapshot {
@@ -1381,7 +1550,7 @@ type ToolCall struct {
 
 func (x *ToolCall) Reset() {
 	*x = ToolCall{}
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1562,7 @@ func (x *ToolCall) String() string {
 func (*ToolCall) ProtoMessage() {}
 
 func (x *ToolCall) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[17]
+	mi := &file_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1575,7 @@ func (x *ToolCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCall.ProtoReflect.Descriptor instead.
 func (*ToolCall) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{17}
+	return file_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ToolCall) GetId() string {
@@ -1443,7 +1612,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1455,7 +1624,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[18]
+	mi := &file_wire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1468,7 +1637,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{18}
+	return file_wire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Message) GetRole() string {
@@ -1521,7 +1690,7 @@ type Subscribed struct {
 
 func (x *Subscribed) Reset() {
 	*x = Subscribed{}
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1533,7 +1702,7 @@ func (x *Subscribed) String() string {
 func (*Subscribed) ProtoMessage() {}
 
 func (x *Subscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[19]
+	mi := &file_wire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1546,7 +1715,7 @@ func (x *Subscribed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribed.ProtoReflect.Descriptor instead.
 func (*Subscribed) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{19}
+	return file_wire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Subscribed) GetSub() uint64 {
@@ -1603,7 +1772,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1784,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_wire_proto_msgTypes[20]
+	mi := &file_wire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1797,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_wire_proto_rawDescGZIP(), []int{20}
+	return file_wire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Batch) GetRequest() string {
@@ -1688,7 +1857,30 @@ const file_wire_proto_rawDesc = "" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x10\n" +
 	"\x03ref\x18\x03 \x01(\x04R\x03ref\x12\x1d\n" +
 	"\n" +
-	"timeout_ns\x18\x04 \x01(\x03R\ttimeoutNs\"\x92\x01\n" +
+	"timeout_ns\x18\x04 \x01(\x03R\ttimeoutNs\"\xfe\x04\n" +
+	"\x06Submit\x12\x14\n" +
+	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x129\n" +
+	"\bmessages\x18\x03 \x03(\v2\x1d.armistice.cluster.v1.MessageR\bmessages\x12\x1d\n" +
+	"\n" +
+	"max_tokens\x18\x04 \x01(\x03R\tmaxTokens\x12#\n" +
+	"\rsettings_json\x18\x05 \x01(\fR\fsettingsJson\x12#\n" +
+	"\ron_disconnect\x18\x06 \x01(\rR\fonDisconnect\x12F\n" +
+	"\bmetadata\x18\a \x03(\v2*.armistice.cluster.v1.Submit.MetadataEntryR\bmetadata\x12\x1b\n" +
+	"\tretain_ns\x18\b \x01(\x03R\bretainNs\x12\x19\n" +
+	"\btrace_id\x18\t \x01(\tR\atraceId\x12'\n" +
+	"\x0fidempotency_key\x18\n" +
+	" \x01(\tR\x0eidempotencyKey\x12\x1d\n" +
+	"\n" +
+	"keep_input\x18\v \x01(\bR\tkeepInput\x12&\n" +
+	"\x0fshares_input_id\x18\f \x01(\tR\rsharesInputId\x12*\n" +
+	"\x11shares_input_from\x18\r \x01(\x03R\x0fsharesInputFrom\x12,\n" +
+	"\x12shares_input_count\x18\x0e \x01(\x03R\x10sharesInputCount\x12\x1d\n" +
+	"\n" +
+	"timeout_ns\x18\x0f \x01(\x03R\ttimeoutNs\x1a;\n" +
+	"\rMetadataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x92\x01\n" +
 	"\tSubscribe\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x14\n" +
@@ -1769,13 +1961,14 @@ const file_wire_proto_rawDesc = "" +
 	"\ttool_call\x18\x05 \x01(\v2#.armistice.cluster.v1.ToolCallDeltaR\btoolCall\x12!\n" +
 	"\flogprobs_set\x18\x06 \x01(\bR\vlogprobsSet\x129\n" +
 	"\blogprobs\x18\a \x03(\v2\x1d.armistice.cluster.v1.LogprobR\blogprobs\x12+\n" +
-	"\x03end\x18\b \x01(\v2\x19.armistice.cluster.v1.EndR\x03end\"\x9d\x01\n" +
+	"\x03end\x18\b \x01(\v2\x19.armistice.cluster.v1.EndR\x03end\"\xc3\x01\n" +
 	"\x05Error\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12:\n" +
 	"\bsnapshot\x18\x03 \x01(\v2\x1e.armistice.cluster.v1.SnapshotR\bsnapshot\x12\x18\n" +
 	"\acommand\x18\x04 \x01(\tR\acommand\x12\x10\n" +
-	"\x03ref\x18\x05 \x01(\x04R\x03ref\"\xe5\x01\n" +
+	"\x03ref\x18\x05 \x01(\x04R\x03ref\x12$\n" +
+	"\x0eretry_after_ns\x18\x06 \x01(\x03R\fretryAfterNs\"\xe5\x01\n" +
 	"\vLogSnapshot\x12:\n" +
 	"\bsnapshot\x18\x01 \x01(\v2\x1e.armistice.cluster.v1.SnapshotR\bsnapshot\x126\n" +
 	"\arecords\x18\x02 \x03(\v2\x1c.armistice.cluster.v1.RecordR\arecords\x123\n" +
@@ -1820,53 +2013,57 @@ func file_wire_proto_rawDescGZIP() []byte {
 	return file_wire_proto_rawDescData
 }
 
-var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_wire_proto_goTypes = []any{
 	(*GetStatus)(nil),     // 0: armistice.cluster.v1.GetStatus
 	(*GetLog)(nil),        // 1: armistice.cluster.v1.GetLog
 	(*Cancel)(nil),        // 2: armistice.cluster.v1.Cancel
 	(*Delete)(nil),        // 3: armistice.cluster.v1.Delete
-	(*Subscribe)(nil),     // 4: armistice.cluster.v1.Subscribe
-	(*Pull)(nil),          // 5: armistice.cluster.v1.Pull
-	(*Unsubscribe)(nil),   // 6: armistice.cluster.v1.Unsubscribe
-	(*Usage)(nil),         // 7: armistice.cluster.v1.Usage
-	(*UpstreamError)(nil), // 8: armistice.cluster.v1.UpstreamError
-	(*Snapshot)(nil),      // 9: armistice.cluster.v1.Snapshot
-	(*ToolCallDelta)(nil), // 10: armistice.cluster.v1.ToolCallDelta
-	(*TopLogprob)(nil),    // 11: armistice.cluster.v1.TopLogprob
-	(*Logprob)(nil),       // 12: armistice.cluster.v1.Logprob
-	(*End)(nil),           // 13: armistice.cluster.v1.End
-	(*Record)(nil),        // 14: armistice.cluster.v1.Record
-	(*Error)(nil),         // 15: armistice.cluster.v1.Error
-	(*LogSnapshot)(nil),   // 16: armistice.cluster.v1.LogSnapshot
-	(*ToolCall)(nil),      // 17: armistice.cluster.v1.ToolCall
-	(*Message)(nil),       // 18: armistice.cluster.v1.Message
-	(*Subscribed)(nil),    // 19: armistice.cluster.v1.Subscribed
-	(*Batch)(nil),         // 20: armistice.cluster.v1.Batch
-	nil,                   // 21: armistice.cluster.v1.Snapshot.MetadataEntry
+	(*Submit)(nil),        // 4: armistice.cluster.v1.Submit
+	(*Subscribe)(nil),     // 5: armistice.cluster.v1.Subscribe
+	(*Pull)(nil),          // 6: armistice.cluster.v1.Pull
+	(*Unsubscribe)(nil),   // 7: armistice.cluster.v1.Unsubscribe
+	(*Usage)(nil),         // 8: armistice.cluster.v1.Usage
+	(*UpstreamError)(nil), // 9: armistice.cluster.v1.UpstreamError
+	(*Snapshot)(nil),      // 10: armistice.cluster.v1.Snapshot
+	(*ToolCallDelta)(nil), // 11: armistice.cluster.v1.ToolCallDelta
+	(*TopLogprob)(nil),    // 12: armistice.cluster.v1.TopLogprob
+	(*Logprob)(nil),       // 13: armistice.cluster.v1.Logprob
+	(*End)(nil),           // 14: armistice.cluster.v1.End
+	(*Record)(nil),        // 15: armistice.cluster.v1.Record
+	(*Error)(nil),         // 16: armistice.cluster.v1.Error
+	(*LogSnapshot)(nil),   // 17: armistice.cluster.v1.LogSnapshot
+	(*ToolCall)(nil),      // 18: armistice.cluster.v1.ToolCall
+	(*Message)(nil),       // 19: armistice.cluster.v1.Message
+	(*Subscribed)(nil),    // 20: armistice.cluster.v1.Subscribed
+	(*Batch)(nil),         // 21: armistice.cluster.v1.Batch
+	nil,                   // 22: armistice.cluster.v1.Submit.MetadataEntry
+	nil,                   // 23: armistice.cluster.v1.Snapshot.MetadataEntry
 }
 var file_wire_proto_depIdxs = []int32{
-	7,  // 0: armistice.cluster.v1.Snapshot.usage:type_name -> armistice.cluster.v1.Usage
-	21, // 1: armistice.cluster.v1.Snapshot.metadata:type_name -> armistice.cluster.v1.Snapshot.MetadataEntry
-	8,  // 2: armistice.cluster.v1.Snapshot.upstream:type_name -> armistice.cluster.v1.UpstreamError
-	11, // 3: armistice.cluster.v1.Logprob.top:type_name -> armistice.cluster.v1.TopLogprob
-	7,  // 4: armistice.cluster.v1.End.usage:type_name -> armistice.cluster.v1.Usage
-	8,  // 5: armistice.cluster.v1.End.upstream:type_name -> armistice.cluster.v1.UpstreamError
-	10, // 6: armistice.cluster.v1.Record.tool_call:type_name -> armistice.cluster.v1.ToolCallDelta
-	12, // 7: armistice.cluster.v1.Record.logprobs:type_name -> armistice.cluster.v1.Logprob
-	13, // 8: armistice.cluster.v1.Record.end:type_name -> armistice.cluster.v1.End
-	9,  // 9: armistice.cluster.v1.Error.snapshot:type_name -> armistice.cluster.v1.Snapshot
-	9,  // 10: armistice.cluster.v1.LogSnapshot.snapshot:type_name -> armistice.cluster.v1.Snapshot
-	14, // 11: armistice.cluster.v1.LogSnapshot.records:type_name -> armistice.cluster.v1.Record
-	18, // 12: armistice.cluster.v1.LogSnapshot.input:type_name -> armistice.cluster.v1.Message
-	17, // 13: armistice.cluster.v1.Message.tool_calls:type_name -> armistice.cluster.v1.ToolCall
-	9,  // 14: armistice.cluster.v1.Subscribed.snapshot:type_name -> armistice.cluster.v1.Snapshot
-	14, // 15: armistice.cluster.v1.Batch.records:type_name -> armistice.cluster.v1.Record
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	19, // 0: armistice.cluster.v1.Submit.messages:type_name -> armistice.cluster.v1.Message
+	22, // 1: armistice.cluster.v1.Submit.metadata:type_name -> armistice.cluster.v1.Submit.MetadataEntry
+	8,  // 2: armistice.cluster.v1.Snapshot.usage:type_name -> armistice.cluster.v1.Usage
+	23, // 3: armistice.cluster.v1.Snapshot.metadata:type_name -> armistice.cluster.v1.Snapshot.MetadataEntry
+	9,  // 4: armistice.cluster.v1.Snapshot.upstream:type_name -> armistice.cluster.v1.UpstreamError
+	12, // 5: armistice.cluster.v1.Logprob.top:type_name -> armistice.cluster.v1.TopLogprob
+	8,  // 6: armistice.cluster.v1.End.usage:type_name -> armistice.cluster.v1.Usage
+	9,  // 7: armistice.cluster.v1.End.upstream:type_name -> armistice.cluster.v1.UpstreamError
+	11, // 8: armistice.cluster.v1.Record.tool_call:type_name -> armistice.cluster.v1.ToolCallDelta
+	13, // 9: armistice.cluster.v1.Record.logprobs:type_name -> armistice.cluster.v1.Logprob
+	14, // 10: armistice.cluster.v1.Record.end:type_name -> armistice.cluster.v1.End
+	10, // 11: armistice.cluster.v1.Error.snapshot:type_name -> armistice.cluster.v1.Snapshot
+	10, // 12: armistice.cluster.v1.LogSnapshot.snapshot:type_name -> armistice.cluster.v1.Snapshot
+	15, // 13: armistice.cluster.v1.LogSnapshot.records:type_name -> armistice.cluster.v1.Record
+	19, // 14: armistice.cluster.v1.LogSnapshot.input:type_name -> armistice.cluster.v1.Message
+	18, // 15: armistice.cluster.v1.Message.tool_calls:type_name -> armistice.cluster.v1.ToolCall
+	10, // 16: armistice.cluster.v1.Subscribed.snapshot:type_name -> armistice.cluster.v1.Snapshot
+	15, // 17: armistice.cluster.v1.Batch.records:type_name -> armistice.cluster.v1.Record
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_wire_proto_init() }
@@ -1880,7 +2077,7 @@ func file_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wire_proto_rawDesc), len(file_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -377,6 +378,31 @@ func (r *relay) Submit(ctx context.Context, sc script) (string, error) {
 	snap, err := r.api.Submit(ctx, client.Request{Prompt: "hi", Model: sc.model(), OnDisconnect: r.onDisconnect})
 	if err != nil {
 		return "", fmt.Errorf("%s: submit: %w", r.name, err)
+	}
+	return snap.ID, nil
+}
+
+// SubmitHere creates a request with a plain POST and no Idempotency-Key,
+// so that a cluster node admits it itself (a keyed submit, as the Go
+// client sends, is admitted on the node its key hashes to).
+func (r *relay) SubmitHere(ctx context.Context, sc script) (string, error) {
+	body, err := json.Marshal(client.Request{Prompt: "hi", Model: sc.model(), OnDisconnect: r.onDisconnect})
+	if err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.base+"/v1/requests", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := r.c.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("%s: submit: %w", r.name, err)
+	}
+	defer res.Body.Close()
+	var snap struct{ ID string }
+	if err := json.NewDecoder(res.Body).Decode(&snap); err != nil || res.StatusCode != http.StatusAccepted || snap.ID == "" {
+		return "", fmt.Errorf("%s: submit: status %d: %v", r.name, res.StatusCode, err)
 	}
 	return snap.ID, nil
 }

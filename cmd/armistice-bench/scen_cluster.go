@@ -194,7 +194,7 @@ type clusterPath struct {
 func (p *clusterPath) Name() string { return p.name }
 
 func (p *clusterPath) Open(ctx context.Context, sc script) (*stream, error) {
-	id, err := p.submit.Submit(ctx, sc)
+	id, err := p.submit.SubmitHere(ctx, sc)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.name, err)
 	}
@@ -272,7 +272,7 @@ func (c *clusterRun) paths(res *clusterResult) error {
 	// upstream's time to first token running alongside it. Reads of
 	// completed requests are checked like streams (every token once).
 	replay := func(s system) (float64, *tally, error) {
-		id, err := owner.api.Submit(ctx, tsc) // a fresh request for each read
+		id, err := owner.api.SubmitHere(ctx, tsc) // a fresh request for each read
 		if err != nil {
 			return 0, nil, err
 		}
@@ -406,7 +406,7 @@ func (c *clusterRun) killOnce(res *clusterResult, all *[]float64) error {
 	defer cancel()
 	var ids []string
 	for range p.ClusterKillStreams {
-		id, err := owner.api.Submit(ctx, sc)
+		id, err := owner.api.SubmitHere(ctx, sc)
 		if err != nil {
 			return err
 		}

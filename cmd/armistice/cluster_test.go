@@ -130,6 +130,23 @@ func (c *child) get(t *testing.T, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// submitHere submits body on c with no Idempotency-Key (the Go client
+// always sends one, and a keyed submit is admitted on the node its key
+// hashes to), so the request lives on c.
+func (c *child) submitHere(t *testing.T, body string) string {
+	t.Helper()
+	resp, err := http.Post(c.url+"/v1/requests", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var snap struct{ ID string }
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("submit on %s: %d %v", c.url, resp.StatusCode, err)
+	}
+	return snap.ID
+}
+
 // settledStatus is a finished request's status once no reader is
 // attached any more.
 func (c *child) settledStatus(t *testing.T, id string) string {
@@ -181,10 +198,7 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	a, b, c := nodes[0], nodes[1], nodes[2]
 
 	// The same answers through every node, once finished.
-	short, err := a.client().Submit(t.Context(), client.Request{Prompt: "short", MaxTokens: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
+	short := struct{ ID string }{a.submitHere(t, `{"prompt":"short","max_tokens":5}`)}
 	lastEvent(t, b.stream(short.ID))
 	wantEvents := a.events(t, short.ID)
 	// Readers detach after their end (a remote one after a round trip):
@@ -212,6 +226,25 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	_, wantResp := a.get(t, "/v1/responses/"+stored.ID)
 	if _, got := c.get(t, "/v1/responses/"+stored.ID); got != wantResp || stored.ID == "" {
 		t.Fatalf("the stored Response through C:\n%s\nthrough A:\n%s", got, wantResp)
+	}
+
+	// Retries of a keyed submit through every node find the first request.
+	var keyed []string
+	for _, n := range []*child{a, b, c} {
+		req, _ := http.NewRequest(http.MethodPost, n.url+"/v1/requests", strings.NewReader(`{"prompt":"once","max_tokens":3}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", "retry-me")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var snap struct{ ID string }
+		_ = json.NewDecoder(resp.Body).Decode(&snap)
+		resp.Body.Close()
+		keyed = append(keyed, snap.ID+" "+resp.Header.Get("Idempotent-Replayed"))
+	}
+	if id := strings.Fields(keyed[0])[0]; keyed[1] != id+" true" || keyed[2] != id+" true" {
+		t.Fatalf("a keyed submit and its retries through A, B, C: %q", keyed)
 	}
 
 	// A conversation continued through C from a Response A stored.
@@ -256,7 +289,7 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	}
 
 	// Streamed through B, cancelled through C.
-	long := a.submit("long")
+	long := a.submitHere(t, `{"prompt":"long"}`)
 	streamB := b.stream(long)
 	nextEvent(t, streamB)
 	if _, err := c.client().Cancel(t.Context(), long); err != nil {
@@ -267,7 +300,7 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	}
 
 	// A killed mid-stream.
-	doomed := a.submit("doomed")
+	doomed := a.submitHere(t, `{"prompt":"doomed"}`)
 	streams := []<-chan client.Event{b.stream(doomed), c.stream(doomed)}
 	for _, s := range streams {
 		for range 3 {
@@ -303,7 +336,7 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	waitMembers(t, b, 2)
 
 	// B stopped with SIGTERM: it drains first.
-	draining := b.submit("draining")
+	draining := b.submitHere(t, `{"prompt":"draining"}`)
 	streamC := c.stream(draining)
 	for range 3 {
 		nextEvent(t, streamC)

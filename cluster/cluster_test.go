@@ -110,13 +110,18 @@ func startMember(cfg Config) (*member, error) {
 // waitMembers waits until every member sees want members.
 func waitMembers(t testing.TB, want int, ms ...*member) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.After(10 * time.Second)
 	for _, m := range ms {
-		for len(m.node.Members()) != want {
-			if time.Now().After(deadline) {
+		for {
+			changed := m.node.membersChanged()
+			if len(m.node.Members()) == want {
+				break
+			}
+			select {
+			case <-changed:
+			case <-deadline:
 				t.Fatalf("%s sees %v, want %d members", m.node.Addr(), m.node.Members(), want)
 			}
-			time.Sleep(10 * time.Millisecond)
 		}
 	}
 }

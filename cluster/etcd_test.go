@@ -8,14 +8,13 @@ package cluster
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"github.com/armistice-go/armistice/internal/prereq"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -111,28 +110,26 @@ func startEtcd(t testing.TB) (endpoint string, stop func()) {
 	return "", nil
 }
 
-// waitEtcdHealthy polls etcd's /health until it answers healthy (true),
-// the process exits or 20 s pass (false).
+// waitEtcdHealthy waits until etcd answers a read (true), or the process
+// exits or 20 s pass (false). etcd's client waits for the connection to
+// be ready, so nothing here polls.
 func waitEtcdHealthy(client string, exited <-chan struct{}) bool {
-	deadline := time.Now().Add(20 * time.Second)
-	hc := &http.Client{Timeout: time.Second}
-	for time.Now().Before(deadline) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go func() {
 		select {
 		case <-exited:
-			return false
-		default:
+			cancel()
+		case <-ctx.Done():
 		}
-		if res, err := hc.Get(client + "/health"); err == nil {
-			var body [64]byte
-			n, _ := res.Body.Read(body[:])
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK && strings.Contains(string(body[:n]), `"true"`) {
-				return true
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
+	}()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{client}, DialTimeout: 20 * time.Second, Logger: zap.NewNop(), Context: ctx})
+	if err != nil {
+		return false
 	}
-	return false
+	defer cli.Close()
+	_, err = cli.Get(ctx, "health") // linearizable: answered once etcd has a leader
+	return err == nil
 }
 
 func etcdClient(t testing.TB, endpoint string) *clientv3.Client {
@@ -178,19 +175,26 @@ func etcdConfig(name, endpoint string) Config {
 	return cfg
 }
 
-// waitKeys waits until prefix holds want keys.
+// waitKeys waits until prefix holds want keys, woken by etcd's watch of
+// the prefix.
 func waitKeys(t testing.TB, cli *clientv3.Client, prefix string, want int) []string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	changes := cli.Watch(ctx, prefix, clientv3.WithPrefix())
 	for {
 		keys, _ := etcdKeys(t, cli, prefix)
 		if len(keys) == want {
 			return keys
 		}
-		if time.Now().After(deadline) {
+		select {
+		case _, ok := <-changes:
+			if !ok {
+				t.Fatalf("etcd holds %v under %s, want %d keys (%v)", keys, prefix, want, ctx.Err())
+			}
+		case <-ctx.Done():
 			t.Fatalf("etcd holds %v under %s, want %d keys", keys, prefix, want)
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

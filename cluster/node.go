@@ -57,6 +57,7 @@ type Node struct {
 	lost    map[string]time.Time // members that left, when
 	peers   map[string]*PeerStats
 	leaving bool
+	changed chan struct{} // closed (and replaced) when the members change
 
 	proxies   sync.WaitGroup // the owner-side proxies of remote subscribers
 	closeOnce sync.Once
@@ -79,7 +80,7 @@ func New(cfg Config, log zerolog.Logger) (*Node, error) {
 		return nil, err
 	}
 	return &Node{cfg: cfg, log: log.With().Str("component", "cluster").Logger(),
-		members: map[string]bool{}, lost: map[string]time.Time{}, peers: map[string]*PeerStats{}}, nil
+		members: map[string]bool{}, lost: map[string]time.Time{}, peers: map[string]*PeerStats{}, changed: make(chan struct{})}, nil
 }
 
 // NewID makes a request id that names this node (a plain UUID before
@@ -192,13 +193,20 @@ func (n *Node) onEvent(evt any) {
 				n.log.Warn().Str("peer", addr).Msg("a node left the cluster")
 			}
 		}
+		changed := len(members) != len(n.members)
 		for addr := range members {
 			if !n.members[addr] {
 				delete(n.lost, addr)
+				changed = true
 				n.log.Info().Str("peer", addr).Msg("a node joined the cluster")
 			}
 		}
 		n.members = members
+		if changed {
+			n.log.Info().Int("members", len(members)).Msg("cluster membership")
+			close(n.changed)
+			n.changed = make(chan struct{})
+		}
 	case *remote.EndpointTerminatedEvent:
 		n.peer(e.Address).Failures.Add(1)
 	}
@@ -218,6 +226,13 @@ func (n *Node) Members() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// membersChanged returns a channel closed at the next change of members.
+func (n *Node) membersChanged() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.changed
 }
 
 // Peers returns the per-peer counters, by remote address.

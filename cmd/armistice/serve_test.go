@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -143,6 +144,39 @@ type child struct {
 	lines  chan string
 	exited chan struct{}
 	err    error
+
+	// members is the cluster size the child last logged ("cluster
+	// membership"); membersChanged is closed (and replaced) when it does.
+	mu             sync.Mutex
+	members        int
+	membersChanged chan struct{}
+}
+
+// noteLine keeps track of what the child's log lines say of its cluster.
+func (c *child) noteLine(line string) {
+	if !strings.Contains(line, `"cluster membership"`) {
+		return
+	}
+	var rec struct {
+		Message string
+		Members int
+	}
+	if json.Unmarshal([]byte(line), &rec) != nil || rec.Message != "cluster membership" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.members = rec.Members
+	close(c.membersChanged)
+	c.membersChanged = make(chan struct{})
+}
+
+// clusterMembers returns the members the child last logged, and a channel
+// closed when that changes.
+func (c *child) clusterMembers() (int, <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.members, c.membersChanged
 }
 
 func startServe(t *testing.T, args ...string) *child {
@@ -165,10 +199,11 @@ func startServeEnv(t *testing.T, extraEnv []string, args ...string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &child{t: t, cmd: cmd, lines: make(chan string, 1024), exited: make(chan struct{})}
+	c := &child{t: t, cmd: cmd, lines: make(chan string, 1024), exited: make(chan struct{}), membersChanged: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			c.noteLine(sc.Text())
 			c.lines <- sc.Text()
 		}
 		close(c.lines)

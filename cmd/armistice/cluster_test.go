@@ -342,14 +342,18 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	for range 3 {
 		nextEvent(t, streamC)
 	}
+	terminated := time.Now()
 	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if last, _ := lastEvent(t, streamC); last.Name != "end" || last.End.Reason != "shutdown" {
+	last, ended := lastEvent(t, streamC)
+	if last.Name != "end" || last.End.Reason != "shutdown" {
 		t.Fatalf("C's stream ended with %+v; want failed/shutdown", last)
 	}
 	if code := b.exitCode(); code != 0 {
 		t.Fatalf("B exited %d after SIGTERM", code)
 	}
+	t.Logf("SIGTERM with a 300 ms grace: C's stream got failed/shutdown after %s, B exited after %s",
+		ended.Sub(terminated).Round(time.Millisecond), time.Since(terminated).Round(time.Millisecond))
 	waitMembers(t, c, 1)
 }

@@ -22,9 +22,9 @@ type Peers interface {
 	Ask(ctx context.Context, id string, msg any, timeout time.Duration) (any, error)
 	// Subscribe attaches to id's log on its node after the cursor after.
 	// The batches arrive on ch, whose room the caller sized as for a
-	// local subscription; Pull and Unsubscribe go to relay, a local
-	// process that carries them to the owner.
-	Subscribe(ctx context.Context, id, owner string, after uint64, ch chan Batch, timeout time.Duration) (relay *actor.PID, sub *Subscribed, err error)
+	// local subscription, at most max records each; Pull and Unsubscribe
+	// go to relay, a local process that carries them to the owner.
+	Subscribe(ctx context.Context, id, owner string, after uint64, max int, ch chan Batch, timeout time.Duration) (relay *actor.PID, sub *Subscribed, err error)
 	// KeyHome reports whether this node is where owner's submits with
 	// this idempotency key are admitted (so that a retry through any node
 	// finds the first request).
@@ -72,7 +72,7 @@ func (e *Engine) subscribeRemote(ctx context.Context, p Peers, id, owner string,
 		return nil, err
 	}
 	ch := make(chan Batch, pullWindow+1)
-	relay, sub, err := p.Subscribe(ctx, id, owner, after, ch, timeout)
+	relay, sub, err := p.Subscribe(ctx, id, owner, after, e.cfg.BatchSize, ch, timeout)
 	if err != nil {
 		return nil, err
 	}

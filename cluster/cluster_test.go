@@ -86,8 +86,9 @@ func inMemConfig(agent *test.InMemAgent) Config {
 	return cfg
 }
 
-// startMember starts a node with cfg, an engine and a scripted model.
-func startMember(cfg Config) (*member, error) {
+// startMember starts a node with cfg, an engine (its config changed by
+// tweaks) and a scripted model.
+func startMember(cfg Config, tweaks ...func(*actors.Config)) (*member, error) {
 	node, err := New(cfg, zerolog.Nop())
 	if err != nil {
 		return nil, err
@@ -96,6 +97,9 @@ func startMember(cfg Config) (*member, error) {
 	ecfg := actors.DefaultConfig(model)
 	ecfg.NewID = node.NewID
 	ecfg.AskTimeout = 3 * time.Second
+	for _, tweak := range tweaks {
+		tweak(&ecfg)
+	}
 	eng, err := actors.New(ecfg)
 	if err != nil {
 		return nil, err
@@ -549,4 +553,44 @@ func TestKeyedSubmitsFindTheirFirstRequestThroughAnyNode(t *testing.T) {
 		}
 	}
 	script.Finish(llm.FinishStop, nil)
+}
+
+// TestRemoteReaderKeepsItsBatchSize: a reader on a node with a smaller
+// BatchSize than the owner's gets at most its own BatchSize per Next,
+// from the first batch on (the credit given with the subscribe carries
+// the reader's batch size).
+func TestRemoteReaderKeepsItsBatchSize(t *testing.T) {
+	a, _, _ := three(t)
+	small, err := startMember(inMemConfig(shared.agent), func(c *actors.Config) { c.BatchSize = 2 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.stop()
+	waitMembers(t, 4, a, small)
+	snap, script := submit(t, a, "t1", "many")
+	ctx := ctxT(t)
+	for i := range 20 {
+		script.Token(string(rune('a' + i)))
+	}
+	for s, err := a.eng.Status(ctx, snap.ID, "t1"); err == nil && s.Tokens < 20; s, err = a.eng.Status(ctx, snap.ID, "t1") {
+	}
+	sub := subscribe(t, small, snap.ID, "t1", 0)
+	script.Finish(llm.FinishStop, nil)
+	var got []model.Record
+	for {
+		recs, err := sub.Next(ctx)
+		if len(recs) > 2 {
+			t.Fatalf("Next returned %d records; the reader's BatchSize is 2", len(recs))
+		}
+		got = append(got, recs...)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e := end(got); e == nil || e.Tokens != 20 || len(got) != 23 {
+		t.Fatalf("%d records, end %+v", len(got), e)
+	}
 }

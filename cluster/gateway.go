@@ -140,7 +140,7 @@ func (p *proxy) Receive(c actor.Context) {
 			return
 		}
 		if p.cmd.Credits > 0 {
-			c.Request(p.req, &actors.Pull{Sub: p.sub, Credits: int(p.cmd.Credits)})
+			c.Request(p.req, &actors.Pull{Sub: p.sub, Max: int(p.cmd.Max), Credits: int(p.cmd.Credits)})
 		}
 	case *actors.Error:
 		c.Send(p.relay, errorToWire(m, "subscribe", p.cmd.Ref))

@@ -449,7 +449,7 @@ func (n *Node) call(ctx context.Context, addr string, w proto.Message, timeout t
 }
 
 // Subscribe implements actors.Peers.
-func (n *Node) Subscribe(ctx context.Context, id, owner string, after uint64, ch chan actors.Batch, timeout time.Duration) (*actor.PID, *actors.Subscribed, error) {
+func (n *Node) Subscribe(ctx context.Context, id, owner string, after uint64, max int, ch chan actors.Batch, timeout time.Duration) (*actor.PID, *actors.Subscribed, error) {
 	addr := ownerAddr(id)
 	if at, lost := n.lostAt(addr); lost {
 		snap := tombstone(id, owner, at)
@@ -460,7 +460,7 @@ func (n *Node) Subscribe(ctx context.Context, id, owner string, after uint64, ch
 		return nil, nil, notFound(id, "subscribe")
 	}
 	result := make(chan relayResult, 1)
-	r := &relay{node: n, addr: addr, id: id, owner: owner, cursor: after, ch: ch, result: result, timeout: timeout}
+	r := &relay{node: n, addr: addr, id: id, owner: owner, cursor: after, max: max, ch: ch, result: result, timeout: timeout}
 	pid := n.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return r }))
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()

@@ -62,7 +62,7 @@ func (r *relay) subscribe(c actor.Context) {
 	if !r.answered {
 		// The reader's first Pull grants the whole window: grant it now,
 		// with the subscribe, and absorb that Pull when it comes.
-		sub.Credits = int32(actors.PullWindow)
+		sub.Credits, sub.Max = int32(actors.PullWindow), int32(r.max)
 		r.credit, r.absorb = actors.PullWindow, actors.PullWindow
 	}
 	c.Request(r.gatewayPID(), sub)

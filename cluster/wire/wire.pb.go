@@ -471,7 +471,10 @@ type Subscribe struct {
 	TimeoutNs int64                  `protobuf:"varint,5,opt,name=timeout_ns,json=timeoutNs,proto3" json:"timeout_ns,omitempty"`
 	// credits is the reader's first grant (a Pull carried with the
 	// subscribe, which saves a round trip before the first batch).
-	Credits       int32 `protobuf:"varint,6,opt,name=credits,proto3" json:"credits,omitempty"`
+	Credits int32 `protobuf:"varint,6,opt,name=credits,proto3" json:"credits,omitempty"`
+	// max is the reader's batch size for those credits (its Pulls say it
+	// afterwards).
+	Max           int32 `protobuf:"varint,7,opt,name=max,proto3" json:"max,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -544,6 +547,13 @@ func (x *Subscribe) GetTimeoutNs() int64 {
 func (x *Subscribe) GetCredits() int32 {
 	if x != nil {
 		return x.Credits
+	}
+	return 0
+}
+
+func (x *Subscribe) GetMax() int32 {
+	if x != nil {
+		return x.Max
 	}
 	return 0
 }
@@ -1880,7 +1890,7 @@ const file_wire_proto_rawDesc = "" +
 	"timeout_ns\x18\x0f \x01(\x03R\ttimeoutNs\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x92\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa4\x01\n" +
 	"\tSubscribe\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05owner\x18\x02 \x01(\tR\x05owner\x12\x14\n" +
@@ -1888,7 +1898,8 @@ const file_wire_proto_rawDesc = "" +
 	"\x03ref\x18\x04 \x01(\x04R\x03ref\x12\x1d\n" +
 	"\n" +
 	"timeout_ns\x18\x05 \x01(\x03R\ttimeoutNs\x12\x18\n" +
-	"\acredits\x18\x06 \x01(\x05R\acredits\"D\n" +
+	"\acredits\x18\x06 \x01(\x05R\acredits\x12\x10\n" +
+	"\x03max\x18\a \x01(\x05R\x03max\"D\n" +
 	"\x04Pull\x12\x10\n" +
 	"\x03sub\x18\x01 \x01(\x04R\x03sub\x12\x10\n" +
 	"\x03max\x18\x02 \x01(\x05R\x03max\x12\x18\n" +

@@ -88,6 +88,7 @@ type Config struct {
 
 	// Workers is the number of long-lived goroutines that run the
 	// supervisor's and the requests' mailboxes; when all are busy a run
+	// waits in a bounded backlog for the next free one, and past that
 	// gets a goroutine of its own, so this is not a limit. Default
 	// 2 × GOMAXPROCS, at least 8. 0 keeps proto.actor's default dispatcher
 	// (a goroutine per run).

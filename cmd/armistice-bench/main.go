@@ -43,6 +43,9 @@ type bench struct {
 	// the concurrent scenario write a runtime/trace of their measured
 	// window, one file per stream count.
 	trace string
+	// windowProfile, when set, is the file prefix where every system's
+	// concurrent rounds write a CPU profile of their measured window.
+	windowProfile string
 }
 
 func main() {
@@ -62,6 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	provider := fs.String("provider", "openai", "the relays' provider: openai (llm/openai, the real path) or lean (a hand-written Chat Completions reader, to separate the SDK's cost from the engine's)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	traceFile := fs.String("trace", "", "write a runtime/trace of the measured window of Armistice's concurrent rounds to PREFIX-N.trace for N streams (a later round of the same N overwrites it), for go tool trace")
+	windowProfile := fs.String("window-profile", "", "write a CPU profile of each system's measured window in the concurrent rounds to PREFIX-SYSTEM-N.pprof (not with -cpuprofile), to compare where each system's CPU per token goes")
 	workers := fs.Int("workers", -1, "Armistice's actors.Config.Workers (default: the engine's default; 0: protoactor's goroutine per mailbox run), for A/B runs of the worker pool")
 	up := fs.String("upstream-http", "auto", "the relays' upstream protocol: auto (HTTP/1.1 unless the streams would not fit the open-file limit), http1 or h2c")
 	if err := fs.Parse(args); err != nil {
@@ -100,6 +104,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			which = append(which, s)
 		}
 	}
+	if *cpuprofile != "" && *windowProfile != "" {
+		fmt.Fprintln(stderr, "armistice-bench: -cpuprofile and -window-profile cannot be used together (one CPU profile at a time)")
+		return 2
+	}
 	nofile := raiseNoFile()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -114,7 +122,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	rep, err := execute(p, which, options{out: *out, upstreamHTTP: *up, provider: *provider, workers: *workers, trace: *traceFile, nofile: nofile}, stdout, stderr)
+	rep, err := execute(p, which, options{out: *out, upstreamHTTP: *up, provider: *provider, workers: *workers, trace: *traceFile, windowProfile: *windowProfile, nofile: nofile}, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "armistice-bench: %v\n", err)
 		return 1
@@ -127,12 +135,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 // the human summary on stdout (but not the final summary line).
 // options are the run's settings besides the plan.
 type options struct {
-	out          string
-	upstreamHTTP string // auto, http1 or h2c
-	provider     string // openai or lean
-	workers      int    // actors.Config.Workers, or -1 for the default
-	trace        string // see bench.trace
-	nofile       uint64
+	out           string
+	upstreamHTTP  string // auto, http1 or h2c
+	provider      string // openai or lean
+	workers       int    // actors.Config.Workers, or -1 for the default
+	trace         string // see bench.trace
+	windowProfile string // see bench.windowProfile
+	nofile        uint64
 }
 
 func execute(p plan, which []string, o options, stdout, progress io.Writer) (*report, error) {
@@ -148,7 +157,7 @@ func execute(p plan, which []string, o options, stdout, progress io.Writer) (*re
 	}
 	defer e.close()
 	e.provider, e.noPrewarm, e.workers = o.provider, p.NoPrewarm, o.workers
-	b := &bench{plan: p, env: e, upstreamHTTP: o.upstreamHTTP, nofile: o.nofile, trace: o.trace}
+	b := &bench{plan: p, env: e, upstreamHTTP: o.upstreamHTTP, nofile: o.nofile, trace: o.trace, windowProfile: o.windowProfile}
 	rep := &report{Tool: "armistice-bench", Mode: p.Mode, Started: time.Now().UTC().Format(time.RFC3339),
 		Machine: machineInfo(), Settings: settingsOf(p, o)}
 	start := time.Now()

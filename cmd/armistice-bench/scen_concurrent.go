@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"runtime/trace"
 
 	"github.com/armistice-go/armistice/actors"
@@ -437,6 +438,14 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 			case <-startT.C:
 				cpu0, at0 = cpuSeconds(), time.Now()
 				stopTrace = b.startTrace(s, n)
+				if stopProf := b.startWindowProfile(s, n); stopProf != nil {
+					if stopTrace == nil {
+						stopTrace = stopProf
+					} else {
+						st := stopTrace
+						stopTrace = func() { st(); stopProf() }
+					}
+				}
 			case <-endT.C:
 				cpu1, at1 = cpuSeconds(), time.Now()
 				if stopTrace != nil {
@@ -524,6 +533,27 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 		out.cpuPerToken = out.cpu * 1e6 / float64(k)
 	}
 	return out, nil
+}
+
+// startWindowProfile starts a CPU profile into
+// "<b.windowProfile>-<system>-<n>.pprof" and returns the function that
+// stops it, or nil. A failure only costs the profile.
+func (b *bench) startWindowProfile(s system, n int) func() {
+	if b.windowProfile == "" {
+		return nil
+	}
+	f, err := os.Create(fmt.Sprintf("%s-%s-%d.pprof", b.windowProfile, s.Name(), n))
+	if err != nil {
+		return nil
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // startTrace starts a runtime/trace into "<b.trace>-<n>.trace" for

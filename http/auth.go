@@ -54,19 +54,3 @@ func tenant(c echo.Context) string {
 	t, _ := c.Get(tenantKey).(string)
 	return t
 }
-
-// authenticateOptions: echo answers OPTIONS on a known path by itself,
-// without the route's middleware, and the answer tells which methods the
-// route has; so OPTIONS under /v1 needs a key like the route (there is no
-// CORS preflight to answer: Armistice has no CORS configuration).
-func (s *Server) authenticateOptions(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		r := c.Request()
-		if r.Method == stdhttp.MethodOptions && (r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/")) {
-			if _, ok := s.TenantFor(r); !ok {
-				return apiError(stdhttp.StatusUnauthorized, CodeUnauthorized, "an API key is required: Authorization: Bearer <key>")
-			}
-		}
-		return next(c)
-	}
-}

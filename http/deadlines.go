@@ -8,38 +8,35 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// deadlines puts ReadTimeout on reading a request's body and WriteTimeout
-// on each write of its response, for both front doors (every SSE write
-// goes through the response writer).
+// setDeadlines puts ReadTimeout on reading a request's body and
+// WriteTimeout on each write of its response, for both front doors (every
+// SSE write goes through the response writer).
 //
 // Neither is cleared when the handler returns: net/http still reads what
 // a handler left of a body and flushes the response after that, and both
 // must end too. net/http sets the read deadline afresh for the next
 // request on a kept-alive connection; the write deadline is set afresh
 // here, at the start of each request.
-func (s *Server) deadlines(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if s.cfg.ReadTimeout <= 0 && s.cfg.WriteTimeout <= 0 {
-			return next(c)
-		}
-		r := c.Request()
-		resp := c.Response()
-		rc := stdhttp.NewResponseController(resp.Writer)
-		dw := &deadlineWriter{ResponseWriter: resp.Writer, rc: rc, timeout: s.cfg.WriteTimeout}
-		if s.cfg.ReadTimeout > 0 && r.Body != nil && r.Body != stdhttp.NoBody {
-			if rc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout)) == nil {
-				dw.readDeadline = true
-				r.Body = &deadlineBody{ReadCloser: r.Body, w: dw}
-			}
-		}
-		if s.cfg.WriteTimeout > 0 {
-			dw.arm()
-		} else {
-			_ = rc.SetWriteDeadline(time.Time{})
-		}
-		resp.Writer = dw
-		return next(c)
+func (s *Server) setDeadlines(c echo.Context) {
+	if s.cfg.ReadTimeout <= 0 && s.cfg.WriteTimeout <= 0 {
+		return
 	}
+	r := c.Request()
+	resp := c.Response()
+	rc := stdhttp.NewResponseController(resp.Writer)
+	dw := &deadlineWriter{ResponseWriter: resp.Writer, rc: rc, timeout: s.cfg.WriteTimeout}
+	if s.cfg.ReadTimeout > 0 && r.Body != nil && r.Body != stdhttp.NoBody {
+		if rc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout)) == nil {
+			dw.readDeadline = true
+			r.Body = &deadlineBody{ReadCloser: r.Body, w: dw}
+		}
+	}
+	if s.cfg.WriteTimeout > 0 {
+		dw.arm()
+	} else {
+		_ = rc.SetWriteDeadline(time.Time{})
+	}
+	resp.Writer = dw
 }
 
 // deadlineWriter refreshes the connection's write deadline before a write

@@ -13,11 +13,8 @@ import (
 	"time"
 
 	"github.com/armistice-go/armistice/actors"
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/rs/zerolog"
 )
 
 // Server serves an Engine over HTTP. Create it with New; it does not own
@@ -61,18 +58,7 @@ func New(eng *actors.Engine, cfg Config) (*Server, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Pre(capRequestID)
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: uuid.NewString}))
-	e.Use(s.accessLog())
-	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
-		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-			s.cfg.Logger.Error().Err(err).Bytes("stack", stack).Msg("handler panicked")
-			return &APIError{Status: stdhttp.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: err}
-		},
-	}))
-	e.Use(middleware.BodyLimit(strconv.FormatInt(cfg.MaxBodyBytes, 10) + "B"))
-	e.Use(s.authenticateOptions)
-	e.Use(s.deadlines)
+	e.Use(s.edge)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -295,18 +281,6 @@ const RequestIDKey = "armistice.request_id"
 // maxRequestIDBytes caps a client's X-Request-Id: it is echoed and logged.
 const maxRequestIDBytes = 128
 
-// capRequestID drops an X-Request-Id that is too long or holds anything
-// but printable ASCII; the request then gets a fresh id.
-func capRequestID(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Request().Header
-		if id := h.Get(echo.HeaderXRequestID); id != "" && !validRequestID(id) {
-			h.Del(echo.HeaderXRequestID)
-		}
-		return next(c)
-	}
-}
-
 func validRequestID(id string) bool {
 	if len(id) > maxRequestIDBytes {
 		return false
@@ -317,59 +291,4 @@ func validRequestID(id string) bool {
 		}
 	}
 	return true
-}
-
-// accessLog logs one line per HTTP request, at a level set by its status,
-// and counts it in the metrics.
-func (s *Server) accessLog() echo.MiddlewareFunc {
-	logger := middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-		LogStatus: true, LogLatency: true, LogMethod: true, LogURIPath: true, LogRoutePath: true,
-		LogRequestID: true, LogRemoteIP: true, LogResponseSize: true, LogError: true, HandleError: true,
-		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			route := v.RoutePath
-			if route == "" {
-				route = "unmatched"
-			}
-			s.metrics.observeHTTP(route, v.Method, v.Status)
-			var ev *zerolog.Event
-			switch {
-			case v.Status >= 500:
-				ev = s.cfg.Logger.Error()
-			case v.Status >= 400:
-				ev = s.cfg.Logger.Warn()
-			case probes[route]:
-				ev = s.cfg.Logger.Debug() // scraped every few seconds: noise at info
-			default:
-				ev = s.cfg.Logger.Info()
-			}
-			if tenant, ok := c.Get(tenantKey).(string); ok && tenant != "" {
-				ev = ev.Str("tenant", tenant)
-			}
-			if id, ok := c.Get(RequestIDKey).(string); ok && id != "" {
-				ev = ev.Str("request_id", id)
-			}
-			if v.Error != nil {
-				// One line per failure: the access line carries the cause
-				// of a server fault, no second line is written.
-				ae := toAPIError(v.Error)
-				ev = ev.Str("error", ae.Code)
-				if ae.Status >= 500 && ae.Err != nil {
-					ev = ev.AnErr("cause", ae.Err)
-				}
-			}
-			ev.Str("req_id", v.RequestID).Str("method", v.Method).Str("path", v.URIPath).
-				Int("status", v.Status).Dur("latency_ms", v.Latency).Int64("bytes_out", v.ResponseSize).
-				Str("remote_ip", v.RemoteIP).Msg("http")
-			return nil
-		},
-	})
-	// HandleError has already written the error; returning it would make
-	// echo handle it a second time.
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		h := logger(next)
-		return func(c echo.Context) error {
-			_ = h(c)
-			return nil
-		}
-	}
 }

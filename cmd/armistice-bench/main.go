@@ -46,6 +46,9 @@ type bench struct {
 	// windowProfile, when set, is the file prefix where every system's
 	// concurrent rounds write a CPU profile of their measured window.
 	windowProfile string
+	// idleGoroutines, when set, is the file prefix where each system's
+	// idle round writes every goroutine's stack at its last point.
+	idleGoroutines string
 }
 
 func main() {
@@ -66,6 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	traceFile := fs.String("trace", "", "write a runtime/trace of the measured window of Armistice's concurrent rounds to PREFIX-N.trace for N streams (a later round of the same N overwrites it), for go tool trace")
 	windowProfile := fs.String("window-profile", "", "write a CPU profile of each system's measured window in the concurrent rounds to PREFIX-SYSTEM-N.pprof (not with -cpuprofile), to compare where each system's CPU per token goes")
+	idleGoroutines := fs.String("idle-goroutines", "", "write every goroutine's stack at the last point of each system's idle round to PREFIX-SYSTEM.txt, to see what an idle stream holds")
 	workers := fs.Int("workers", -1, "Armistice's actors.Config.Workers (default: the engine's default; 0: protoactor's goroutine per mailbox run), for A/B runs of the worker pool")
 	up := fs.String("upstream-http", "auto", "the relays' upstream protocol: auto (HTTP/1.1 unless the streams would not fit the open-file limit), http1 or h2c")
 	if err := fs.Parse(args); err != nil {
@@ -122,7 +126,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	rep, err := execute(p, which, options{out: *out, upstreamHTTP: *up, provider: *provider, workers: *workers, trace: *traceFile, windowProfile: *windowProfile, nofile: nofile}, stdout, stderr)
+	rep, err := execute(p, which, options{out: *out, upstreamHTTP: *up, provider: *provider, workers: *workers, trace: *traceFile, windowProfile: *windowProfile, idleGoroutines: *idleGoroutines, nofile: nofile}, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "armistice-bench: %v\n", err)
 		return 1
@@ -135,13 +139,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 // the human summary on stdout (but not the final summary line).
 // options are the run's settings besides the plan.
 type options struct {
-	out           string
-	upstreamHTTP  string // auto, http1 or h2c
-	provider      string // openai or lean
-	workers       int    // actors.Config.Workers, or -1 for the default
-	trace         string // see bench.trace
-	windowProfile string // see bench.windowProfile
-	nofile        uint64
+	out            string
+	upstreamHTTP   string // auto, http1 or h2c
+	provider       string // openai or lean
+	workers        int    // actors.Config.Workers, or -1 for the default
+	trace          string // see bench.trace
+	windowProfile  string // see bench.windowProfile
+	idleGoroutines string // see bench.idleGoroutines
+	nofile         uint64
 }
 
 func execute(p plan, which []string, o options, stdout, progress io.Writer) (*report, error) {
@@ -157,7 +162,7 @@ func execute(p plan, which []string, o options, stdout, progress io.Writer) (*re
 	}
 	defer e.close()
 	e.provider, e.noPrewarm, e.workers = o.provider, p.NoPrewarm, o.workers
-	b := &bench{plan: p, env: e, upstreamHTTP: o.upstreamHTTP, nofile: o.nofile, trace: o.trace, windowProfile: o.windowProfile}
+	b := &bench{plan: p, env: e, upstreamHTTP: o.upstreamHTTP, nofile: o.nofile, trace: o.trace, windowProfile: o.windowProfile, idleGoroutines: o.idleGoroutines}
 	rep := &report{Tool: "armistice-bench", Mode: p.Mode, Started: time.Now().UTC().Format(time.RFC3339),
 		Machine: machineInfo(), Settings: settingsOf(p, o)}
 	start := time.Now()

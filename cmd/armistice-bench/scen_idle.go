@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -215,6 +218,7 @@ func (b *bench) measureIdle(name string, n, steps int, open func() (*rawStream, 
 		settleN(idleGCs)
 		is.Points = append(is.Points, point(len(streams), sampleMem()))
 	}
+	b.dumpGoroutines(name)
 	last, first := is.Points[len(is.Points)-1], is.Points[0]
 	kb := func(a, b float64) float64 { return round2((a - b) * 1024 / float64(n)) }
 	is.KBPerStream = kb(last.RSSMB, first.RSSMB)
@@ -280,4 +284,19 @@ func (b *bench) idleQueued(n, steps int) (idleSystem, error) {
 func point(n int, m memSample) idlePoint {
 	mb := func(v int64) float64 { return float64(v) / (1 << 20) }
 	return idlePoint{Streams: n, RSSMB: mb(m.RSS), HeapMB: mb(m.HeapInuse), StackMB: mb(m.StackInuse), Goroutines: m.Goroutines}
+}
+
+// dumpGoroutines writes every goroutine's stack to
+// "<b.idleGoroutines>-<name>.txt" when that prefix is set. A failure
+// only costs the dump.
+func (b *bench) dumpGoroutines(name string) {
+	if b.idleGoroutines == "" {
+		return
+	}
+	f, err := os.Create(fmt.Sprintf("%s-%s.txt", b.idleGoroutines, name))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = pprof.Lookup("goroutine").WriteTo(f, 2)
 }

@@ -310,17 +310,17 @@ func chatFailure(end *model.End) *Error {
 
 // chatCompletions serves POST /v1/chat/completions. Every chat completion
 // is a foreground request: a client that leaves before the end cancels it.
-func (a *api) chatCompletions(c echo.Context) error {
+func (a *api) chatCompletions(c echo.Context) (streamer, error) {
 	if a.srv.Draining() {
-		return shuttingDown(nil)
+		return nil, shuttingDown(nil)
 	}
 	data, err := a.readBody(c.Request())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req, err := a.parseChat(data)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ctx := c.Request().Context()
 	owner := tenantOf(c)
@@ -334,64 +334,38 @@ func (a *api) chatCompletions(c echo.Context) error {
 		TraceID:      armhttp.TraceID(c),
 	})
 	if err != nil {
-		return submitError(err, "chat completion", req.name)
+		return nil, submitError(err, "chat completion", req.name)
 	}
 	armhttp.MarkSubmitted(c, snap.ID, false)
 	sub, err := a.eng.Subscribe(ctx, snap.ID, owner, 0)
 	if err != nil {
 		a.abandon(ctx, snap.ID, owner)
-		return engineError(err, "chat completion", prefixChat+snap.ID)
+		return nil, engineError(err, "chat completion", prefixChat+snap.ID)
 	}
-	defer sub.Close()
 	modelName := a.displayModel(snap.Model)
 	conv := newChatConv(snap.ID, snap.CreatedAt.Unix(), modelName, req.includeUsage)
 
 	if req.stream {
-		if a.streamDone != nil {
-			defer a.streamDone()
-		}
-		h := a.hold(ctx, sub)
-		switch {
-		case h.gone:
-			a.abandon(ctx, snap.ID, owner)
-			return nil
-		case h.err != nil:
-			return h.err
-		}
-		ended, ok := startHeld(c, h, conv.append)
-		switch {
-		case !ok:
-			a.abandon(ctx, snap.ID, owner)
-			return nil
-		case ended:
-			return nil
-		}
-		switch a.pump(c, sub, conv.append) {
-		case outcomeClientGone:
-			a.abandon(ctx, snap.ID, owner)
-		case outcomeRequestGone:
-			if _, err := c.Response().Write(conv.requestGone(nil)); err == nil {
-				c.Response().Flush()
-			}
-		}
-		return nil
+		id := snap.ID
+		return func() error { return a.stream(c, sub, id, true, conv.append, conv.requestGone) }, nil
 	}
 
+	defer sub.Close()
 	if err := readToEnd(ctx, sub, conv.apply); err != nil {
 		if ctx.Err() != nil {
 			a.abandon(ctx, snap.ID, owner)
-			return nil // nobody is listening
+			return nil, nil // nobody is listening
 		}
-		return engineError(err, "chat completion", prefixChat+snap.ID)
+		return nil, engineError(err, "chat completion", prefixChat+snap.ID)
 	}
 	end := conv.end
 	reason, ok := finishReason(end)
 	if !ok {
-		return chatFailure(end)
+		return nil, chatFailure(end)
 	}
 	in, out := usageOf(end)
 	msg, logprobs := conv.message()
-	return writeJSON(c, stdhttp.StatusOK, chatCompletionJSON{
+	return nil, writeJSON(c, stdhttp.StatusOK, chatCompletionJSON{
 		ID:      prefixChat + snap.ID,
 		Object:  objectChat,
 		Created: snap.CreatedAt.Unix(),

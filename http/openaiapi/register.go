@@ -70,9 +70,9 @@ func register(srv *armhttp.Server, cfg Config) (*api, error) {
 	e := srv.Echo()
 	// Auth is per route, as on the native routes, so that an unknown
 	// method still answers 405.
-	e.POST("/v1/chat/completions", a.chatCompletions, a.authenticate)
-	e.POST("/v1/responses", a.createResponse, a.authenticate)
-	e.GET("/v1/responses/:id", a.getResponse, a.authenticate)
+	e.POST("/v1/chat/completions", streaming(a.chatCompletions), a.authenticate)
+	e.POST("/v1/responses", streaming(a.createResponse), a.authenticate)
+	e.GET("/v1/responses/:id", streaming(a.getResponse), a.authenticate)
 	e.GET("/v1/responses/:id/input_items", a.inputItems, a.authenticate)
 	e.DELETE("/v1/responses/:id", a.deleteResponse, a.authenticate)
 	e.POST("/v1/responses/:id/cancel", a.cancelResponse, a.authenticate)
@@ -292,6 +292,84 @@ const (
 	outcomeClientGone                     // the client left, or a write failed
 	outcomeRequestGone                    // the request stopped before its end reached us
 )
+
+// streamer streams an answer a handler has submitted and subscribed to.
+type streamer func() error
+
+// streaming turns a handler that may hand back a streamer into an echo
+// handler that runs the stream after the handler has returned. A stream's
+// goroutine parks in Pump for as long as the answer lasts, and keeps a
+// stack sized by how deep it parks (the garbage collector halves a stack
+// only while less than a quarter of it is in use): parsing and submitting
+// take frames of 2–3 KB, which under the stream kept its goroutine on a
+// 16 KB stack where 8 KB do (docs/benchmarks.md, "Idle memory").
+func streaming(h func(echo.Context) (streamer, error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		stream, err := h(c)
+		if err != nil || stream == nil {
+			return err
+		}
+		return stream()
+	}
+}
+
+// stream writes sub's records as an SSE answer through encode and closes
+// sub. A foreground stream sends nothing before the first output, so that
+// an upstream refusal keeps its status, and cancels the request when its
+// client leaves; a background stream starts at once and leaves the
+// request running. requestGone encodes the event that tells the client
+// the request went away.
+func (a *api) stream(c echo.Context, sub *actors.Subscription, id string, foreground bool,
+	encode func(b []byte, recs []model.Record) []byte, requestGone func(b []byte) []byte) error {
+	defer sub.Close()
+	if a.streamDone != nil {
+		defer a.streamDone()
+	}
+	if foreground {
+		if done, err := a.startForeground(c, sub, id, encode); done {
+			return err
+		}
+	} else {
+		sseHeaders(c)
+	}
+	switch a.pump(c, sub, encode) {
+	case outcomeClientGone:
+		if foreground {
+			a.abandon(c.Request().Context(), id, tenantOf(c))
+		}
+	case outcomeRequestGone:
+		if _, err := c.Response().Write(requestGone(nil)); err == nil {
+			c.Response().Flush()
+		}
+	}
+	return nil
+}
+
+// startForeground holds a foreground stream until its first output (see
+// hold) and starts it; done reports that the answer is over already:
+// refused (err), ended, or its client gone (the request is cancelled).
+//
+//go:noinline
+func (a *api) startForeground(c echo.Context, sub *actors.Subscription, id string, encode func(b []byte, recs []model.Record) []byte) (done bool, err error) {
+	ctx := c.Request().Context()
+	h := a.hold(ctx, sub)
+	switch {
+	case h.gone:
+		a.abandon(ctx, id, tenantOf(c))
+		return true, nil
+	case h.err != nil:
+		return true, h.err
+	}
+	ended, ok := startHeld(c, h, encode)
+	switch {
+	case !ok:
+		a.abandon(ctx, id, tenantOf(c))
+		return true, nil
+	case ended:
+		return true, nil
+	}
+	return false, nil
+}
 
 // pump writes the subscription's records as encode renders them, one
 // write and one flush per ready batch, with heartbeats while idle.

@@ -24,20 +24,20 @@ type deletedJSON struct {
 }
 
 // createResponse serves POST /v1/responses.
-func (a *api) createResponse(c echo.Context) error {
+func (a *api) createResponse(c echo.Context) (streamer, error) {
 	if a.srv.Draining() {
-		return shuttingDown(nil)
+		return nil, shuttingDown(nil)
 	}
 	data, err := a.readBody(c.Request())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req, err := a.parseResponses(data)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := a.resolveRefs(c.Request().Context(), tenantOf(c), &req); err != nil {
-		return err
+		return nil, err
 	}
 	// The turns item_reference resolution found shared with a stored
 	// response; previous_response_id, which puts its own turns first,
@@ -46,7 +46,7 @@ func (a *api) createResponse(c echo.Context) error {
 	if req.previousID != "" {
 		prior, shared, err := a.priorTurns(c.Request().Context(), tenantOf(c), req.previousID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		at := 0
 		if req.instructions != nil && *req.instructions != "" {
@@ -58,12 +58,12 @@ func (a *api) createResponse(c echo.Context) error {
 		// with it: retention counts them once.
 		shares = actors.SharedInput{ID: shared.ID, From: at, Count: shared.Count}
 		if err := a.checkPrompt("input", req.messages); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	key, ok := armhttp.IdempotencyKey(c.Request())
 	if !ok {
-		return &Error{Status: stdhttp.StatusBadRequest, Type: TypeInvalidRequest, Code: CodeInvalidValue, Param: armhttp.HeaderIdempotencyKey,
+		return nil, &Error{Status: stdhttp.StatusBadRequest, Type: TypeInvalidRequest, Code: CodeInvalidValue, Param: armhttp.HeaderIdempotencyKey,
 			Message: "The Idempotency-Key header must be at most 255 printable ASCII characters."}
 	}
 	spec := actors.Spec{
@@ -91,7 +91,7 @@ func (a *api) createResponse(c echo.Context) error {
 	owner := tenantOf(c)
 	snap, err := a.eng.Submit(ctx, owner, spec)
 	if err != nil {
-		return submitError(err, "response", req.name)
+		return nil, submitError(err, "response", req.name)
 	}
 	armhttp.MarkSubmitted(c, snap.ID, snap.Replayed)
 	meta, _ := a.metaOf(snap)
@@ -100,78 +100,35 @@ func (a *api) createResponse(c echo.Context) error {
 		// (queued or in progress); the client polls or streams it.
 		conv, err := a.load(ctx, snap.ID, owner)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return writeJSON(c, stdhttp.StatusOK, conv.response())
+		return nil, writeJSON(c, stdhttp.StatusOK, conv.response())
 	}
 	sub, err := a.eng.Subscribe(ctx, snap.ID, owner, 0)
 	if err != nil {
 		if !req.background {
 			a.abandon(ctx, snap.ID, owner)
 		}
-		return engineError(err, "response", prefixResponse+snap.ID)
+		return nil, engineError(err, "response", prefixResponse+snap.ID)
+	}
+	if req.stream {
+		conv, foreground := newRespConv(meta, -1), !req.background
+		return func() error { return a.stream(c, sub, meta.id, foreground, conv.append, conv.errorEvent) }, nil
 	}
 	defer sub.Close()
-	if req.stream {
-		return a.streamResponse(c, sub, meta, -1, !req.background)
-	}
 	// Foreground without a stream: wait for the end.
 	conv := silentConv(meta)
 	if err := readToEnd(ctx, sub, conv.apply); err != nil {
 		if ctx.Err() != nil {
 			a.abandon(ctx, snap.ID, owner)
-			return nil // nobody is listening
+			return nil, nil // nobody is listening
 		}
-		return engineError(err, "response", prefixResponse+snap.ID)
+		return nil, engineError(err, "response", prefixResponse+snap.ID)
 	}
 	if conv.end != nil && mirrored(conv.end) {
-		return upstreamError(conv.end)
+		return nil, upstreamError(conv.end)
 	}
-	return writeJSON(c, stdhttp.StatusOK, conv.response())
-}
-
-// streamResponse writes the response's events numbered after after. A
-// foreground stream whose client leaves cancels the request; it sends
-// nothing before the first output, so that an upstream refusal keeps its
-// status. A background stream starts at once: its first event names the
-// response, which the client may poll or resume.
-func (a *api) streamResponse(c echo.Context, sub *actors.Subscription, meta respMeta, after int64, foreground bool) error {
-	if a.streamDone != nil {
-		defer a.streamDone()
-	}
-	conv := newRespConv(meta, after)
-	if foreground {
-		ctx := c.Request().Context()
-		h := a.hold(ctx, sub)
-		switch {
-		case h.gone:
-			a.abandon(ctx, meta.id, tenantOf(c))
-			return nil
-		case h.err != nil:
-			return h.err
-		}
-		ended, ok := startHeld(c, h, conv.append)
-		switch {
-		case !ok:
-			a.abandon(ctx, meta.id, tenantOf(c))
-			return nil
-		case ended:
-			return nil
-		}
-	} else {
-		sseHeaders(c)
-	}
-	switch a.pump(c, sub, conv.append) {
-	case outcomeClientGone:
-		if foreground {
-			a.abandon(c.Request().Context(), meta.id, tenantOf(c))
-		}
-	case outcomeRequestGone:
-		if _, err := c.Response().Write(conv.errorEvent(nil)); err == nil {
-			c.Response().Flush()
-		}
-	}
-	return nil
+	return nil, writeJSON(c, stdhttp.StatusOK, conv.response())
 }
 
 // load reads a stored response's log as far as it goes now.
@@ -195,37 +152,39 @@ func (a *api) load(ctx context.Context, id, owner string) (*respConv, error) {
 
 // getResponse serves GET /v1/responses/{id}: the snapshot, or with
 // stream=true the event stream after starting_after.
-func (a *api) getResponse(c echo.Context) error {
+func (a *api) getResponse(c echo.Context) (streamer, error) {
 	id, ok := engineID(c.Param("id"), prefixResponse)
 	if !ok {
-		return notFound("response", c.Param("id"))
+		return nil, notFound("response", c.Param("id"))
 	}
 	stream, after, err := a.streamParams(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ctx := c.Request().Context()
 	owner := tenantOf(c)
 	if !stream {
 		conv, err := a.load(ctx, id, owner)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return writeJSON(c, stdhttp.StatusOK, conv.response())
+		return nil, writeJSON(c, stdhttp.StatusOK, conv.response())
 	}
 	sub, err := a.eng.Subscribe(ctx, id, owner, 0)
 	if err != nil {
-		return engineError(err, "response", prefixResponse+id)
+		return nil, engineError(err, "response", prefixResponse+id)
 	}
-	defer sub.Close()
 	meta, ok := a.metaOf(sub.Snapshot())
 	if !ok || !meta.store {
-		return notFound("response", prefixResponse+id)
+		sub.Close()
+		return nil, notFound("response", prefixResponse+id)
 	}
 	if !meta.background {
-		return invalid("stream", CodeNotBackground, "This response cannot be streamed because it was not created with background=true.")
+		sub.Close()
+		return nil, invalid("stream", CodeNotBackground, "This response cannot be streamed because it was not created with background=true.")
 	}
-	return a.streamResponse(c, sub, meta, after, false)
+	conv := newRespConv(meta, after)
+	return func() error { return a.stream(c, sub, id, false, conv.append, conv.errorEvent) }, nil
 }
 
 // streamParams reads stream and starting_after from the query, or from a

@@ -42,6 +42,7 @@ type serveConfig struct {
 	Retries           int
 	EmbeddedRate      float64
 	EmbeddedCount     int
+	UpstreamHTTP      string // auto, http1 or h2c
 	OpenAI            openai.Config
 	Anthropic         anthropic.Config
 	LogLevel          zerolog.Level
@@ -245,6 +246,14 @@ var settings = []setting{
 		return nil
 	}},
 	intSetting("upstream-retries", "ARMISTICE_UPSTREAM_RETRIES", "2", "retries per upstream before the first token (connection errors, 429, 5xx)", 0, func(c *serveConfig) *int { return &c.Retries }),
+	{flag: "upstream-http", env: "ARMISTICE_UPSTREAM_HTTP", def: "auto", usage: "protocol to the openai and anthropic upstreams: auto (HTTP/2 over TLS when the server offers it, else HTTP/1.1), http1, or h2c (HTTP/2 only; without TLS by prior knowledge)", apply: func(c *serveConfig, v string) error {
+		switch v {
+		case "auto", "http1", "h2c":
+			c.UpstreamHTTP = v
+			return nil
+		}
+		return fmt.Errorf("not auto, http1 or h2c")
+	}},
 	stringSetting("openai-base-url", "ARMISTICE_OPENAI_BASE_URL", openai.DefaultBaseURL, "any OpenAI-compatible server (vLLM, llama.cpp, Ollama /v1, ...)", func(c *serveConfig) *string { return &c.OpenAI.BaseURL }),
 	{flag: "openai-api-key", env: "ARMISTICE_OPENAI_API_KEY", fallbackEnv: "OPENAI_API_KEY", usage: "OpenAI API key (else $OPENAI_API_KEY; prefer the environment)", secret: true, apply: func(c *serveConfig, v string) error {
 		c.OpenAI.APIKey = v
@@ -489,14 +498,45 @@ func (c *serveConfig) newProvider(name string) (llm.Provider, error) {
 	case "embedded":
 		p, err = embedded.New(embedded.Config{TokensPerSecond: c.EmbeddedRate, Tokens: c.EmbeddedCount})
 	case "openai":
-		p, err = openai.New(c.OpenAI)
+		cfg := c.OpenAI
+		if cfg.HTTPClient == nil {
+			cfg.HTTPClient = upstreamClient(c.UpstreamHTTP)
+		}
+		p, err = openai.New(cfg)
 	case "anthropic":
-		p, err = anthropic.New(c.Anthropic)
+		cfg := c.Anthropic
+		if cfg.HTTPClient == nil {
+			cfg.HTTPClient = upstreamClient(c.UpstreamHTTP)
+		}
+		p, err = anthropic.New(cfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s provider: %w", name, err)
 	}
 	return p, nil
+}
+
+// upstreamClient is the HTTP client of the network providers for the
+// --upstream-http mode, or nil for auto (each provider's own: HTTP/2 over
+// TLS when the server offers it, HTTP/1.1 otherwise). Over HTTP/2 one
+// connection carries many answers, where HTTP/1.1 holds a connection, two
+// goroutines and their buffers per streaming answer (docs/benchmarks.md,
+// "Idle memory").
+func upstreamClient(mode string) *stdhttp.Client {
+	var protocols stdhttp.Protocols
+	switch mode {
+	case "http1":
+		protocols.SetHTTP1(true)
+	case "h2c":
+		protocols.SetHTTP2(true)
+		protocols.SetUnencryptedHTTP2(true)
+	default:
+		return nil
+	}
+	t := stdhttp.DefaultTransport.(*stdhttp.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64 // many answers stream from one upstream at once
+	t.Protocols = &protocols
+	return &stdhttp.Client{Transport: t}
 }
 
 // upstreamObserver counts upstream events in the metrics and logs the

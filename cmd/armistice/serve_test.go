@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/armistice-go/armistice/actors"
 	"github.com/armistice-go/armistice/http/client"
+	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/llm/llmtest"
 )
 
@@ -117,6 +119,7 @@ func TestServeRejectsBadConfig(t *testing.T) {
 		{nil, map[string]string{"ARMISTICE_UPSTREAM_RETRIES": "-1", "ARMISTICE_PROVIDER": "openai"}, "invalid ARMISTICE_UPSTREAM_RETRIES=-1 (--upstream-retries): must not be negative"},
 		{nil, map[string]string{"ARMISTICE_WORKERS": "lots"}, "ARMISTICE_WORKERS=lots (--workers): not an integer"},
 		{[]string{"--workers", "-1"}, nil, "invalid --workers=-1 (ARMISTICE_WORKERS): must not be negative"},
+		{[]string{"--upstream-http", "http3"}, nil, "invalid --upstream-http=http3 (ARMISTICE_UPSTREAM_HTTP): not auto, http1 or h2c"},
 		{[]string{"--nope"}, nil, "flag provided but not defined"},
 		{[]string{"extra"}, nil, "unexpected argument"},
 	} {
@@ -373,6 +376,62 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 // The "done when": ARMISTICE_PROVIDER=openai with a base URL
 // streams from an OpenAI-compatible server, and the key stays out of the
 // logs.
+// --upstream-http picks the protocol to the network providers: auto is
+// HTTP/1.1 to a plain-HTTP server (and HTTP/2 to a TLS one that offers
+// it), h2c is HTTP/2 by prior knowledge, http1 never HTTP/2.
+func TestServeUpstreamHTTP(t *testing.T) {
+	for _, tc := range []struct {
+		provider, mode, want string
+	}{
+		{"openai", "", "HTTP/1.1"},
+		{"openai", "auto", "HTTP/1.1"},
+		{"openai", "http1", "HTTP/1.1"},
+		{"openai", "h2c", "HTTP/2.0"},
+		{"anthropic", "h2c", "HTTP/2.0"},
+		{"anthropic", "http1", "HTTP/1.1"},
+	} {
+		t.Run(tc.provider+"/"+tc.mode, func(t *testing.T) {
+			format := llmtest.OpenAI
+			if tc.provider == "anthropic" {
+				format = llmtest.Anthropic
+			}
+			up := llmtest.New(t, format, llmtest.Answer("Hi"))
+			vars := map[string]string{
+				"ARMISTICE_PROVIDER": tc.provider,
+				"ARMISTICE_" + strings.ToUpper(tc.provider) + "_BASE_URL": up.URL,
+				"ARMISTICE_" + strings.ToUpper(tc.provider) + "_API_KEY":  "k",
+			}
+			if tc.mode != "" {
+				vars["ARMISTICE_UPSTREAM_HTTP"] = tc.mode
+			}
+			cfg, err := loadServeConfig(nil, env(vars), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := cfg.newProvider(tc.provider)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stream, err := p.Stream(t.Context(), llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "hello"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				if _, err := stream.Recv(); err != nil {
+					if !errors.Is(err, io.EOF) {
+						t.Fatal(err)
+					}
+					break
+				}
+			}
+			stream.Close()
+			if reqs := up.Requests(); len(reqs) != 1 || reqs[0].Proto != tc.want {
+				t.Fatalf("the upstream saw %d requests, the first over %q; want one over %s", len(reqs), reqs[0].Proto, tc.want)
+			}
+		})
+	}
+}
+
 func TestServeStreamsFromAnOpenAICompatibleServer(t *testing.T) {
 	up := llmtest.NewOpenAIServer(t, llmtest.Answer("Down", " the", " rabbit", " hole"))
 	const key = "sk-serve-test-secret-77"

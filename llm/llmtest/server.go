@@ -53,6 +53,9 @@ type Request struct {
 	Index int
 	// Method and Path of the request.
 	Method, Path string
+	// Proto is the request's protocol: "HTTP/1.1", or "HTTP/2.0" when the
+	// client spoke HTTP/2 (the server accepts h2c with prior knowledge).
+	Proto string
 	// Header is a copy of the request's headers.
 	Header http.Header
 	// Body is the raw request body.
@@ -122,7 +125,14 @@ func Start(format Format, scripts ...Script) (*Server, error) {
 		stalls:  make(chan int, events),
 		gone:    make(chan Disconnect, events),
 	}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	// HTTP/1.1, and HTTP/2 without TLS for a client that knows it is
+	// spoken (h2c with prior knowledge), as some model servers do.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.ts.Config.Protocols = &protocols
+	s.ts.Start()
 	s.URL = s.ts.URL
 	if format == OpenAI {
 		s.URL += "/v1"
@@ -287,6 +297,7 @@ func (s *Server) record(r *http.Request, body []byte) Request {
 	req := Request{
 		Method:       r.Method,
 		Path:         r.URL.Path,
+		Proto:        r.Proto,
 		Header:       r.Header.Clone(),
 		Body:         body,
 		Model:        fields.Model,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/armistice-go/armistice/actors/actortest"
 	. "github.com/armistice-go/armistice/actors/actortest/examples"
+	"github.com/armistice-go/armistice/internal/race"
 )
 
 // proto.actor's dead-letter throttle waits out its period on a goroutine
@@ -125,11 +126,13 @@ func findAndReplay(t *testing.T, buggy actortest.Scenario, want error) {
 }
 
 // verifyFix runs the fixed scenario under 1,000 schedules: 500 Random,
-// 500 PCT(3).
+// 500 PCT(3); under the race detector a tenth of them (race.Schedules),
+// the full 1,000 running in .ci/run's pass without -race.
 func verifyFix(t *testing.T, fixed actortest.Scenario) {
 	t.Helper()
-	actortest.Explore(t, fixed, actortest.Random(), 500)
-	actortest.Explore(t, fixed, actortest.PCT(3), 500, actortest.StartSeed(501))
+	n := race.Schedules(1000) / 2
+	actortest.Explore(t, fixed, actortest.Random(), n)
+	actortest.Explore(t, fixed, actortest.PCT(3), n, actortest.StartSeed(uint64(n+1)))
 }
 
 func TestRacyTellerOverdraws(t *testing.T) { findAndReplay(t, racyTeller, actortest.ErrInvariant) }

@@ -308,19 +308,7 @@ func (e *Engine) ask(ctx context.Context, msg any, extra time.Duration, undo fun
 	e.system.Root.RequestWithCustomSender(e.sup, msg, pid)
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	var res any
-
-	gaveUp := false
-	select {
-	case res = <-box.ch:
-		if _, dead := res.(*actor.DeadLetterResponse); dead {
-			res, err = nil, actor.ErrDeadLetter
-		}
-	case <-ctx.Done():
-		gaveUp, err = true, ctx.Err()
-	case <-timer.C:
-		gaveUp, err = true, actor.ErrTimeout
-	}
+	res, gaveUp, err := awaitReply(ctx, box.ch, timer.C)
 	if gaveUp && undo != nil && !e.closed.Load() {
 		e.system.Root.Send(e.sup, undo(ref))
 	}
@@ -340,6 +328,34 @@ func (e *Engine) ask(ctx context.Context, msg any, extra time.Duration, undo fun
 		return nil, r
 	}
 	return res, nil
+}
+
+// awaitReply waits for the answer in replies, for ctx, or for timeout.
+// An answer that has come is taken even when ctx ended or the timeout
+// fired at the same time: the command took effect, and undoing it would
+// take back what the caller was told nothing about (a submit answered
+// while its caller was not yet scheduled, then withdrawn, left a request
+// that ran 0.25 ms and vanished; the client, gone already, got a 500).
+func awaitReply(ctx context.Context, replies <-chan any, timeout <-chan time.Time) (res any, gaveUp bool, err error) {
+	select {
+	case res = <-replies:
+	case <-ctx.Done():
+		gaveUp, err = true, ctx.Err()
+	case <-timeout:
+		gaveUp, err = true, actor.ErrTimeout
+	}
+	if gaveUp {
+		select {
+		case res = <-replies:
+			gaveUp, err = false, nil
+		default:
+			return nil, true, err
+		}
+	}
+	if _, dead := res.(*actor.DeadLetterResponse); dead {
+		return nil, false, actor.ErrDeadLetter
+	}
+	return res, false, nil
 }
 
 func (e *Engine) snapshot(res any, err error) (Snapshot, error) {

@@ -69,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	traceFile := fs.String("trace", "", "write a runtime/trace of the measured window of Armistice's concurrent rounds to PREFIX-N.trace for N streams (a later round of the same N overwrites it), for go tool trace")
 	windowProfile := fs.String("window-profile", "", "write a CPU profile of each system's measured window in the concurrent rounds to PREFIX-SYSTEM-N.pprof (not with -cpuprofile), to compare where each system's CPU per token goes")
-	idleGoroutines := fs.String("idle-goroutines", "", "write every goroutine's stack at the last point of each system's idle round to PREFIX-SYSTEM.txt, to see what an idle stream holds")
+	idleGoroutines := fs.String("idle-goroutines", "", "write every goroutine's stack (PREFIX-SYSTEM.txt) and a heap profile (PREFIX-SYSTEM.heap) at the last point of each system's idle round, to see what an idle stream holds")
 	workers := fs.Int("workers", -1, "Armistice's actors.Config.Workers (default: the engine's default; 0: protoactor's goroutine per mailbox run), for A/B runs of the worker pool")
 	up := fs.String("upstream-http", "auto", "the relays' upstream protocol: auto (HTTP/1.1 unless the streams would not fit the open-file limit), http1 or h2c")
 	if err := fs.Parse(args); err != nil {

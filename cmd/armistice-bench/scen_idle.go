@@ -287,7 +287,8 @@ func point(n int, m memSample) idlePoint {
 }
 
 // dumpGoroutines writes every goroutine's stack to
-// "<b.idleGoroutines>-<name>.txt" when that prefix is set. A failure
+// "<b.idleGoroutines>-<name>.txt", and a heap profile to
+// "<b.idleGoroutines>-<name>.heap", when that prefix is set. A failure
 // only costs the dump.
 func (b *bench) dumpGoroutines(name string) {
 	if b.idleGoroutines == "" {
@@ -299,4 +300,12 @@ func (b *bench) dumpGoroutines(name string) {
 	}
 	defer f.Close()
 	_ = pprof.Lookup("goroutine").WriteTo(f, 2)
+	// And the heap's live objects by where they were allocated
+	// (go tool pprof -sample_index=inuse_space).
+	h, err := os.Create(fmt.Sprintf("%s-%s.heap", b.idleGoroutines, name))
+	if err != nil {
+		return
+	}
+	defer h.Close()
+	_ = pprof.Lookup("heap").WriteTo(h, 0)
 }

@@ -431,19 +431,44 @@ func (n *Node) call(ctx context.Context, addr string, w proto.Message, timeout t
 	defer timer.Stop()
 	poll := time.NewTicker(pollEvery)
 	defer poll.Stop()
+	res, err := awaitAnswer(ctx, box.ch, timer.C, poll.C, func() bool { _, lost := n.lostAt(addr); return lost })
+	if errors.Is(err, errTimedOut) {
+		n.peer(addr).Failures.Add(1)
+		return nil, fmt.Errorf("%w: node %s did not answer in %s", actors.ErrNoAnswer, addr, timeout)
+	}
+	return res, err
+}
+
+// errTimedOut: a call's timeout fired before its answer came.
+var errTimedOut = errors.New("timed out")
+
+// awaitAnswer waits for the answer on ch until ctx ends, timeout fires,
+// or lost, asked at each poll, reports the owner gone. An answer that
+// has come is taken even when ctx ended or the timeout fired in the same
+// instant (Go's select picks at random among ready cases): the command
+// took effect on the owner, and the caller is told so, as the engine's
+// own calls do.
+func awaitAnswer(ctx context.Context, ch <-chan any, timeout, poll <-chan time.Time, lost func() bool) (any, error) {
 	for {
+		var err error
 		select {
-		case res := <-box.ch:
+		case res := <-ch:
 			return res, nil
-		case <-poll.C:
-			if _, lost := n.lostAt(addr); lost {
-				return nil, errLost
+		case <-poll:
+			if !lost() {
+				continue
 			}
+			err = errLost
 		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-timer.C:
-			n.peer(addr).Failures.Add(1)
-			return nil, fmt.Errorf("%w: node %s did not answer in %s", actors.ErrNoAnswer, addr, timeout)
+			err = ctx.Err()
+		case <-timeout:
+			err = errTimedOut
+		}
+		select {
+		case res := <-ch:
+			return res, nil
+		default:
+			return nil, err
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/armistice-go/armistice/actors"
 	"github.com/armistice-go/armistice/llm"
+	"github.com/armistice-go/armistice/model"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/responses"
 )
@@ -398,8 +399,20 @@ func TestLongConversationByItemReferenceSharesItsTurns(t *testing.T) {
 
 // TestEvictedStoredResponse: a stored response evicted by the retention
 // budget answers OpenAI's not-found, and cannot be continued.
+// removals signals each request actor's removal.
+type removals struct {
+	actors.NopObserver
+	ch chan model.State
+}
+
+func (r removals) Removed(last model.State) { r.ch <- last }
+
 func TestEvictedStoredResponse(t *testing.T) {
-	e := newEnv(t, withEngine(func(c *actors.Config) { c.MaxRetained = 1 }))
+	removed := removals{ch: make(chan model.State, 8)}
+	e := newEnv(t, withEngine(func(c *actors.Config) {
+		c.MaxRetained = 1
+		c.Observer = removed
+	}))
 	run := func() string {
 		res := async(func() []byte {
 			_, data := e.do("POST", "/v1/responses", `{"model":"scripted","input":"hi"}`, keyA)
@@ -414,6 +427,10 @@ func TestEvictedStoredResponse(t *testing.T) {
 	}
 	first := run()
 	run() // over MaxRetained: the first goes
+	// The second's answer can reach the client before the supervisor
+	// learns that it finished and evicts the first (a cold run on a loaded
+	// machine got the first back): wait for the eviction.
+	wait(t, removed.ch)
 	resp, data := e.do("GET", "/v1/responses/"+first, "", keyA)
 	wantError(t, resp, data, 404, TypeInvalidRequest, CodeNotFound, "")
 	resp, data = e.do("POST", "/v1/responses", `{"model":"scripted","input":"more","previous_response_id":"`+first+`"}`, keyA)

@@ -15,7 +15,9 @@ import (
 
 // edge is the server's one middleware around every route: the request's
 // id, its access line and metrics, panics, the body limit, a key for
-// OPTIONS under /v1, and the connection's deadlines, in that order.
+// OPTIONS under /v1, and the connection's deadlines, in that order (the
+// order echo's middlewares had: the panic guard covers the last three
+// and the handler).
 //
 // It is one function on purpose. An event stream's handler parks under
 // its middleware for as long as the stream lasts, and the goroutine's
@@ -30,24 +32,20 @@ import (
 func (s *Server) edge(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		err := s.enter(c)
-		if err == nil {
-			err = s.serveRecovering(c, next)
-		}
+		s.identify(c)
+		err := s.serveRecovering(c, next)
 		s.leave(c, start, err)
 		return nil
 	}
 }
 
-// enter runs before the handler: the request id, the body limit, OPTIONS
-// under /v1, and the deadlines. An error ends the request before its
-// handler.
+// identify gives the request its id: a client's X-Request-Id that is too
+// long or holds anything but printable ASCII is dropped, and a request
+// without one gets a fresh id, echoed in the response.
 //
 //go:noinline
-func (s *Server) enter(c echo.Context) error {
+func (s *Server) identify(c echo.Context) {
 	r := c.Request()
-	// A client's X-Request-Id that is too long or holds anything but
-	// printable ASCII is dropped; the request then gets a fresh id.
 	id := r.Header.Get(echo.HeaderXRequestID)
 	if id != "" && !validRequestID(id) {
 		r.Header.Del(echo.HeaderXRequestID)
@@ -57,7 +55,15 @@ func (s *Server) enter(c echo.Context) error {
 		id = uuid.NewString()
 	}
 	c.Response().Header().Set(echo.HeaderXRequestID, id)
+}
 
+// enter runs before the handler, under the panic guard: the body limit,
+// OPTIONS under /v1, and the deadlines. An error ends the request before
+// its handler.
+//
+//go:noinline
+func (s *Server) enter(c echo.Context) error {
+	r := c.Request()
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		return echo.ErrStatusRequestEntityTooLarge
 	}
@@ -79,15 +85,18 @@ func (s *Server) enter(c echo.Context) error {
 	return nil
 }
 
-// serveRecovering runs the handler; a panic in it is logged with the
-// stacks and answered 500 internal_error (http.ErrAbortHandler, net/http's
-// way to abort a response, goes on up).
+// serveRecovering runs enter, then the handler; a panic in either is
+// logged with the stacks and answered 500 internal_error
+// (http.ErrAbortHandler, net/http's way to abort a response, goes on up).
 func (s *Server) serveRecovering(c echo.Context, next echo.HandlerFunc) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = s.recovered(c, r)
 		}
 	}()
+	if err := s.enter(c); err != nil {
+		return err
+	}
 	return next(c)
 }
 

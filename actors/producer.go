@@ -126,58 +126,118 @@ func partSize(p model.Part) int {
 	return n
 }
 
-// runProducer streams one answer into the inbox. It only ever talks to the
-// actor through messages and returns as soon as ctx is cancelled (the
-// provider's Recv returns). A panic in provider code becomes a result.
+// producer streams one answer into the inbox. It only ever talks to the
+// actor through messages and returns as soon as its context is cancelled
+// (the provider's Recv returns). A panic in provider code becomes a
+// result.
+//
+// Its state lives on the heap and its goroutine starts with run, so that
+// where it parks between chunks (in the stream's Wait, when the stream is
+// an llm.Waiter) only run's small frame is under the stream's: a parked
+// goroutine keeps the stack its depth needs, and the request, the chunk
+// and the decoding stay in open's and next's frames, which are not on
+// the stack while it waits (TestAProducerParksAboveTheDecoder;
+// docs/benchmarks.md, "Idle memory").
+type producer struct {
+	ctx  context.Context
+	p    llm.Provider
+	req  llm.Request
+	in   *inbox
+	root *actor.RootContext
+	self *actor.PID
+
+	usage  *llm.Usage
+	finish llm.FinishReason
+}
+
+// runProducer runs a producer on the calling goroutine.
 func runProducer(ctx context.Context, p llm.Provider, req llm.Request, in *inbox, root *actor.RootContext, self *actor.PID) {
-	var usage *llm.Usage
-	finish := llm.FinishNone
-	result := func(r *producerResult) {
-		// After a cancel the actor has already recorded its end; a late
-		// result would only be ignored, so do not send it.
-		if ctx.Err() != nil && !mutant("cancel-not-recorded-first") {
-			return
-		}
-		if in.close(r) {
-			root.Send(self, producedSignal)
-		}
-	}
-	defer func() {
-		if v := recover(); v != nil {
-			result(&producerResult{panic: v})
-		}
-	}()
-	stream, err := p.Stream(ctx, req)
-	if err != nil {
-		result(&producerResult{err: err})
+	newProducer(ctx, p, req, in, root, self).run()
+}
+
+func newProducer(ctx context.Context, p llm.Provider, req llm.Request, in *inbox, root *actor.RootContext, self *actor.PID) *producer {
+	return &producer{ctx: ctx, p: p, req: req, in: in, root: root, self: self, finish: llm.FinishNone}
+}
+
+func (pr *producer) run() {
+	defer pr.recoverPanic()
+	stream := pr.open()
+	if stream == nil {
 		return
 	}
 	defer stream.Close()
+	waiter, _ := stream.(llm.Waiter)
 	for {
-		chunk, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			if finish == llm.FinishNone {
-				result(&producerResult{err: llm.ErrStreamCut, usage: usage})
-				return
-			}
-			result(&producerResult{finish: finish, usage: usage})
+		if waiter != nil {
+			waiter.Wait()
+		}
+		if !pr.next(stream) {
 			return
 		}
-		if err != nil {
-			result(&producerResult{err: err, usage: usage})
-			return
+	}
+}
+
+func (pr *producer) recoverPanic() {
+	if v := recover(); v != nil {
+		pr.result(&producerResult{panic: v})
+	}
+}
+
+// open opens the stream, or reports why it could not and returns nil.
+// Not inlined: the request it passes would widen run's frame.
+//
+//go:noinline
+func (pr *producer) open() llm.Stream {
+	stream, err := pr.p.Stream(pr.ctx, pr.req)
+	if err != nil {
+		pr.result(&producerResult{err: err})
+		return nil
+	}
+	return stream
+}
+
+// next receives one chunk and hands its output to the actor; it reports
+// whether the stream goes on. Not inlined: the chunk would widen run's
+// frame.
+//
+//go:noinline
+func (pr *producer) next(stream llm.Stream) bool {
+	chunk, err := stream.Recv()
+	if errors.Is(err, io.EOF) {
+		if pr.finish == llm.FinishNone {
+			pr.result(&producerResult{err: llm.ErrStreamCut, usage: pr.usage})
+			return false
 		}
-		if chunk.Usage != nil {
-			u := *chunk.Usage
-			usage = &u
-		}
-		if finish == llm.FinishNone && ctx.Err() == nil && pushChunk(in, chunk) {
-			root.Send(self, producedSignal)
-		}
-		in.waitForRoom(ctx)
-		if chunk.FinishReason != llm.FinishNone {
-			finish = chunk.FinishReason // keep reading: usage may follow
-		}
+		pr.result(&producerResult{finish: pr.finish, usage: pr.usage})
+		return false
+	}
+	if err != nil {
+		pr.result(&producerResult{err: err, usage: pr.usage})
+		return false
+	}
+	if chunk.Usage != nil {
+		u := *chunk.Usage
+		pr.usage = &u
+	}
+	if pr.finish == llm.FinishNone && pr.ctx.Err() == nil && pushChunk(pr.in, chunk) {
+		pr.root.Send(pr.self, producedSignal)
+	}
+	pr.in.waitForRoom(pr.ctx)
+	if chunk.FinishReason != llm.FinishNone {
+		pr.finish = chunk.FinishReason // keep reading: usage may follow
+	}
+	return true
+}
+
+// result hands the producer's end to the actor. After a cancel the actor
+// has already recorded its end; a late result would only be ignored, so
+// it is not sent.
+func (pr *producer) result(r *producerResult) {
+	if pr.ctx.Err() != nil && !mutant("cancel-not-recorded-first") {
+		return
+	}
+	if pr.in.close(r) {
+		pr.root.Send(pr.self, producedSignal)
 	}
 }
 

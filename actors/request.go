@@ -386,8 +386,8 @@ func (r *requestActor) startProducer(c actor.Context) {
 	}
 	r.cancelProducer = cancel
 	r.inbox = &inbox{limit: r.cfg.HandoffBytes}
-	req := r.spec.Request()
-	go runProducer(ctx, r.cfg.Provider, req, r.inbox, c.ActorSystem().Root, c.Self())
+	pr := newProducer(ctx, r.cfg.Provider, r.spec.Request(), r.inbox, c.ActorSystem().Root, c.Self())
+	go pr.run()
 }
 
 func (r *requestActor) stopProducer() {

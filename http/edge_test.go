@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/armistice-go/armistice/http/internal/parked"
+	"github.com/armistice-go/armistice/internal/parked"
 )
 
 // maxParkedFrames bounds the functions between net/http's connection and

@@ -167,6 +167,17 @@ type Stream interface {
 	Close() error
 }
 
+// Waiter is a Stream that can wait for its next chunk to begin arriving
+// without decoding it. A reader that calls Wait before each Recv parks
+// between chunks in Wait's few small frames instead of under Recv and the
+// decoder: a goroutine keeps the stack its parked depth needs, so a
+// silent stream's reader can hold a smaller stack. Wait returns at once
+// when the stream has ended, been closed, or has data waiting; it reports
+// nothing itself: the Recv after it returns what arrived, or the error.
+type Waiter interface {
+	Wait()
+}
+
 // Provider opens streams. Implementations are safe for concurrent use.
 type Provider interface {
 	// Name identifies the provider in logs and metrics ("embedded",

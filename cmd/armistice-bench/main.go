@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -111,6 +112,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *cpuprofile != "" && *windowProfile != "" {
 		fmt.Fprintln(stderr, "armistice-bench: -cpuprofile and -window-profile cannot be used together (one CPU profile at a time)")
 		return 2
+	}
+	if *idleGoroutines != "" {
+		// Sample the heap finely, so that the idle profile's per-stream
+		// items are counted rather than estimated from a few samples.
+		runtime.MemProfileRate = 1024
 	}
 	nofile := raiseNoFile()
 	if *cpuprofile != "" {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/armistice-go/armistice/http/internal/parked"
+	"github.com/armistice-go/armistice/internal/parked"
 	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/llm/scripted"
 )

@@ -102,6 +102,9 @@ type chunkReader struct {
 	cur  wireChunk
 	err  error
 	done bool
+	// waitErr is what the read in Wait ended with when it brought
+	// nothing; Next reports it in place of reading again.
+	waitErr error
 }
 
 // readBuffer holds a typical chunk line (a few hundred bytes) with room
@@ -123,7 +126,7 @@ func (c *chunkReader) Next() bool {
 	}
 	c.data = c.data[:0]
 	for {
-		line, err := c.r.ReadSlice('\n')
+		line, err := c.readLine()
 		if err == bufio.ErrBufferFull {
 			// A line longer than the buffer: gather it, within maxEvent.
 			c.long = append(c.long[:0], line...)
@@ -172,6 +175,27 @@ func (c *chunkReader) Next() bool {
 			return false
 		}
 	}
+}
+
+// Wait returns once the next event's first byte is buffered or the body
+// ended (llm.Waiter, through upstream.Stream): between events the reading
+// goroutine parks here, above Next and the JSON decoder.
+func (c *chunkReader) Wait() {
+	if c.done || c.err != nil || c.waitErr != nil || c.r.Buffered() > 0 {
+		return
+	}
+	if _, err := c.r.Peek(1); err != nil && c.r.Buffered() == 0 {
+		c.waitErr = err
+	}
+}
+
+// readLine is the next line from the body; a read error Wait met is
+// reported once the buffer is empty, not read again.
+func (c *chunkReader) readLine() ([]byte, error) {
+	if c.waitErr != nil && c.r.Buffered() == 0 {
+		return nil, c.waitErr
+	}
+	return c.r.ReadSlice('\n')
 }
 
 func (c *chunkReader) dispatch() bool {

@@ -46,26 +46,70 @@ func TestChunkReaderFraming(t *testing.T) {
 		}},
 		{"an event over the limit", "data: " + strings.Repeat("y", maxEvent+10) + "\n\n", nil, func(err error) bool { return errors.Is(err, bufio.ErrTooLong) }},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := readerOf(tc.body)
-			var texts []string
-			for r.Next() {
-				text := ""
-				for _, ch := range r.Current().Choices {
-					text += ch.Delta.Content
+		for _, wait := range []bool{false, true} {
+			name := tc.name
+			if wait {
+				name += ", Wait before each Next"
+			}
+			t.Run(name, func(t *testing.T) {
+				r := readerOf(tc.body)
+				var texts []string
+				for r.wait(wait) && r.Next() {
+					text := ""
+					for _, ch := range r.Current().Choices {
+						text += ch.Delta.Content
+					}
+					texts = append(texts, text)
 				}
-				texts = append(texts, text)
-			}
-			if strings.Join(texts, "|") != strings.Join(tc.texts, "|") {
-				t.Fatalf("texts = %q, want %q", texts, tc.texts)
-			}
-			if tc.err == nil && r.Err() != nil || tc.err != nil && !tc.err(r.Err()) {
-				t.Fatalf("err = %v", r.Err())
-			}
-			if r.Next() {
-				t.Fatal("Next after the end")
-			}
-		})
+				if strings.Join(texts, "|") != strings.Join(tc.texts, "|") {
+					t.Fatalf("texts = %q, want %q", texts, tc.texts)
+				}
+				if tc.err == nil && r.Err() != nil || tc.err != nil && !tc.err(r.Err()) {
+					t.Fatalf("err = %v", r.Err())
+				}
+				if r.Next() {
+					t.Fatal("Next after the end")
+				}
+			})
+		}
+	}
+}
+
+// wait calls Wait when asked to, for loops that read both ways.
+func (c *chunkReader) wait(wait bool) bool {
+	if wait {
+		c.Wait()
+	}
+	return true
+}
+
+// failOnce is a body whose first read fails and whose later reads panic.
+type failOnce struct{ read bool }
+
+var errReset = errors.New("connection reset")
+
+func (f *failOnce) Read([]byte) (int, error) {
+	if f.read {
+		panic("the body was read again after its error")
+	}
+	f.read = true
+	return 0, errReset
+}
+
+// TestWaitKeepsTheReadErrorForNext: a read error met while waiting is
+// what Next reports, without reading the body again (a body need not
+// repeat its error); an end of body met while waiting ends Next cleanly.
+func TestWaitKeepsTheReadErrorForNext(t *testing.T) {
+	r := newChunkReader(&http.Response{Body: io.NopCloser(&failOnce{})})
+	r.Wait()
+	r.Wait() // returns at once: the error is kept
+	if r.Next() || !errors.Is(r.Err(), errReset) {
+		t.Fatalf("Next after a failed wait: err %v, want %v", r.Err(), errReset)
+	}
+	r = readerOf("")
+	r.Wait()
+	if r.Next() || r.Err() != nil {
+		t.Fatalf("Next after a wait that met the end: err %v, want none", r.Err())
 	}
 }
 

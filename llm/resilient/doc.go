@@ -25,6 +25,17 @@
 //     first attempt. When the last upstream is used up, Stream returns an
 //     error wrapping ErrExhausted and the last attempt's error.
 //
+// When an upstream's stream can wait for its next chunk without decoding
+// it (llm.Waiter: llm/openai's can), Stream returns it as soon as it is
+// open, and the rest of the phase (the read up to the first chunk, and on
+// its failure the retries and fallbacks) happens in the stream's first
+// Recv: the same rules, the same observer calls in the same order, the
+// same errors (TestTheRetryablePhaseIsTheSameOpenedLazily). A reader
+// that calls Wait before Recv then parks in a few small frames while the
+// upstream is silent before its first token (a reasoning model, a queue
+// at the provider), not under Stream's attempt loop: a parked goroutine
+// keeps the stack its depth needs.
+//
 // Every error Stream returns wraps the last attempt's error, so its
 // *llm.StatusError (status, Retry-After, the upstream's type, code, param
 // and message) is reachable with errors.As: a 429 that outlasts the

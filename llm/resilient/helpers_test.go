@@ -109,9 +109,12 @@ type list struct {
 	stalls chan struct{} // signalled when a stall starts
 	items  []item
 	closed bool
+	reads  int // Recv calls
+	waited int // Wait calls, when it is a waitingList
 }
 
 func (l *list) Recv() (llm.Chunk, error) {
+	l.reads++
 	if l.closed {
 		return llm.Chunk{}, fmt.Errorf("list: closed")
 	}
@@ -151,6 +154,9 @@ type fake struct {
 	opened   int
 	streams  []*list
 	stalls   chan struct{} // signalled when one of its streams stalls
+	// waits makes its streams llm.Waiters (whose Wait returns at once),
+	// which resilient opens lazily.
+	waits bool
 }
 
 func newFake(name string, attempts ...attempt) *fake {
@@ -169,8 +175,16 @@ func (f *fake) Stream(ctx context.Context, req llm.Request) (llm.Stream, error) 
 	}
 	l := &list{ctx: ctx, items: append([]item(nil), a.items...), stalls: f.stalls}
 	f.streams = append(f.streams, l)
+	if f.waits {
+		return waitingList{l}, nil
+	}
 	return l, nil
 }
+
+// waitingList is a list that can wait; it counts its waits.
+type waitingList struct{ *list }
+
+func (l waitingList) Wait() { l.waited++ }
 
 func (f *fake) Opened() int {
 	f.mu.Lock()

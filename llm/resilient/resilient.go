@@ -72,90 +72,143 @@ func (p *Provider) CheckRequest(req llm.Request) error {
 // something (text, reasoning, a tool-call piece, logprobs, a finish reason
 // or usage): that is the retryable phase. It returns the
 // stream with that chunk buffered for the first Recv, or the error that
-// ended the phase (see the package documentation).
+// ended the phase (see the package documentation). When the upstream's
+// stream can wait (llm.Waiter), Stream returns once it is open and the
+// rest of the phase happens in the first Recv, with the same rules, the
+// same observer calls and the same errors.
 func (p *Provider) Stream(ctx context.Context, req llm.Request) (llm.Stream, error) {
-	clock := watchCancel(ctx)
-	var (
-		last     error // the last attempt's error
-		attempts []string
-	)
-	for ui, up := range p.cfg.Upstreams {
-		n := 0
-		var giveUp error // why the upstream was given up before its last attempt
-		for n < 1+p.cfg.Retries {
-			n++
-			p.cfg.Observer.Attempt(up.Name, n)
-			inner, first, err := p.open(ctx, up, req)
-			if err == nil {
-				return &stream{cfg: &p.cfg, upstream: up.Name, ctx: ctx, clock: clock, inner: inner, first: &first}, nil
-			}
-			if ctx.Err() != nil {
-				p.cfg.Observer.Aborted(up.Name, clock.since())
-				return nil, ctxError(ctx, up.Name, err)
-			}
-			kind := Classify(err)
-			p.cfg.Observer.Error(up.Name, kind, err)
-			last = named(up.Name, err)
-			if !kind.Retryable() {
-				clock.stop()
-				return nil, last
-			}
-			if n == 1+p.cfg.Retries {
-				break
-			}
-			wait, why := p.wait(ctx, err, n)
-			if why != nil {
-				giveUp = why
-				break
-			}
-			p.cfg.Observer.Retry(up.Name, kind, wait)
-			select {
-			case <-p.cfg.After(wait):
-			case <-ctx.Done():
-				clock.stop()
-				return nil, ctxError(ctx, up.Name, last)
-			}
-		}
-		switch {
-		case len(attempts) > 0:
-			attempts = append(attempts, fmt.Sprintf("%d on %s", n, up.Name))
-		case n == 1:
-			attempts = append(attempts, "1 attempt on "+up.Name)
-		default:
-			attempts = append(attempts, fmt.Sprintf("%d attempts on %s", n, up.Name))
-		}
-		if ui+1 < len(p.cfg.Upstreams) {
-			p.cfg.Observer.Fallback(up.Name, Classify(last), p.cfg.Upstreams[ui+1].Name)
-			continue
-		}
-		clock.stop()
-		sentinel := ErrExhausted
-		if giveUp == ErrDeadline {
-			sentinel = ErrDeadline
-		}
-		return nil, fmt.Errorf("%w after %s: %w", sentinel, strings.Join(attempts, ", "), last)
+	o := &opener{p: p, ctx: ctx, req: req, clock: watchCancel(ctx)}
+	s, err := o.open(true)
+	if err != nil {
+		return nil, err // not a nil *stream in an interface
 	}
-	panic("unreachable: Validate requires an upstream")
+	return s, nil
+}
+
+// opener is the retryable phase of one Stream call: which upstream it is
+// on, how many attempts that upstream has had, and what failed so far.
+// Stream runs it up to an open stream; a stream opened lazily runs it on
+// from there if its first read fails.
+type opener struct {
+	p     *Provider
+	ctx   context.Context
+	req   llm.Request
+	clock *cancelClock
+
+	ui       int // the upstream being tried
+	n        int // its attempts so far
+	attempts []string
+	last     error // the last attempt's error
+	giveUp   error // why the upstream was given up before its last attempt
+}
+
+// open makes attempts until one gives a stream, or returns the error
+// that ends the phase. With lazy set, an attempt whose stream is an
+// llm.Waiter succeeds once the stream is open, and the stream reads its
+// first chunk in its first Recv (confirm).
+func (o *opener) open(lazy bool) (*stream, error) {
+	for {
+		up := o.p.cfg.Upstreams[o.ui]
+		o.n++
+		o.p.cfg.Observer.Attempt(up.Name, o.n)
+		inner, first, err := o.p.open(o.ctx, up, o.req, lazy)
+		if err == nil {
+			s := &stream{cfg: &o.p.cfg, upstream: up.Name, ctx: o.ctx, clock: o.clock, inner: inner, first: first}
+			if first == nil {
+				s.opening = o
+			}
+			return s, nil
+		}
+		if err := o.failed(err); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// failed takes an attempt's failure: it returns the error that ends the
+// phase, or nil once the next attempt may start (on this upstream after
+// its wait, or on the next upstream).
+func (o *opener) failed(err error) error {
+	cfg := &o.p.cfg
+	up := cfg.Upstreams[o.ui]
+	if o.ctx.Err() != nil {
+		cfg.Observer.Aborted(up.Name, o.clock.since())
+		return ctxError(o.ctx, up.Name, err)
+	}
+	kind := Classify(err)
+	cfg.Observer.Error(up.Name, kind, err)
+	o.last = named(up.Name, err)
+	if !kind.Retryable() {
+		o.clock.stop()
+		return o.last
+	}
+	if o.n < 1+cfg.Retries {
+		wait, why := o.p.wait(o.ctx, err, o.n)
+		if why == nil {
+			cfg.Observer.Retry(up.Name, kind, wait)
+			select {
+			case <-cfg.After(wait):
+				return nil
+			case <-o.ctx.Done():
+				o.clock.stop()
+				return ctxError(o.ctx, up.Name, o.last)
+			}
+		}
+		o.giveUp = why
+	}
+	// This upstream is used up.
+	switch {
+	case len(o.attempts) > 0:
+		o.attempts = append(o.attempts, fmt.Sprintf("%d on %s", o.n, up.Name))
+	case o.n == 1:
+		o.attempts = append(o.attempts, "1 attempt on "+up.Name)
+	default:
+		o.attempts = append(o.attempts, fmt.Sprintf("%d attempts on %s", o.n, up.Name))
+	}
+	if o.ui+1 < len(cfg.Upstreams) {
+		cfg.Observer.Fallback(up.Name, Classify(o.last), cfg.Upstreams[o.ui+1].Name)
+		o.ui, o.n, o.giveUp = o.ui+1, 0, nil
+		return nil
+	}
+	o.clock.stop()
+	sentinel := ErrExhausted
+	if o.giveUp == ErrDeadline {
+		sentinel = ErrDeadline
+	}
+	return fmt.Errorf("%w after %s: %w", sentinel, strings.Join(o.attempts, ", "), o.last)
 }
 
 // open makes one attempt: it opens a stream on up and reads it to its first
-// chunk that carries something. On failure the stream is closed.
-func (p *Provider) open(ctx context.Context, up Upstream, req llm.Request) (llm.Stream, llm.Chunk, error) {
+// chunk that carries something. On failure the stream is closed. With lazy
+// set, a stream that can wait is returned open, without its first chunk.
+func (p *Provider) open(ctx context.Context, up Upstream, req llm.Request, lazy bool) (llm.Stream, *llm.Chunk, error) {
 	s, err := up.Provider.Stream(ctx, req)
 	if err != nil {
-		return nil, llm.Chunk{}, err
+		return nil, nil, err
 	}
+	if _, ok := s.(llm.Waiter); ok && lazy {
+		return s, nil, nil
+	}
+	c, err := firstChunk(s)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, &c, nil
+}
+
+// firstChunk reads s up to its first chunk that carries something.
+func firstChunk(s llm.Stream) (llm.Chunk, error) {
 	for {
 		c, err := s.Recv()
 		if err == io.EOF {
 			err = fmt.Errorf("%w: %w (before the first chunk)", llm.ErrUpstream, llm.ErrStreamCut)
 		}
 		if err != nil {
-			s.Close()
-			return nil, llm.Chunk{}, err
+			return llm.Chunk{}, err
 		}
 		if upstream.Carries(c) {
-			return s, c, nil
+			return c, nil
 		}
 	}
 }
@@ -234,6 +287,9 @@ type stream struct {
 	clock    *cancelClock
 	inner    llm.Stream
 	first    *llm.Chunk // buffered by Stream, handed out by the first Recv
+	// opening is the phase a stream opened lazily has yet to finish: its
+	// first Recv reads the first chunk, retrying as Stream would.
+	opening *opener
 
 	finished bool  // a finish reason was delivered
 	end      error // io.EOF or the error every later Recv returns
@@ -250,6 +306,12 @@ func (s *stream) Recv() (llm.Chunk, error) {
 	}
 	if s.closed {
 		return llm.Chunk{}, ErrClosed
+	}
+	if s.opening != nil {
+		if err := s.confirm(); err != nil {
+			s.end = err
+			return llm.Chunk{}, err
+		}
 	}
 	var c llm.Chunk
 	var err error
@@ -280,6 +342,41 @@ func (s *stream) Recv() (llm.Chunk, error) {
 		s.end = named(s.upstream, err)
 	}
 	return llm.Chunk{}, s.end
+}
+
+// confirm ends the retryable phase of a stream opened lazily: it reads
+// the first chunk, and if that fails, goes on with the attempts from
+// where Stream left them, as Stream would have. Its error ends the
+// stream; the opener has already reported it to the observer.
+func (s *stream) confirm() error {
+	o := s.opening
+	s.opening = nil
+	c, err := firstChunk(s.inner)
+	if err == nil {
+		s.first = &c
+		return nil
+	}
+	s.inner.Close()
+	if err := o.failed(err); err != nil {
+		return err
+	}
+	next, err := o.open(false)
+	if err != nil {
+		return err
+	}
+	s.upstream, s.inner, s.first = next.upstream, next.inner, next.first
+	return nil
+}
+
+// Wait waits for the upstream's next chunk to begin arriving, when the
+// upstream's stream can (llm.Waiter); a buffered first chunk needs no wait.
+func (s *stream) Wait() {
+	if s.first != nil || s.end != nil || s.closed {
+		return
+	}
+	if w, ok := s.inner.(llm.Waiter); ok {
+		w.Wait()
+	}
 }
 
 // abort closes the inner stream after the context ended and reports how

@@ -46,9 +46,11 @@ type Stream[T any] struct {
 	stopWatch    func()
 	errClosed    error
 
-	chunks int   // chunks delivered
-	end    error // io.EOF or the error every later Recv returns
-	closed bool
+	chunks  int   // chunks delivered
+	end     error // io.EOF or the error every later Recv returns
+	closed  bool
+	next    llm.Chunk // decoded by Wait, handed out by the next Recv
+	hasNext bool
 }
 
 // NewStream wraps an opened SDK stream. res is the HTTP response (its body
@@ -71,25 +73,74 @@ func (s *Stream[T]) Recv() (llm.Chunk, error) {
 	if s.closed {
 		return llm.Chunk{}, s.errClosed
 	}
+	if s.hasNext {
+		c := s.next
+		s.next, s.hasNext = llm.Chunk{}, false
+		return c, nil
+	}
 	for {
-		if err := Cancelled(s.ctx, s.name); err != nil {
-			return s.fail(err)
+		c, ok, err := s.step()
+		if err != nil {
+			return llm.Chunk{}, err
 		}
-		if !s.s.Next() {
-			return s.fail(s.endError(s.s.Err()))
-		}
-		c, done, err := s.dec.Decode(s.s.Current())
-		if done || err != nil {
-			if err == nil {
-				err = io.EOF
-			}
-			return s.fail(err)
-		}
-		if Carries(c) {
-			s.chunks++
+		if ok {
 			return c, nil
 		}
 	}
+}
+
+// Wait returns once the next chunk that carries something has begun to
+// arrive, or the stream ended (llm.Waiter), when the SDK stream can wait
+// for an event without decoding it (llm/openai's reader can; the
+// Anthropic SDK's cannot, and then Recv waits). Events that carry nothing
+// (a role-only first chunk, keep-alives) are decoded and skipped here, so
+// that the caller parks in Wait, not in Recv, until there is something.
+func (s *Stream[T]) Wait() {
+	w, ok := s.s.(llm.Waiter)
+	if !ok {
+		return
+	}
+	for s.end == nil && !s.closed && !s.hasNext {
+		w.Wait()
+		s.advance()
+	}
+}
+
+// advance decodes the next event, keeping its chunk for Recv when it
+// carries something. Not inlined: the chunk and the decoding would
+// widen Wait's frame, which is under the goroutine while it waits.
+//
+//go:noinline
+func (s *Stream[T]) advance() {
+	if c, ok, err := s.step(); ok && err == nil {
+		s.next, s.hasNext = c, true
+	}
+}
+
+// step reads and decodes one event: its chunk and true when it carries
+// something, false when it does not, or the error that ended the stream.
+func (s *Stream[T]) step() (llm.Chunk, bool, error) {
+	if err := Cancelled(s.ctx, s.name); err != nil {
+		_, err = s.fail(err)
+		return llm.Chunk{}, false, err
+	}
+	if !s.s.Next() {
+		_, err := s.fail(s.endError(s.s.Err()))
+		return llm.Chunk{}, false, err
+	}
+	c, done, err := s.dec.Decode(s.s.Current())
+	if done || err != nil {
+		if err == nil {
+			err = io.EOF
+		}
+		_, err = s.fail(err)
+		return llm.Chunk{}, false, err
+	}
+	if !Carries(c) {
+		return llm.Chunk{}, false, nil
+	}
+	s.chunks++
+	return c, true, nil
 }
 
 // Chunks is the number of chunks delivered so far, for error messages.

@@ -199,6 +199,39 @@ func TestStreamKeepsEveryKindOfContent(t *testing.T) {
 	}
 }
 
+// waitingStream is a sliceStream that can wait; it counts its waits.
+type waitingStream struct {
+	sliceStream
+	waits int
+}
+
+func (s *waitingStream) Wait() { s.waits++ }
+
+// TestWaitSkipsEventsThatCarryNothing: Wait reads past the events that
+// carry nothing (waiting again before each), and the Recv after it hands
+// out the chunk it found without reading; at the end, Wait returns and
+// Recv reports the end.
+func TestWaitSkipsEventsThatCarryNothing(t *testing.T) {
+	s := &waitingStream{sliceStream: sliceStream{evs: []llm.Chunk{{}, {}, {Text: "a"}, {FinishReason: llm.FinishStop}}}}
+	st := NewStream[llm.Chunk](t.Context(), "p", secret, s, nil, &passDecoder{}, errors.New("closed"))
+	defer st.Close()
+	st.Wait()
+	if s.waits != 3 || s.i != 3 {
+		t.Fatalf("Wait waited %d times and read %d events; want 3 and 3", s.waits, s.i)
+	}
+	st.Wait() // a chunk is waiting: nothing more to do
+	if c, err := st.Recv(); err != nil || c.Text != "a" || s.i != 3 {
+		t.Fatalf("Recv = %+v, %v after reading %d events; want \"a\" without a read", c, err, s.i)
+	}
+	if c, err := st.Recv(); err != nil || c.FinishReason != llm.FinishStop {
+		t.Fatalf("Recv without Wait = %+v, %v", c, err)
+	}
+	st.Wait()
+	if _, err := st.Recv(); err != io.EOF {
+		t.Fatalf("end = %v, want io.EOF", err)
+	}
+}
+
 // FuzzParseErrorBody checks that no body makes the parser panic, and that a
 // body it reads gives back fields that were in it.
 func FuzzParseErrorBody(f *testing.F) {

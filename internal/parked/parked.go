@@ -16,16 +16,7 @@ import (
 // between bottom and marker, innermost first, both excluded; ok is false
 // when no goroutine holds marker above bottom.
 func Below(marker, bottom string) (frames []string, ok bool) {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	for _, g := range strings.Split(string(buf), "\n\n") {
+	for _, g := range strings.Split(stacks(), "\n\n") {
 		fns := functions(g)
 		top := indexOf(fns, marker)
 		end := indexOf(fns, bottom)
@@ -59,4 +50,36 @@ func indexOf(list []string, s string) int {
 		}
 	}
 	return -1
+}
+
+// Holding returns the functions of the first goroutine whose stack holds a
+// call of every one of markers, innermost first; ok is false when no
+// goroutine does.
+func Holding(markers ...string) (frames []string, ok bool) {
+	for _, g := range strings.Split(stacks(), "\n\n") {
+		fns := functions(g)
+		all := true
+		for _, m := range markers {
+			if indexOf(fns, m) < 0 {
+				all = false
+				break
+			}
+		}
+		if all {
+			return fns, true
+		}
+	}
+	return nil, false
+}
+
+// stacks is every goroutine's traceback.
+func stacks() string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return string(buf[:n])
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }

@@ -22,11 +22,22 @@ created by net/http.(*Server).Serve in goroutine 58
 }
 
 func TestBelowFindsThisTest(t *testing.T) {
-	frames, ok := Below("github.com/armistice-go/armistice/http/internal/parked.TestBelowFindsThisTest", "testing.tRunner")
+	frames, ok := Below("github.com/armistice-go/armistice/internal/parked.TestBelowFindsThisTest", "testing.tRunner")
 	if !ok || len(frames) != 0 {
 		t.Errorf("Below = %q, %v; want no frames between the test and tRunner", frames, ok)
 	}
 	if _, ok := Below("no.such.function", "testing.tRunner"); ok {
 		t.Error("Below found a function no goroutine calls")
+	}
+}
+
+func TestHoldingNeedsEveryMarker(t *testing.T) {
+	const me = "github.com/armistice-go/armistice/internal/parked.TestHoldingNeedsEveryMarker"
+	frames, ok := Holding(me, "testing.tRunner")
+	if !ok || frames[len(frames)-2] != me {
+		t.Errorf("Holding = %q, %v; want this goroutine, innermost first", frames, ok)
+	}
+	if _, ok := Holding(me, "no.such.function"); ok {
+		t.Error("Holding found a goroutine without one of its markers")
 	}
 }

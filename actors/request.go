@@ -23,7 +23,7 @@ type requestActor struct {
 	id     string
 	owner  string
 	spec   Spec
-	logger zerolog.Logger
+	logger *zerolog.Logger // built by event on first use
 
 	life model.Lifecycle
 	log  recordLog
@@ -61,12 +61,27 @@ type subscriber struct {
 
 func newRequestActor(cfg *Config, id, owner string, spec Spec) *requestActor {
 	return &requestActor{
-		cfg:    cfg,
-		id:     id,
-		owner:  owner,
-		spec:   spec,
-		logger: requestLogger(cfg.Logger, id, owner, spec.TraceID),
+		cfg:   cfg,
+		id:    id,
+		owner: owner,
+		spec:  spec,
 	}
+}
+
+// event starts a log event at level carrying the request's fields, or
+// returns nil (a no-op event) when level is not logged. The fields are
+// built into a logger on the first event logged: most requests log only
+// their end, and a running request then holds no logger context (about
+// 500 bytes each).
+func (r *requestActor) event(level zerolog.Level) *zerolog.Event {
+	if level < r.cfg.Logger.GetLevel() || level < zerolog.GlobalLevel() {
+		return nil
+	}
+	if r.logger == nil {
+		l := requestLogger(r.cfg.Logger, r.id, r.owner, r.spec.TraceID)
+		r.logger = &l
+	}
+	return r.logger.WithLevel(level)
 }
 
 // requestLogger names the request, its owner and, when the caller gave
@@ -201,9 +216,7 @@ func (r *requestActor) flush(c actor.Context) {
 		r.life, effects = model.Step(r.life, ev)
 		if r.life.State != prev {
 			r.cfg.Observer.StateChanged(prev, r.life.State)
-			if r.logger.GetLevel() <= zerolog.DebugLevel {
-				r.logger.Debug().Stringer("from", prev).Stringer("to", r.life.State).Msg("transition")
-			}
+			r.event(zerolog.DebugLevel).Stringer("from", prev).Stringer("to", r.life.State).Msg("transition")
 		}
 		if prevTokens == 0 && r.life.Tokens > 0 {
 			r.cfg.Observer.FirstToken(r.life.LastTokenAt.Sub(r.life.CreatedAt))
@@ -313,10 +326,11 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 			r.spec.Settings = llm.Settings{}
 			bytes, shared := r.retainedBytes()
 			c.Send(c.Parent(), &finished{id: r.id, ran: ran, bytes: bytes, shared: shared})
-			ev := r.logger.Info()
+			level := zerolog.InfoLevel
 			if e.End.Status == model.StatusFailed {
-				ev = r.logger.Warn()
+				level = zerolog.WarnLevel
 			}
+			ev := r.event(level)
 			ev = ev.Stringer("status", e.End.Status).Stringer("reason", e.End.Reason).
 				Int("tokens", e.End.Tokens).Dur("ran_ms", ran)
 			if e.End.Message != "" {
@@ -417,7 +431,7 @@ func (r *requestActor) drainInbox(c actor.Context) {
 	}
 	switch {
 	case result.panic != nil:
-		r.logger.Error().Interface("panic", result.panic).Msg("provider panicked")
+		r.event(zerolog.ErrorLevel).Interface("panic", result.panic).Msg("provider panicked")
 		r.step(c, model.Fail{Reason: model.ReasonInternalError, Message: fmt.Sprintf("provider panicked: %v", result.panic), Usage: usage, At: at})
 	case result.err != nil:
 		msg, upstream := upstreamFailure(result.err, r.life.Outputs == 0)
@@ -443,7 +457,7 @@ func (r *requestActor) subscribe(c actor.Context, m *Subscribe) {
 	fail := func(err error) { c.Respond(&Error{Err: err, Command: "subscribe", Ref: m.Ref}) }
 	switch {
 	case expired(m.Deadline):
-		r.logger.Debug().Msg("subscribe dropped: its deadline passed on the way")
+		r.event(zerolog.DebugLevel).Msg("subscribe dropped: its deadline passed on the way")
 		return
 	case r.life.State.Terminal() && m.After >= r.life.LastSeq:
 		// At or past the end record: nothing more will ever come.
@@ -486,7 +500,7 @@ func (r *requestActor) findSubFrom(c actor.Context, id uint64) *subscriber {
 	}
 	sender := c.Sender()
 	if (s.pid != nil && (sender == nil || !sender.Equal(s.pid))) || (s.pid == nil && sender != nil) {
-		r.logger.Debug().Uint64("sub", id).Msg("pull or unsubscribe from another sender ignored")
+		r.event(zerolog.DebugLevel).Uint64("sub", id).Msg("pull or unsubscribe from another sender ignored")
 		return nil
 	}
 	return s
@@ -545,7 +559,7 @@ func (r *requestActor) deliver(c actor.Context, s *subscriber) {
 			// holds, less the place kept for the final batch. Never block
 			// on a reader that may be gone (rule 4).
 			if len(s.ch) >= cap(s.ch)-1 {
-				r.logger.Error().Uint64("sub", s.id).Msg("subscriber channel full: more credit than room")
+				r.event(zerolog.ErrorLevel).Uint64("sub", s.id).Msg("subscriber channel full: more credit than room")
 				return
 			}
 			select {
@@ -591,7 +605,7 @@ func (r *requestActor) stopped(c actor.Context) {
 			select {
 			case s.ch <- b:
 			default:
-				r.logger.Error().Uint64("sub", s.id).Msg("subscriber channel full at stop")
+				r.event(zerolog.ErrorLevel).Uint64("sub", s.id).Msg("subscriber channel full at stop")
 			}
 			close(s.ch)
 		}
@@ -606,7 +620,7 @@ func (r *requestActor) stopped(c actor.Context) {
 	}
 	r.subs = nil
 	r.cfg.Observer.Removed(r.life.State)
-	r.logger.Debug().Msg("request stopped")
+	r.event(zerolog.DebugLevel).Msg("request stopped")
 }
 
 func (r *requestActor) snapshot(position int) *Snapshot {

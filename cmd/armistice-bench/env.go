@@ -15,6 +15,7 @@ import (
 	"github.com/armistice-go/armistice/http/openaiapi"
 	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/llm/openai"
+	"github.com/armistice-go/armistice/llm/resilient"
 )
 
 // env is what every scenario shares: one clock, one upstream, one client.
@@ -77,7 +78,9 @@ type relayOptions struct {
 }
 
 // armSystem is the real thing: actors.New + armhttp.New with the OpenAI
-// provider pointed at the local upstream, served on loopback, with the
+// provider pointed at the local upstream behind llm/resilient (with
+// --provider openai, as armistice serve wraps every network provider),
+// served on loopback, with the
 // OpenAI-compatible routes registered as cmd/armistice does. As a system
 // it is the native API; chat is the same server through
 // POST /v1/chat/completions.
@@ -108,6 +111,14 @@ func (e *env) newArmistice(o relayOptions) (*armSystem, error) {
 	prov, err := e.newProvider(tr)
 	if err != nil {
 		return nil, err
+	}
+	if e.provider == "openai" {
+		// As armistice serve does: every network provider behind
+		// llm/resilient, with its default retries.
+		prov, err = resilient.New(resilient.Config{Upstreams: []resilient.Upstream{{Name: "openai", Provider: prov}}})
+		if err != nil {
+			return nil, err
+		}
 	}
 	cfg := engineConfig(prov)
 	if e.workers >= 0 {

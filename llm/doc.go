@@ -30,4 +30,8 @@
 //     its official SDK); llm/resilient wraps
 //     them with retries, backoff, fallbacks and error kinds (status.go holds
 //     the error types they share), and llm/llmtest fakes their upstreams.
+//   - llm/upstreamhttp: an HTTP client for those two (their
+//     Config.HTTPClient) that also speaks HTTP/2 without TLS to a
+//     plain-HTTP upstream that answers its one-time probe; `armistice
+//     serve` uses it, their own default client does not probe.
 package llm

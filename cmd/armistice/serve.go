@@ -24,6 +24,7 @@ import (
 	"github.com/armistice-go/armistice/llm/embedded"
 	"github.com/armistice-go/armistice/llm/openai"
 	"github.com/armistice-go/armistice/llm/resilient"
+	"github.com/armistice-go/armistice/llm/upstreamhttp"
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 )
@@ -42,7 +43,7 @@ type serveConfig struct {
 	Retries           int
 	EmbeddedRate      float64
 	EmbeddedCount     int
-	UpstreamHTTP      string // auto, http1 or h2c
+	UpstreamHTTP      string // auto, http1 or h2c: upstreamhttp.Config.Protocol
 	OpenAI            openai.Config
 	Anthropic         anthropic.Config
 	LogLevel          zerolog.Level
@@ -54,6 +55,10 @@ type serveConfig struct {
 	// providers can report to them.
 	Logger  zerolog.Logger
 	Metrics *armhttp.Metrics
+	// Upstream is the HTTP client of every network provider (the primary
+	// and the fallbacks), made from UpstreamHTTP when the first of them is
+	// built; nil when there is none. Whoever loaded the config closes it.
+	Upstream *upstreamhttp.Client
 }
 
 // providerNames are the values of ARMISTICE_PROVIDER and ARMISTICE_FALLBACK.
@@ -246,7 +251,7 @@ var settings = []setting{
 		return nil
 	}},
 	intSetting("upstream-retries", "ARMISTICE_UPSTREAM_RETRIES", "2", "retries per upstream before the first token (connection errors, 429, 5xx)", 0, func(c *serveConfig) *int { return &c.Retries }),
-	{flag: "upstream-http", env: "ARMISTICE_UPSTREAM_HTTP", def: "auto", usage: "protocol to the openai and anthropic upstreams: auto (HTTP/2 over TLS when the server offers it, else HTTP/1.1), http1, or h2c (HTTP/2 only; without TLS by prior knowledge)", apply: func(c *serveConfig, v string) error {
+	{flag: "upstream-http", env: "ARMISTICE_UPSTREAM_HTTP", def: "auto", usage: "protocol to the openai and anthropic upstreams: auto (HTTP/2 over TLS when the server offers it; h2c with a plain-HTTP upstream that answers a one-time probe; else HTTP/1.1), http1, or h2c (HTTP/2 only; without TLS by prior knowledge)", apply: func(c *serveConfig, v string) error {
 		switch v {
 		case "auto", "http1", "h2c":
 			c.UpstreamHTTP = v
@@ -389,24 +394,32 @@ func loadServeConfig(args []string, lookupEnv func(string) (string, bool), stder
 	cfg.Logger = cfg.logger(stderr)
 	cfg.warnMissingKeys()
 	cfg.Metrics = armhttp.NewMetrics()
-	provider, err := cfg.provider()
-	if err != nil {
-		return serveConfig{}, err
-	}
-	cfg.Engine.Provider = provider
-	if err := cfg.Engine.Validate(); err != nil {
-		return serveConfig{}, err
-	}
-	if err := cfg.HTTP.Validate(); err != nil {
-		return serveConfig{}, err
-	}
-	// A lost node's ids answer failed/node_lost as long as a finished
-	// request would have been kept.
-	cfg.Cluster.Tombstone = cfg.Engine.PickupTimeout
-	if err := cfg.Cluster.Validate(); err != nil {
+	if err := cfg.build(); err != nil {
+		if cfg.Upstream != nil {
+			cfg.Upstream.Close()
+		}
 		return serveConfig{}, err
 	}
 	return cfg, nil
+}
+
+// build makes the provider and validates the parts of the configuration.
+func (c *serveConfig) build() error {
+	provider, err := c.provider()
+	if err != nil {
+		return err
+	}
+	c.Engine.Provider = provider
+	if err := c.Engine.Validate(); err != nil {
+		return err
+	}
+	if err := c.HTTP.Validate(); err != nil {
+		return err
+	}
+	// A lost node's ids answer failed/node_lost as long as a finished
+	// request would have been kept.
+	c.Cluster.Tombstone = c.Engine.PickupTimeout
+	return c.Cluster.Validate()
 }
 
 // provider builds the configured provider. A real upstream (and any
@@ -500,15 +513,19 @@ func (c *serveConfig) newProvider(name string) (llm.Provider, error) {
 	case "openai":
 		cfg := c.OpenAI
 		if cfg.HTTPClient == nil {
-			cfg.HTTPClient = upstreamClient(c.UpstreamHTTP)
+			cfg.HTTPClient, err = c.upstreamClient()
 		}
-		p, err = openai.New(cfg)
+		if err == nil {
+			p, err = openai.New(cfg)
+		}
 	case "anthropic":
 		cfg := c.Anthropic
 		if cfg.HTTPClient == nil {
-			cfg.HTTPClient = upstreamClient(c.UpstreamHTTP)
+			cfg.HTTPClient, err = c.upstreamClient()
 		}
-		p, err = anthropic.New(cfg)
+		if err == nil {
+			p, err = anthropic.New(cfg)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s provider: %w", name, err)
@@ -516,27 +533,55 @@ func (c *serveConfig) newProvider(name string) (llm.Provider, error) {
 	return p, nil
 }
 
-// upstreamClient is the HTTP client of the network providers for the
-// --upstream-http mode, or nil for auto (each provider's own: HTTP/2 over
-// TLS when the server offers it, HTTP/1.1 otherwise). Over HTTP/2 one
-// connection carries many answers, where HTTP/1.1 holds a connection, two
-// goroutines and their buffers per streaming answer (docs/benchmarks.md,
-// "Idle memory").
-func upstreamClient(mode string) *stdhttp.Client {
-	var protocols stdhttp.Protocols
-	switch mode {
-	case "http1":
-		protocols.SetHTTP1(true)
-	case "h2c":
-		protocols.SetHTTP2(true)
-		protocols.SetUnencryptedHTTP2(true)
-	default:
-		return nil
+// upstreamClient is the HTTP client of the network providers: one
+// upstreamhttp.Client for all of them, made on first use from
+// --upstream-http. In auto mode it speaks HTTP/2 over TLS when the server
+// offers it, h2c with a plain-HTTP upstream that answers its one-time
+// probe, else HTTP/1.1. Over HTTP/2 one connection carries many answers,
+// where HTTP/1.1 holds a connection, two goroutines and their buffers per
+// streaming answer (docs/benchmarks.md, "Idle memory").
+func (c *serveConfig) upstreamClient() (*stdhttp.Client, error) {
+	if c.Upstream == nil {
+		cfg := upstreamhttp.DefaultConfig()
+		cfg.Protocol = c.UpstreamHTTP
+		logger := c.Logger.With().Str("component", "upstream").Logger()
+		cfg.OnDetect = func(origin, protocol string) {
+			logger.Debug().Str("origin", origin).Str("protocol", protocol).Msg("upstream protocol probed")
+		}
+		u, err := upstreamhttp.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		c.Upstream = u
 	}
-	t := stdhttp.DefaultTransport.(*stdhttp.Transport).Clone()
-	t.MaxIdleConnsPerHost = 64 // many answers stream from one upstream at once
-	t.Protocols = &protocols
-	return &stdhttp.Client{Transport: t}
+	return c.Upstream.HTTPClient(), nil
+}
+
+// probeUpstream learns the primary upstream's protocol in the background
+// (a plain-HTTP upstream in auto mode is probed; requests meanwhile go over
+// HTTP/1.1) and logs it. stop gives up waiting and returns once the
+// goroutine has ended.
+func (c *serveConfig) probeUpstream() (stop func()) {
+	base := c.upstreamURL()
+	if c.Upstream == nil || base == "" {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		protocol, err := c.Upstream.Probe(ctx, base)
+		switch {
+		case err == nil:
+			c.Logger.Info().Str("upstream", base).Str("protocol", protocol).Msg("upstream protocol")
+		case ctx.Err() == nil && !errors.Is(err, upstreamhttp.ErrClosed):
+			c.Logger.Warn().Str("upstream", base).Err(err).Msg("upstream protocol unknown: the next request probes again")
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // upstreamObserver counts upstream events in the metrics and logs the
@@ -600,6 +645,10 @@ func serve(args []string, stdout, stderr io.Writer, signals <-chan os.Signal) in
 	if err != nil {
 		fmt.Fprintln(stderr, "armistice serve:", err)
 		return 2
+	}
+	if cfg.Upstream != nil {
+		// Deferred first, so it runs last: after the requests.
+		defer cfg.Upstream.Close()
 	}
 	logger, metrics := cfg.Logger, cfg.Metrics
 	cfg.Engine.Logger = logger
@@ -665,6 +714,7 @@ func serve(args []string, stdout, stderr io.Writer, signals <-chan os.Signal) in
 		start = start.Str("upstream", u)
 	}
 	start.Msg("listening")
+	defer cfg.probeUpstream()()
 
 	select {
 	case err := <-served:

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -376,19 +377,22 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 // The "done when": ARMISTICE_PROVIDER=openai with a base URL
 // streams from an OpenAI-compatible server, and the key stays out of the
 // logs.
-// --upstream-http picks the protocol to the network providers: auto is
-// HTTP/1.1 to a plain-HTTP server (and HTTP/2 to a TLS one that offers
-// it), h2c is HTTP/2 by prior knowledge, http1 never HTTP/2.
+// --upstream-http picks the protocol to the network providers: auto
+// speaks HTTP/1.1 to a plain-HTTP server until a probe has shown that it
+// speaks h2c, then HTTP/2 (and HTTP/2 to a TLS one that offers it); h2c is
+// HTTP/2 by prior knowledge, http1 never HTTP/2.
 func TestServeUpstreamHTTP(t *testing.T) {
 	for _, tc := range []struct {
-		provider, mode, want string
+		provider, mode string
+		want           []string // the protocol of the request before the probe, and after
 	}{
-		{"openai", "", "HTTP/1.1"},
-		{"openai", "auto", "HTTP/1.1"},
-		{"openai", "http1", "HTTP/1.1"},
-		{"openai", "h2c", "HTTP/2.0"},
-		{"anthropic", "h2c", "HTTP/2.0"},
-		{"anthropic", "http1", "HTTP/1.1"},
+		{"openai", "", []string{"HTTP/1.1", "HTTP/2.0"}},
+		{"openai", "auto", []string{"HTTP/1.1", "HTTP/2.0"}},
+		{"anthropic", "auto", []string{"HTTP/1.1", "HTTP/2.0"}},
+		{"openai", "http1", []string{"HTTP/1.1", "HTTP/1.1"}},
+		{"openai", "h2c", []string{"HTTP/2.0", "HTTP/2.0"}},
+		{"anthropic", "h2c", []string{"HTTP/2.0", "HTTP/2.0"}},
+		{"anthropic", "http1", []string{"HTTP/1.1", "HTTP/1.1"}},
 	} {
 		t.Run(tc.provider+"/"+tc.mode, func(t *testing.T) {
 			format := llmtest.OpenAI
@@ -408,27 +412,68 @@ func TestServeUpstreamHTTP(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(cfg.Upstream.Close)
 			p, err := cfg.newProvider(tc.provider)
 			if err != nil {
 				t.Fatal(err)
 			}
-			stream, err := p.Stream(t.Context(), llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "hello"}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for {
-				if _, err := stream.Recv(); err != nil {
-					if !errors.Is(err, io.EOF) {
-						t.Fatal(err)
+			ask := func() {
+				t.Helper()
+				stream, err := p.Stream(t.Context(), llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "hello"}}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer stream.Close()
+				for {
+					if _, err := stream.Recv(); err != nil {
+						if !errors.Is(err, io.EOF) {
+							t.Fatal(err)
+						}
+						return
 					}
-					break
 				}
 			}
-			stream.Close()
-			if reqs := up.Requests(); len(reqs) != 1 || reqs[0].Proto != tc.want {
-				t.Fatalf("the upstream saw %d requests, the first over %q; want one over %s", len(reqs), reqs[0].Proto, tc.want)
+			ask()
+			// What the server does at start, without waiting for it.
+			if _, err := cfg.Upstream.Probe(t.Context(), up.URL); err != nil {
+				t.Fatal(err)
+			}
+			ask()
+			var got []string
+			for _, r := range up.Requests() {
+				got = append(got, r.Proto)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("the upstream saw requests over %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// At start the server probes its plain-HTTP upstream in the background and
+// logs the verdict; requests then reach an upstream that speaks h2c over
+// HTTP/2.
+func TestServeProbesTheUpstreamAtStart(t *testing.T) {
+	up := llmtest.NewOpenAIServer(t, llmtest.Answer("Hi", " there"))
+	c := startServeEnv(t, []string{
+		"ARMISTICE_PROVIDER=openai",
+		"ARMISTICE_OPENAI_BASE_URL=" + up.URL,
+		"ARMISTICE_OPENAI_API_KEY=k",
+	})
+	line := c.waitLog("upstream protocol")
+	var rec struct{ Level, Upstream, Protocol string }
+	if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Level != "info" || rec.Upstream != up.URL || rec.Protocol != "h2c" {
+		t.Fatalf("the upstream protocol line: %s", line)
+	}
+	id := c.submit("hello")
+	ch := c.stream(id)
+	for {
+		if _, ok := nextEvent(t, ch); !ok {
+			break
+		}
+	}
+	if reqs := up.Requests(); len(reqs) != 1 || reqs[0].Proto != "HTTP/2.0" {
+		t.Fatalf("the upstream saw %d requests, want one over HTTP/2.0: %+v", len(reqs), reqs)
 	}
 }
 

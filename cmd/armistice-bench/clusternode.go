@@ -81,7 +81,7 @@ func runNode(specJSON string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	tr := newTransport(false)
-	prov, err := newProviderFor(spec.Provider, spec.Upstream, tr)
+	prov, err := newProviderFor(spec.Provider, spec.Upstream, &stdhttp.Client{Transport: tr})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/llm/openai"
 	"github.com/armistice-go/armistice/llm/resilient"
+	"github.com/armistice-go/armistice/llm/upstreamhttp"
 )
 
 // env is what every scenario shares: one clock, one upstream, one client.
@@ -34,14 +35,13 @@ type env struct {
 }
 
 // newProvider returns the relays' provider on transport tr.
-func (e *env) newProvider(tr *stdhttp.Transport) (llm.Provider, error) {
-	return newProviderFor(e.provider, e.up.url, tr)
+func (e *env) newProvider(hc *stdhttp.Client) (llm.Provider, error) {
+	return newProviderFor(e.provider, e.up.url, hc)
 }
 
 // newProviderFor returns provider kind ("openai" or "lean") for the
-// upstream at base (e.g. http://127.0.0.1:1234) on transport tr.
-func newProviderFor(kind, base string, tr *stdhttp.Transport) (llm.Provider, error) {
-	hc := &stdhttp.Client{Transport: tr}
+// upstream at base (e.g. http://127.0.0.1:1234) through hc.
+func newProviderFor(kind, base string, hc *stdhttp.Client) (llm.Provider, error) {
 	if kind == "lean" {
 		return &leanProvider{c: hc, url: base + "/v1/chat/completions"}, nil
 	}
@@ -78,7 +78,8 @@ type relayOptions struct {
 }
 
 // armSystem is the real thing: actors.New + armhttp.New with the OpenAI
-// provider pointed at the local upstream behind llm/resilient (with
+// provider pointed at the local upstream through armistice serve's
+// upstream client (llm/upstreamhttp) behind llm/resilient (with
 // --provider openai, as armistice serve wraps every network provider),
 // served on loopback, with the
 // OpenAI-compatible routes registered as cmd/armistice does. As a system
@@ -90,7 +91,7 @@ type armSystem struct {
 	eng  *actors.Engine
 	srv  *armhttp.Server
 	ln   net.Listener
-	tr   *stdhttp.Transport
+	up   *upstreamhttp.Client // its upstream client
 	done sync.WaitGroup
 	// registryWarm is the heap pre-warming the registry took (bytes).
 	registryWarm int64
@@ -107,9 +108,20 @@ func engineConfig(p llm.Provider) actors.Config {
 }
 
 func (e *env) newArmistice(o relayOptions) (*armSystem, error) {
-	tr := newTransport(o.h2c)
-	prov, err := e.newProvider(tr)
+	// The upstream client armistice serve builds (llm/upstreamhttp, its
+	// buffers), on the scenario's protocol, the baseline's too.
+	ucfg := upstreamhttp.DefaultConfig()
+	ucfg.Protocol = upstreamhttp.ProtocolHTTP1
+	if o.h2c {
+		ucfg.Protocol = upstreamhttp.ProtocolH2C
+	}
+	up, err := upstreamhttp.New(ucfg)
 	if err != nil {
+		return nil, err
+	}
+	prov, err := e.newProvider(up.HTTPClient())
+	if err != nil {
+		up.Close()
 		return nil, err
 	}
 	if e.provider == "openai" {
@@ -169,7 +181,7 @@ func (e *env) newArmistice(o relayOptions) (*armSystem, error) {
 	a := &armSystem{
 		relay: rel,
 		chat:  &chatAPI{c: e.client, url: "http://" + ln.Addr().String(), clock: e.clock},
-		eng:   eng, srv: srv, ln: ln, tr: tr, registryWarm: warm,
+		eng:   eng, srv: srv, ln: ln, up: up, registryWarm: warm,
 	}
 	a.done.Add(1)
 	go func() {
@@ -193,8 +205,11 @@ func (a *armSystem) Close() {
 	_ = a.srv.Shutdown(ctx, 0)
 	_ = a.eng.Close()
 	a.done.Wait()
-	a.tr.CloseIdleConnections()
+	a.up.Close()
 }
+
+// closeIdle closes its idle upstream connections.
+func (a *armSystem) closeIdle() { a.up.HTTPClient().CloseIdleConnections() }
 
 // seedSystem is the baseline relay.
 type seedSystem struct {
@@ -205,7 +220,7 @@ type seedSystem struct {
 
 func (e *env) newBaseline(o relayOptions) (*seedSystem, error) {
 	tr := newTransport(o.h2c)
-	prov, err := e.newProvider(tr)
+	prov, err := e.newProvider(&stdhttp.Client{Transport: tr})
 	if err != nil {
 		return nil, err
 	}

@@ -106,7 +106,7 @@ func (a armReg) registered() int {
 func (b *bench) quiesce(s interface{ registered() int }, sys *systems, want int) {
 	waitUntil(20*time.Second, func() bool { return s.registered() == 0 })
 	b.env.client.CloseIdleConnections()
-	sys.arm.tr.CloseIdleConnections()
+	sys.arm.closeIdle()
 	sys.seed.tr.CloseIdleConnections()
 	waitGoroutines(want, 5*time.Second)
 }

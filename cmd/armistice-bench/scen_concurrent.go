@@ -381,7 +381,7 @@ func (b *bench) waitDrained(sys *systems) {
 		return err == nil && n == 0 && sys.seed.Registered() == 0
 	})
 	b.env.client.CloseIdleConnections()
-	sys.arm.tr.CloseIdleConnections()
+	sys.arm.closeIdle()
 	sys.seed.tr.CloseIdleConnections()
 }
 

@@ -90,6 +90,7 @@ func newTransport(cfg Config) *http.Transport {
 		t = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}
 	}
 	t.MaxIdleConnsPerHost = cfg.MaxIdleConnsPerHost
+	t.ReadBufferSize, t.WriteBufferSize = cfg.ReadBufferSize, cfg.WriteBufferSize
 	return t
 }
 

@@ -450,6 +450,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"protocol", upstreamhttp.Config{Protocol: "h3"}, "Protocol"},
 		{"idle", upstreamhttp.Config{MaxIdleConnsPerHost: -1}, "MaxIdleConnsPerHost"},
 		{"timeout", upstreamhttp.Config{ProbeTimeout: -time.Second}, "ProbeTimeout"},
+		{"read buffer", upstreamhttp.Config{ReadBufferSize: -1}, "ReadBufferSize"},
+		{"write buffer", upstreamhttp.Config{WriteBufferSize: -1}, "WriteBufferSize"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
@@ -467,7 +469,33 @@ func TestValidateNamesTheField(t *testing.T) {
 		}
 	}
 	d := upstreamhttp.DefaultConfig()
-	if d.Protocol != "auto" || d.MaxIdleConnsPerHost != 64 || d.ProbeTimeout != 2*time.Second {
+	if d.Protocol != "auto" || d.MaxIdleConnsPerHost != 64 || d.ProbeTimeout != 2*time.Second || d.ReadBufferSize != 2048 || d.WriteBufferSize != 1024 {
 		t.Errorf("DefaultConfig = %+v", d)
+	}
+}
+
+// TestTransportsUseSmallBuffers: every transport the client builds reads
+// and writes through the configured buffers (2 KB and 1 KB by default,
+// not net/http's 4 KB each): over HTTP/1.1 a streaming answer holds its
+// connection's buffers for its whole life.
+func TestTransportsUseSmallBuffers(t *testing.T) {
+	for _, tc := range []struct {
+		cfg         upstreamhttp.Config
+		read, write int
+	}{
+		{upstreamhttp.Config{}, 2048, 1024},
+		{upstreamhttp.Config{Protocol: "http1", ReadBufferSize: 8192, WriteBufferSize: 512}, 8192, 512},
+		{upstreamhttp.Config{Protocol: "h2c"}, 2048, 1024},
+	} {
+		c, err := upstreamhttp.New(tc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tr := range upstreamhttp.Transports(c) {
+			if tr.ReadBufferSize != tc.read || tr.WriteBufferSize != tc.write {
+				t.Errorf("%+v: a transport with buffers %d / %d, want %d / %d", tc.cfg, tr.ReadBufferSize, tr.WriteBufferSize, tc.read, tc.write)
+			}
+		}
+		c.Close()
 	}
 }

@@ -35,6 +35,8 @@ const (
 const (
 	DefaultMaxIdleConnsPerHost = 64
 	DefaultProbeTimeout        = 2 * time.Second
+	DefaultReadBufferSize      = 2 << 10
+	DefaultWriteBufferSize     = 1 << 10
 )
 
 // Config configures a Client. Zero fields take defaults; New fills them in
@@ -52,6 +54,16 @@ type Config struct {
 	// long is taken to speak HTTP/1.1 only. Requests never wait for it. 0
 	// means the default, 2s; not negative.
 	ProbeTimeout time.Duration
+	// ReadBufferSize and WriteBufferSize are each connection's read and
+	// write buffers (http.Transport's fields). Over HTTP/1.1 a streaming
+	// answer holds a connection, and both buffers, for as long as it
+	// lasts, silent or not: net/http's 4 KB each were 8 KB of every
+	// stream's memory. An answer is read through the provider's own line
+	// buffer on top, so 2 KB suffice; the request is written once, and a
+	// body larger than the buffer is written past it. 0 means the
+	// defaults, 2 KB and 1 KB; not negative.
+	ReadBufferSize  int
+	WriteBufferSize int
 	// OnDetect, if set, is called once per verdict reached for a
 	// plain-HTTP origin in auto mode: ProtocolH2C or ProtocolHTTP1 from a
 	// probe, or ProtocolHTTP1 for an origin reached through a proxy (not
@@ -69,6 +81,8 @@ func DefaultConfig() Config {
 		Protocol:            ProtocolAuto,
 		MaxIdleConnsPerHost: DefaultMaxIdleConnsPerHost,
 		ProbeTimeout:        DefaultProbeTimeout,
+		ReadBufferSize:      DefaultReadBufferSize,
+		WriteBufferSize:     DefaultWriteBufferSize,
 	}
 }
 
@@ -84,6 +98,12 @@ func (c Config) withDefaults() Config {
 	if c.ProbeTimeout == 0 {
 		c.ProbeTimeout = d.ProbeTimeout
 	}
+	if c.ReadBufferSize == 0 {
+		c.ReadBufferSize = d.ReadBufferSize
+	}
+	if c.WriteBufferSize == 0 {
+		c.WriteBufferSize = d.WriteBufferSize
+	}
 	return c
 }
 
@@ -98,6 +118,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxIdleConnsPerHost < 0 {
 		return fmt.Errorf("%w: MaxIdleConnsPerHost must not be negative, got %d", ErrInvalidConfig, c.MaxIdleConnsPerHost)
+	}
+	if c.ReadBufferSize < 0 {
+		return fmt.Errorf("%w: ReadBufferSize must not be negative, got %d", ErrInvalidConfig, c.ReadBufferSize)
+	}
+	if c.WriteBufferSize < 0 {
+		return fmt.Errorf("%w: WriteBufferSize must not be negative, got %d", ErrInvalidConfig, c.WriteBufferSize)
 	}
 	if c.ProbeTimeout < 0 {
 		return fmt.Errorf("%w: ProbeTimeout must not be negative, got %s", ErrInvalidConfig, c.ProbeTimeout)

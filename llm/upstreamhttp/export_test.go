@@ -17,3 +17,11 @@ func SetProxy(c *Client, proxy func(*http.Request) (*url.URL, error)) {
 		c.h2c.Proxy = proxy
 	}
 }
+
+// Transports returns c's transports.
+func Transports(c *Client) []*http.Transport {
+	if c.h2c != nil {
+		return []*http.Transport{c.base, c.h2c}
+	}
+	return []*http.Transport{c.base}
+}

@@ -9,6 +9,12 @@
 // connection carries many answers, which is most of the memory an idle
 // stream costs a relay.
 //
+// Its connections read through 2 KB and write through 1 KB buffers
+// (Config.ReadBufferSize, WriteBufferSize) instead of net/http's 4 KB
+// each: an HTTP/1.1 answer holds its connection's buffers as long as it
+// streams, silent or not, and a provider reads it through a line buffer
+// of its own anyway.
+//
 // # Modes
 //
 // Config.Protocol chooses:

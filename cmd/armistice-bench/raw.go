@@ -88,14 +88,21 @@ func (r *rawStream) finish(d time.Duration) error {
 func rawIdle(ctx context.Context, s system, sc script) (*rawStream, error) {
 	switch s := s.(type) {
 	case *direct:
-		body := `{"model":"` + sc.model() + `","stream":true,"messages":[{"role":"user","content":"hi"}]}`
-		return rawOpen(ctx, s.url, "POST", "/v1/chat/completions", body)
+		return rawChat(ctx, s.url, sc)
+	case *proxySystem:
+		return rawChat(ctx, s.url, sc)
 	case *armSystem:
 		return rawRelay(ctx, s.relay, sc)
 	case *seedSystem:
 		return rawRelay(ctx, s.relay, sc)
 	}
 	return nil, errors.New("raw: unknown system")
+}
+
+// rawChat posts a streamed chat request to base, as direct's client does.
+func rawChat(ctx context.Context, base string, sc script) (*rawStream, error) {
+	body := `{"model":"` + sc.model() + `","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	return rawOpen(ctx, base, "POST", "/v1/chat/completions", body)
 }
 
 func rawRelay(ctx context.Context, r *relay, sc script) (*rawStream, error) {

@@ -85,6 +85,7 @@ var summaryKeys = []string{
 	"cpu_us_per_token_armistice", "cpu_us_per_token_baseline", "cpu_us_per_token_direct",
 	"within_5ms_direct", "within_5ms_baseline", "within_5ms_armistice",
 	"cluster_relay_ratio", "cluster_ttft_added_p50_us", "cluster_ttft_added_p99_us", "cluster_loss_p50_ms", "cluster_loss_p99_ms",
+	"ttft_proxy_added_p50_us", "ttft_proxy_added_p99_us", "idle_kb_per_stream_proxy",
 }
 
 // finish computes the targets and the summary line.
@@ -122,6 +123,20 @@ func (r *report) finish() {
 			t50.Note, t99.Note = note, note
 			t = append(t, t50, t99)
 		}
+		if x50, x99 := p.Sequential.ProxyAddedP50, p.Sequential.ProxyAddedP99; x50 != nil && x99 != nil {
+			set("ttft_proxy_added_p50_us", x50.Median)
+			set("ttft_proxy_added_p99_us", x99.Median)
+			// The floor goes with every sequential TTFT target: no relay
+			// on net/http adds less than the extra hop itself.
+			for i := range t {
+				if t[i].Scenario == "ttft" && strings.Contains(t[i].Name, "sequential") {
+					if t[i].Note != "" {
+						t[i].Note += "; "
+					}
+					t[i].Note += fmt.Sprintf("floor, a bare reverse proxy: p50 %+.0f, p99 %+.0f µs", x50.Median, x99.Median)
+				}
+			}
+		}
 	}
 	if p := s.Concurrent; p != nil {
 		set("concurrent_p99_added_ms", p.Main.AddedP99Ms.Median)
@@ -153,6 +168,13 @@ func (r *report) finish() {
 		set("idle_kb_per_stream", p.KBPerStream.Median)
 		tr := le("idle", fmt.Sprintf("RSS per idle stream (Armistice over direct, %d streams)", p.Streams), p.KBPerStream.Median, 45, "KB")
 		tr.Note = p.Note
+		if len(p.ProxyKBPerStream.Rounds) > 0 {
+			set("idle_kb_per_stream_proxy", p.ProxyKBPerStream.Median)
+			if tr.Note != "" {
+				tr.Note += "; "
+			}
+			tr.Note += fmt.Sprintf("floor, a bare reverse proxy over direct: %.1f KB", p.ProxyKBPerStream.Median)
+		}
 		eng := le("idle", "RSS per idle stream, Armistice minus the seed's design (both over direct)", p.EngineKBPerStream.Median, 0, "KB")
 		eng.Note = fmt.Sprintf("baseline over direct %.1f KB, Armistice %.1f KB", p.Systems["baseline"].AddedKBPerStream, p.Systems["armistice"].AddedKBPerStream)
 		t = append(t, tr, eng)
@@ -318,8 +340,10 @@ func (r *report) print(w io.Writer) {
 			{fmt.Sprintf("%d concurrent paced streams, %d measured per round", p.Concurrent.Streams, p.Concurrent.Requests), &p.Concurrent.ttftPart}} {
 			fmt.Fprintf(w, "\nttft (%s, %d rounds)\n", part.name, part.t.Rounds)
 			names := []string{"direct", "baseline", "armistice"}
-			if _, ok := part.t.Systems[chatName]; ok {
-				names = append(names, chatName)
+			for _, n := range []string{chatName, proxyName} {
+				if _, ok := part.t.Systems[n]; ok {
+					names = append(names, n)
+				}
 			}
 			for _, n := range names {
 				ts := part.t.Systems[n]
@@ -329,6 +353,9 @@ func (r *report) print(w io.Writer) {
 				fig(part.t.AddedP50, "µs", 0), fig(part.t.AddedP99, "µs", 0), part.t.BaselineAddedP50.Median, part.t.BaselineAddedP99.Median)
 			if c50, c99 := part.t.ChatAddedP50, part.t.ChatAddedP99; c50 != nil && c99 != nil {
 				fmt.Fprintf(w, "  %s added (one round trip, POST /v1/chat/completions): p50 %s, p99 %s\n", chatName, fig(*c50, "µs", 0), fig(*c99, "µs", 0))
+			}
+			if x50, x99 := part.t.ProxyAddedP50, part.t.ProxyAddedP99; x50 != nil && x99 != nil {
+				fmt.Fprintf(w, "  %s added (the floor: a bare reverse proxy, one round trip): p50 %s, p99 %s\n", proxyName, fig(*x50, "µs", 0), fig(*x99, "µs", 0))
 			}
 		}
 	}
@@ -388,13 +415,16 @@ func (r *report) print(w io.Writer) {
 	}
 	if p := s.Idle; p != nil {
 		fmt.Fprintf(w, "\nidle (%d attached silent streams, %d rounds, relays' upstream %s)\n", p.Streams, p.Rounds, p.UpstreamHTTP)
-		for _, n := range []string{"direct", "baseline", "armistice", queuedName} {
-			is := p.Systems[n]
+		for _, n := range []string{"direct", "baseline", "armistice", queuedName, proxyName} {
+			is, ok := p.Systems[n]
+			if !ok {
+				continue
+			}
 			fmt.Fprintf(w, "  %-18s %.1f KB RSS per stream (heap %.1f, stacks %.1f, %.1f goroutines); over direct %.1f KB\n", n,
 				is.KBPerStream, is.HeapKBPerStream, is.StackKBPerStream, is.GoroutinesPerStream, is.AddedKBPerStream)
 		}
-		fmt.Fprintf(w, "  armistice over direct %s; queued %s; engine share (armistice − baseline) %s\n",
-			fig(p.KBPerStream, "KB", 1), fig(p.QueuedKBPerStream, "KB", 1), fig(p.EngineKBPerStream, "KB", 1))
+		fmt.Fprintf(w, "  armistice over direct %s; queued %s; engine share (armistice − baseline) %s; the floor (a bare reverse proxy) over direct %s\n",
+			fig(p.KBPerStream, "KB", 1), fig(p.QueuedKBPerStream, "KB", 1), fig(p.EngineKBPerStream, "KB", 1), fig(p.ProxyKBPerStream, "KB", 1))
 		if p.Note != "" {
 			fmt.Fprintf(w, "  note: %s (asked %d)\n", p.Note, p.Requested)
 		}

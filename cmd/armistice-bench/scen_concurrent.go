@@ -383,6 +383,9 @@ func (b *bench) waitDrained(sys *systems) {
 	b.env.client.CloseIdleConnections()
 	sys.arm.closeIdle()
 	sys.seed.tr.CloseIdleConnections()
+	if sys.proxy != nil {
+		sys.proxy.closeIdle()
+	}
 }
 
 // concRound runs n paced streams through s: starts spread over ramp, then

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,7 +56,11 @@ type idleResult struct {
 	EngineKBPerStream      figure `json:"engine_rss_kb_per_stream"`
 	EngineHeapKBPerStream  figure `json:"engine_heap_kb_per_stream"`
 	EngineStackKBPerStream figure `json:"engine_stack_kb_per_stream"`
-	Note                   string `json:"note,omitempty"`
+	// ProxyKBPerStream is the bare reverse proxy's RSS per idle stream
+	// over direct's (proxy.go): the floor under any relay on net/http,
+	// its two connections and its copying goroutine.
+	ProxyKBPerStream figure `json:"proxy_rss_kb_per_stream"`
+	Note             string `json:"note,omitempty"`
 }
 
 const queuedName = "armistice (queued)"
@@ -87,10 +92,10 @@ func (b *bench) idle() (*idleResult, error) {
 	rounds := p.IdleRounds
 	res.Rounds = rounds
 	per := map[string][]idleSystem{}
-	var head, queued, eng, engHeap, engStack []float64
+	var head, queued, eng, engHeap, engStack, floor []float64
 	for r := range rounds {
 		got := map[string]idleSystem{}
-		for _, s := range rotate(sys.all, r) {
+		for _, s := range rotate(append(slices.Clone(sys.all), sys.proxy), r) {
 			is, err := b.idleRound(s, n, p.IdleSteps)
 			if err != nil {
 				return nil, err
@@ -113,6 +118,7 @@ func (b *bench) idle() (*idleResult, error) {
 		}
 		a, bl := got["armistice"], got["baseline"]
 		head = append(head, a.AddedKBPerStream)
+		floor = append(floor, got[proxyName].AddedKBPerStream)
 		queued = append(queued, got[queuedName].KBPerStream)
 		eng = append(eng, round2(a.KBPerStream-bl.KBPerStream))
 		engHeap = append(engHeap, round2(a.HeapKBPerStream-bl.HeapKBPerStream))
@@ -133,7 +139,7 @@ func (b *bench) idle() (*idleResult, error) {
 		}
 		res.Systems[name] = best
 	}
-	res.KBPerStream, res.QueuedKBPerStream = newFigure(head), newFigure(queued)
+	res.KBPerStream, res.QueuedKBPerStream, res.ProxyKBPerStream = newFigure(head), newFigure(queued), newFigure(floor)
 	res.EngineKBPerStream, res.EngineHeapKBPerStream, res.EngineStackKBPerStream = newFigure(eng), newFigure(engHeap), newFigure(engStack)
 	return res, nil
 }

@@ -13,6 +13,10 @@ type systems struct {
 	all  []system
 	seed *seedSystem
 	arm  *armSystem
+	// proxy is the floor under the relays (proxy.go): measured by the
+	// scenarios whose targets are a relay's added cost (ttft, idle), not
+	// one of all.
+	proxy *proxySystem
 	// UpstreamHTTP is the relays' upstream protocol: "http1" or "h2c".
 	UpstreamHTTP string
 }
@@ -23,6 +27,9 @@ func (s *systems) close() {
 	}
 	if s.arm != nil {
 		s.arm.Close()
+	}
+	if s.proxy != nil {
+		s.proxy.Close()
 	}
 }
 
@@ -69,11 +76,17 @@ func (b *bench) newSystems(n int, o relayOptions) (*systems, error) {
 		seed.Close()
 		return nil, err
 	}
+	px, err := b.env.newProxy(o)
+	if err != nil {
+		seed.Close()
+		arm.Close()
+		return nil, err
+	}
 	proto := "http1"
 	if o.h2c {
 		proto = "h2c"
 	}
-	return &systems{all: []system{b.env.direct, seed, arm}, seed: seed, arm: arm, UpstreamHTTP: proto}, nil
+	return &systems{all: []system{b.env.direct, seed, arm}, seed: seed, arm: arm, proxy: px, UpstreamHTTP: proto}, nil
 }
 
 // rotate returns the systems in the order of round r.
@@ -197,6 +210,11 @@ type ttftPart struct {
 	// direct) minus direct, per round (µs). Sequential only.
 	ChatAddedP50 *figure `json:"chat_added_p50_us,omitempty"`
 	ChatAddedP99 *figure `json:"chat_added_p99_us,omitempty"`
+	// ProxyAddedP50/ProxyAddedP99: the bare reverse proxy (proxy.go, one
+	// round trip like direct) minus direct, per round (µs): the floor
+	// under any relay's added TTFT. Sequential only.
+	ProxyAddedP50 *figure `json:"proxy_added_p50_us,omitempty"`
+	ProxyAddedP99 *figure `json:"proxy_added_p99_us,omitempty"`
 	// Ratio99 is Armistice p99 / direct p99.
 	Ratio99 figure `json:"ratio_p99"`
 
@@ -233,7 +251,7 @@ func (b *bench) ttft() (*ttftResult, error) {
 	seq := &res.Sequential
 	seq.Rounds, seq.Requests, seq.Tokens = p.Rounds, p.TTFTRequests, p.TTFTTokens
 	sc := script{Tokens: p.TTFTTokens}
-	seqAll := append(slices.Clone(sys.all), sys.arm.chat)
+	seqAll := append(slices.Clone(sys.all), sys.arm.chat, sys.proxy)
 	for _, s := range seqAll {
 		for range 5 { // warm-up
 			if _, _, err := b.ttftOne(ctx, s, sc); err != nil {
@@ -290,7 +308,7 @@ func (b *bench) ttft() (*ttftResult, error) {
 func (t *ttftPart) summarize(rounds []map[string][]float64) {
 	t.Systems = map[string]ttftSystem{}
 	p50s, p99s := map[string][]float64{}, map[string][]float64{}
-	var a50, a99, b50, b99, r99, c50, c99 []float64
+	var a50, a99, b50, b99, r99, c50, c99, x50, x99 []float64
 	for _, r := range rounds {
 		q50, q99 := map[string]float64{}, map[string]float64{}
 		for name, v := range r {
@@ -308,6 +326,10 @@ func (t *ttftPart) summarize(rounds []map[string][]float64) {
 			c50 = append(c50, round1(q50[chatName]-q50["direct"]))
 			c99 = append(c99, round1(q99[chatName]-q99["direct"]))
 		}
+		if _, ok := r[proxyName]; ok {
+			x50 = append(x50, round1(q50[proxyName]-q50["direct"]))
+			x99 = append(x99, round1(q99[proxyName]-q99["direct"]))
+		}
 	}
 	for name := range p50s {
 		t.Systems[name] = ttftSystem{P50: newFigure(p50s[name]), P99: newFigure(p99s[name])}
@@ -318,6 +340,10 @@ func (t *ttftPart) summarize(rounds []map[string][]float64) {
 	if len(c50) > 0 {
 		f50, f99 := newFigure(c50), newFigure(c99)
 		t.ChatAddedP50, t.ChatAddedP99 = &f50, &f99
+	}
+	if len(x50) > 0 {
+		f50, f99 := newFigure(x50), newFigure(x99)
+		t.ProxyAddedP50, t.ProxyAddedP99 = &f50, &f99
 	}
 	if len(rounds) > 0 {
 		t.samples = rounds[len(rounds)-1]

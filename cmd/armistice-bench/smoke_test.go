@@ -118,6 +118,30 @@ func TestSmoke(t *testing.T) {
 	if chatTargets != 2 || !strings.Contains(stdout.String(), chatName+" added") {
 		t.Errorf("%d single-round-trip targets; summary:\n%s", chatTargets, stdout.String())
 	}
+	// The floor (a bare reverse proxy) ran with the sequential TTFT and
+	// the idle rounds, and its figures reach the report, the summary line
+	// and the targets' notes.
+	if ts, ok := seq.Systems[proxyName]; !ok || ts.P50.Median <= 0 || len(seq.samples[proxyName]) != tinyPlan().TTFTRequests {
+		t.Errorf("ttft sequential %s: %+v, %d samples", proxyName, ts, len(seq.samples[proxyName]))
+	}
+	if seq.ProxyAddedP50 == nil || seq.ProxyAddedP99 == nil || len(seq.ProxyAddedP50.Rounds) != tinyPlan().Rounds {
+		t.Errorf("ttft sequential proxy added: %v, %v", seq.ProxyAddedP50, seq.ProxyAddedP99)
+	}
+	if _, ok := s.TTFT.Concurrent.Systems[proxyName]; ok {
+		t.Errorf("ttft concurrent has %s", proxyName)
+	}
+	if is, ok := s.Idle.Systems[proxyName]; !ok || is.KBPerStream <= 0 || len(s.Idle.ProxyKBPerStream.Rounds) != tinyPlan().IdleRounds {
+		t.Errorf("idle %s: %+v, floor %v", proxyName, is, s.Idle.ProxyKBPerStream)
+	}
+	floorNotes := 0
+	for _, tr := range rep.Targets {
+		if strings.Contains(tr.Note, "floor, a bare reverse proxy") {
+			floorNotes++
+		}
+	}
+	if floorNotes != 5 || !strings.Contains(stdout.String(), proxyName+" added") {
+		t.Errorf("%d targets note the floor, want 5 (four sequential TTFT, idle); summary:\n%s", floorNotes, stdout.String())
+	}
 	if s.Concurrent.Main.Lost+s.Concurrent.Main.FailedStreams != 0 {
 		t.Errorf("concurrent lost %d, failed streams %d", s.Concurrent.Main.Lost, s.Concurrent.Main.FailedStreams)
 	}

@@ -13,7 +13,7 @@ import (
 // Hand-written SVG line charts: axes, ticks, a legend, lines or CDF
 // steps. No dependency.
 
-var systemColor = map[string]string{"direct": "#1f77b4", "baseline": "#ff7f0e", "armistice": "#2ca02c", queuedName: "#2ca02c", chatName: "#d62728"}
+var systemColor = map[string]string{"direct": "#1f77b4", "baseline": "#ff7f0e", "armistice": "#2ca02c", queuedName: "#2ca02c", chatName: "#d62728", proxyName: "#7f7f7f"}
 
 type series struct {
 	name   string
@@ -255,15 +255,24 @@ func writePlots(dir string, r *report) ([]string, error) {
 				c.note = fmt.Sprintf("Added over direct, p50 / p99 (medians of %d rounds): armistice %.0f / %.0f µs, %s %.0f / %.0f µs",
 					part.p.Rounds, part.p.AddedP50.Median, part.p.AddedP99.Median, chatName, c50.Median, c99.Median)
 			}
+			if x50, x99 := part.p.ProxyAddedP50, part.p.ProxyAddedP99; x50 != nil && x99 != nil {
+				floor := cdf(proxyName, part.p.samples[proxyName])
+				floor.dashed = true
+				c.series = append(c.series, floor)
+				c.note += fmt.Sprintf("; the floor (%s) %.0f / %.0f µs", proxyName, x50.Median, x99.Median)
+			}
 			add(part.file, c)
 		}
 	}
 	if id := r.Scenarios.Idle; id != nil {
 		c := chart{title: fmt.Sprintf("Process RSS with idle attached streams (relays' upstream %s)", id.UpstreamHTTP), xlabel: "idle streams", ylabel: "RSS (MB), whole process",
 			note: fmt.Sprintf("Armistice adds %.1f KB per stream over direct; engine share (Armistice − baseline) %.1f KB", id.KBPerStream.Median, id.EngineKBPerStream.Median)}
-		for _, n := range append(names, queuedName) {
-			s := series{name: n, marks: true, dashed: n == queuedName}
-			is := id.Systems[n]
+		for _, n := range append(names, queuedName, proxyName) {
+			s := series{name: n, marks: true, dashed: n == queuedName || n == proxyName}
+			is, ok := id.Systems[n]
+			if !ok {
+				continue
+			}
 			for _, p := range is.Points {
 				s.xs = append(s.xs, float64(p.Streams))
 				s.ys = append(s.ys, p.RSSMB-is.Points[0].RSSMB)

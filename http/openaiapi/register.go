@@ -275,13 +275,20 @@ func (a *api) displayModel(snapModel string) string {
 
 // sseHeaders starts an event stream.
 func sseHeaders(c echo.Context) {
+	setSSEHeaders(c)
+	c.Response().Flush()
+}
+
+// setSSEHeaders writes an event stream's status and headers into the
+// response without flushing them: they leave with the first write that
+// is flushed.
+func setSSEHeaders(c echo.Context) {
 	w := c.Response()
 	h := w.Header()
 	h.Set(echo.HeaderContentType, "text/event-stream; charset=utf-8")
 	h.Set(echo.HeaderCacheControl, "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(stdhttp.StatusOK)
-	w.Flush()
 }
 
 // outcome says how a stream ended.

@@ -99,12 +99,21 @@ func (a *api) hold(ctx context.Context, sub *actors.Subscription) held {
 
 // startHeld sends the stream's headers and what hold read; ended is set
 // when that already held the end.
+//
+// The headers go out with the held records in one write: a flush of the
+// headers alone would cost a write, and the client a wake-up, on the way
+// to the first token (TestTheHeadersLeaveWithTheFirstChunk).
 func startHeld(c echo.Context, h held, encode func(b []byte, recs []model.Record) []byte) (ended bool, ok bool) {
-	sseHeaders(c)
-	if len(h.recs) == 0 {
-		return false, true
+	var b []byte
+	if len(h.recs) > 0 {
+		b = encode(nil, h.recs)
 	}
-	if _, err := c.Response().Write(encode(nil, h.recs)); err != nil {
+	if len(b) == 0 {
+		sseHeaders(c)
+		return len(h.recs) > 0 && h.recs[len(h.recs)-1].Kind == model.KindEnd, true
+	}
+	setSSEHeaders(c)
+	if _, err := c.Response().Write(b); err != nil {
 		return false, false
 	}
 	c.Response().Flush()

@@ -1,20 +1,57 @@
 package actors
 
-import "github.com/armistice-go/armistice/model"
+import (
+	"math/bits"
 
-// logChunk is how many records one chunk of a request's log holds.
-const logChunk = 1024
+	"github.com/armistice-go/armistice/model"
+)
+
+// firstChunk is the most records the first chunk of a request's log
+// holds; logChunk the most any chunk holds.
+const (
+	firstChunk = 64
+	logChunk   = 1024
+)
 
 // recordLog is a request's append-only event log, kept in chunks so that
 // appending never copies what is already there (a long answer in one
 // slice was copied again at every growth: a third of the per-token CPU).
-// Every chunk but the last is full. The first chunk grows like a slice,
-// so a short answer costs no more than before; later chunks are made at
-// full size. Views handed to subscribers are capped sub-slices of one
-// chunk: records are never written twice, so they stay valid.
+// Every chunk but the last is full. The first chunk grows like a slice up
+// to firstChunk records, so a short answer costs no more than it needs;
+// each later chunk is made at its full size, twice the records before it
+// (64, 128, 256, 512) up to logChunk, then logChunk each: chunk k covers
+// the indexes [2^(k+5), 2^(k+6)) until 1024, then [1024(k-4), 1024(k-3)).
+// A paced answer's log so allocates about what it holds, at most twice,
+// where a first chunk growing like a slice to 1,024 allocated every
+// record two to four times over (TestALogAllocatesAboutWhatItHolds).
+// Views handed to subscribers are capped sub-slices of one chunk: records
+// are never written twice, so they stay valid.
 type recordLog struct {
 	chunks [][]model.Record
 	n      int
+}
+
+// chunkOf returns the chunk that holds index i and i's offset in it.
+func chunkOf(i int) (chunk, offset int) {
+	switch {
+	case i < firstChunk:
+		return 0, i
+	case i < logChunk:
+		b := bits.Len(uint(i)) // 7 for [64, 128) ... 10 for [512, 1024)
+		return b - 6, i - 1<<(b-1)
+	}
+	return 4 + i/logChunk, i % logChunk
+}
+
+// chunkSize is how many records chunk k holds when full.
+func chunkSize(k int) int {
+	switch {
+	case k == 0:
+		return firstChunk
+	case k < 5:
+		return firstChunk << (k - 1)
+	}
+	return logChunk
 }
 
 func (l *recordLog) len() int { return l.n }
@@ -22,15 +59,15 @@ func (l *recordLog) len() int { return l.n }
 func (l *recordLog) append(recs []model.Record) {
 	for len(recs) > 0 {
 		last := len(l.chunks) - 1
-		if last < 0 || len(l.chunks[last]) == logChunk {
-			size := logChunk
+		if last < 0 || len(l.chunks[last]) == chunkSize(last) {
+			size := chunkSize(last + 1)
 			if last < 0 {
-				size = min(len(recs), logChunk) // the first chunk grows as needed
+				size = min(len(recs), firstChunk) // the first chunk grows as needed
 			}
 			l.chunks = append(l.chunks, make([]model.Record, 0, size))
 			last++
 		}
-		room := logChunk - len(l.chunks[last])
+		room := chunkSize(last) - len(l.chunks[last])
 		k := min(room, len(recs))
 		l.chunks[last] = append(l.chunks[last], recs[:k]...)
 		l.n += k
@@ -45,8 +82,8 @@ func (l *recordLog) view(from, to int) []model.Record {
 	if from >= to || from >= l.n {
 		return nil
 	}
-	c := l.chunks[from/logChunk]
-	lo := from % logChunk
+	k, lo := chunkOf(from)
+	c := l.chunks[k]
 	hi := min(len(c), lo+(to-from))
 	return c[lo:hi:hi]
 }

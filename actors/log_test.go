@@ -2,7 +2,9 @@ package actors
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
+	"unsafe"
 
 	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/model"
@@ -27,7 +29,10 @@ func TestRecordLogChunks(t *testing.T) {
 		if len(v) == 0 || v[0].Seq != uint64(from+1) || cap(v) != len(v) {
 			t.Fatalf("view(%d) = %d records from %d, cap %d", from, len(v), v[0].Seq, cap(v))
 		}
-		if end := (from/logChunk + 1) * logChunk; from+len(v) > end {
+		if k, off := chunkOf(from); from+len(v) > from-off+chunkSize(k) {
+			t.Fatalf("view(%d) crosses the end of chunk %d", from, k)
+		}
+		if end := (from/logChunk + 1) * logChunk; from >= logChunk && from+len(v) > end {
 			t.Fatalf("view(%d) crosses the chunk end %d", from, end)
 		}
 		s := l.slice(from, from+2000)
@@ -39,8 +44,41 @@ func TestRecordLogChunks(t *testing.T) {
 	if v := l.view(l.len(), l.len()+5); v != nil {
 		t.Fatalf("a view past the end = %v", v)
 	}
-	if len(l.chunks[0]) != logChunk || cap(l.chunks[len(l.chunks)-1]) != logChunk {
-		t.Fatalf("chunks: first %d, last cap %d", len(l.chunks[0]), cap(l.chunks[len(l.chunks)-1]))
+	for k, c := range l.chunks {
+		if k < len(l.chunks)-1 && len(c) != chunkSize(k) || k > 0 && cap(c) != chunkSize(k) {
+			t.Fatalf("chunk %d: %d records, cap %d, want %d", k, len(c), cap(c), chunkSize(k))
+		}
+	}
+	for i := range l.len() { // chunkOf walks the chunks in order
+		k, off := chunkOf(i)
+		if l.chunks[k][off].Seq != uint64(i+1) {
+			t.Fatalf("chunkOf(%d) = %d, %d holds seq %d", i, k, off, l.chunks[k][off].Seq)
+		}
+	}
+}
+
+// TestALogAllocatesAboutWhatItHolds: a log appended a record at a time (a
+// paced answer) allocates at most about twice the records it holds. A
+// first chunk that grew like a slice to 1,024 records allocated 1,023
+// records' worth for a 300-token answer, and its garbage was a quarter of
+// a paced token's bytes under load (docs/benchmarks.md).
+func TestALogAllocatesAboutWhatItHolds(t *testing.T) {
+	one := []model.Record{{Kind: model.KindToken, Text: "x"}}
+	size := uint64(unsafe.Sizeof(model.Record{}))
+	for _, n := range []int{10, 100, 300, 700, 1000, 3000} {
+		var l recordLog
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range n {
+			l.append(one)
+		}
+		runtime.ReadMemStats(&after)
+		// The records, at most twice over, the first chunk's growth, and
+		// the chunk list's own headers.
+		limit := (2*uint64(n)+2*firstChunk)*size + 4096
+		if got := after.TotalAlloc - before.TotalAlloc; got > limit {
+			t.Errorf("a log of %d records allocated %d bytes (%.1f records each), want at most %d", n, got, float64(got)/float64(size)/float64(n), limit)
+		}
 	}
 }
 
@@ -58,7 +96,7 @@ func TestLongAnswerAcrossChunks(t *testing.T) {
 		if len(all) != 5003 || text(all)[:10] != "0123456789" {
 			t.Fatalf("read %d records", len(all))
 		}
-		for _, after := range []uint64{1023, 1024, 1025, 2048, 5002} {
+		for _, after := range []uint64{63, 64, 65, 127, 128, 511, 512, 1023, 1024, 1025, 2048, 5002} {
 			rest := h.readAll(h.subscribe(snap.ID, after))
 			if len(rest) != int(5003-after) || rest[0].Seq != after+1 {
 				t.Fatalf("resume after %d: %d records from %d", after, len(rest), rest[0].Seq)

@@ -568,7 +568,11 @@ func (r *requestActor) deliver(c actor.Context, s *subscriber) {
 				return // only this actor sends, so this cannot happen
 			}
 		} else {
-			c.Request(s.pid, &b) // the sender tells the sink which request it is
+			// A copy of its own: taking b's address would move every b
+			// to the heap, the channel's too (one allocation per paced
+			// token; TestDeliveringToAChannelAllocatesNothing).
+			sent := b
+			c.Request(s.pid, &sent) // the sender tells the sink which request it is
 		}
 		if !mutant("duplicate-delivery") {
 			s.cursor = uint64(to)

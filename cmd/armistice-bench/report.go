@@ -411,6 +411,8 @@ func (r *report) print(w io.Writer) {
 			fmt.Fprintf(w, "  side by side at %d streams (%s round): p99 direct %.2f, baseline %.2f, armistice %.2f ms (armistice/baseline %.2f); CPU per token direct %.1f, baseline %.1f, armistice %.1f µs (armistice/baseline %.2f, over direct %.2f)\n",
 				c.Streams, c.From, c.P99Ms["direct"], c.P99Ms["baseline"], c.P99Ms["armistice"], c.P99Ratio,
 				c.CPUUsPerToken["direct"], c.CPUUsPerToken["baseline"], c.CPUUsPerToken["armistice"], c.CPUPerTokenRatio, c.AddedCPURatio)
+			fmt.Fprintf(w, "  allocated per token (whole process, in the window) direct %.0f, baseline %.0f, armistice %.0f B; garbage collections in the window %.0f, %.0f, %.0f\n",
+				c.AllocBytesPerToken["direct"], c.AllocBytesPerToken["baseline"], c.AllocBytesPerToken["armistice"], c.GCCycles["direct"], c.GCCycles["baseline"], c.GCCycles["armistice"])
 		}
 	}
 	if p := s.Idle; p != nil {

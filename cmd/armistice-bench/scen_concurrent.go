@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 
@@ -33,6 +34,13 @@ type concSystem struct {
 	// system that falls behind from spreading its window's tokens' work
 	// past the window the CPU is measured over.
 	CPUUsPerToken figure `json:"cpu_us_per_token"`
+	// AllocBytesPerToken is the whole process's heap allocation over the
+	// window (runtime.MemStats.TotalAlloc) per token delivered in it, and
+	// GCCycles the garbage collections that ran in the window: under
+	// saturation a collection's marking takes a share of the two cores,
+	// and its assists slow whoever allocates.
+	AllocBytesPerToken figure `json:"alloc_bytes_per_token"`
+	GCCycles           figure `json:"gc_cycles"`
 	// PeakRSSMB is the process's highest RSS during the round.
 	PeakRSSMB figure `json:"peak_rss_mb"`
 	// TokensPerSec delivered to the clients in the window.
@@ -96,6 +104,8 @@ type ladderCell struct {
 	Delivered float64 `json:"delivered"`
 	Cores     float64 `json:"cpu_cores_busy"`
 	CPUUsTok  float64 `json:"cpu_us_per_token"`
+	AllocBTok float64 `json:"alloc_bytes_per_token"`
+	GCCycles  float64 `json:"gc_cycles"`
 	Lost      int     `json:"lost"`
 	// KeptUp: every token of the window delivered (≥ 99.9 %) and none
 	// lost; Within5ms: also a p99 at most 5 ms above direct's (direct:
@@ -140,6 +150,9 @@ type comparison struct {
 	CPUUsPerToken map[string]float64 `json:"cpu_us_per_token"`
 	Cores         map[string]float64 `json:"cpu_cores_busy"`
 	Delivered     map[string]float64 `json:"delivered"`
+	// AllocBytesPerToken and GCCycles are per system (see concSystem).
+	AllocBytesPerToken map[string]float64 `json:"alloc_bytes_per_token"`
+	GCCycles           map[string]float64 `json:"gc_cycles"`
 	// P99Ratio and CPUPerTokenRatio are Armistice's over the baseline's;
 	// AddedCPURatio is the same for the CPU per token over direct's (what
 	// each relay adds).
@@ -151,12 +164,14 @@ type comparison struct {
 // compare builds the comparison at compareStreams from the main run or
 // the ladder, else at the main run's N.
 func (r *concurrentResult) compare() *comparison {
-	c := &comparison{P99Ms: map[string]float64{}, CPUUsPerToken: map[string]float64{}, Cores: map[string]float64{}, Delivered: map[string]float64{}}
+	c := &comparison{P99Ms: map[string]float64{}, CPUUsPerToken: map[string]float64{}, Cores: map[string]float64{}, Delivered: map[string]float64{},
+		AllocBytesPerToken: map[string]float64{}, GCCycles: map[string]float64{}}
 	fromMain := func() {
 		c.Streams, c.From = r.Main.Streams, "main"
 		for name, cs := range r.Main.Systems {
 			c.P99Ms[name], c.CPUUsPerToken[name] = cs.LatencyP99Ms.Median, cs.CPUUsPerToken.Median
 			c.Cores[name], c.Delivered[name] = cs.CPUPerSecond.Median, cs.Delivered.Median
+			c.AllocBytesPerToken[name], c.GCCycles[name] = cs.AllocBytesPerToken.Median, cs.GCCycles.Median
 		}
 	}
 	switch {
@@ -172,6 +187,7 @@ func (r *concurrentResult) compare() *comparison {
 		c.Streams, c.From = st.Streams, "ladder"
 		for name, cell := range st.Systems {
 			c.P99Ms[name], c.CPUUsPerToken[name], c.Cores[name], c.Delivered[name] = cell.P99Ms, cell.CPUUsTok, cell.Cores, cell.Delivered
+			c.AllocBytesPerToken[name], c.GCCycles[name] = cell.AllocBTok, cell.GCCycles
 		}
 	}
 	ratio := func(a, b float64) float64 {
@@ -191,6 +207,8 @@ type concRound struct {
 	p50, p99, maxv     float64 // ms
 	cpu, cores         float64
 	cpuPerToken        float64 // µs of the process's CPU per token delivered in the window
+	allocPerToken      float64 // bytes allocated in the window per token delivered in it
+	gcs                float64 // collections in the window
 	peakRSS            float64 // MB
 	tps, delivered     float64
 	missing, dups, bad int
@@ -241,7 +259,8 @@ func (b *bench) concurrent() (*concurrentResult, error) {
 		dp99 := run.Systems["direct"].LatencyP99Ms.Median
 		for name, cs := range run.Systems {
 			c := ladderCell{P99Ms: cs.LatencyP99Ms.Median, AddedMs: round2(cs.LatencyP99Ms.Median - dp99), Delivered: cs.Delivered.Median,
-				Cores: cs.CPUPerSecond.Median, CPUUsTok: cs.CPUUsPerToken.Median, Lost: cs.Missing + cs.Duplicated + cs.FailedStreams}
+				Cores: cs.CPUPerSecond.Median, CPUUsTok: cs.CPUUsPerToken.Median, AllocBTok: cs.AllocBytesPerToken.Median, GCCycles: cs.GCCycles.Median,
+				Lost: cs.Missing + cs.Duplicated + cs.FailedStreams}
 			c.KeptUp, c.Within5ms = res.note(name, n, c.P99Ms, dp99, c.Delivered, c.Lost)
 			step.Systems[name] = c
 		}
@@ -309,7 +328,7 @@ func (b *bench) concRun(n, rounds int, ramp, window time.Duration, h2c, skipBase
 	}
 	run := &concRun{Streams: n, Rate: p.ConcRate, RampS: ramp.Seconds(), WindowS: window.Seconds(),
 		Rounds: rounds, UpstreamHTTP: sys.UpstreamHTTP, Systems: map[string]concSystem{}}
-	type acc struct{ p50, p99, maxv, cpu, cores, rss, tps, del, cpuTok []float64 }
+	type acc struct{ p50, p99, maxv, cpu, cores, rss, tps, del, cpuTok, allocTok, gcs []float64 }
 	accs := map[string]*acc{}
 	var added, baseAdded, cpuRatio, cpuTokRatio []float64
 	for r := range rounds {
@@ -334,6 +353,8 @@ func (b *bench) concRun(n, rounds int, ramp, window time.Duration, h2c, skipBase
 			a.tps = append(a.tps, math.Round(cr.tps))
 			a.del = append(a.del, round3(cr.delivered))
 			a.cpuTok = append(a.cpuTok, round2(cr.cpuPerToken))
+			a.allocTok = append(a.allocTok, math.Round(cr.allocPerToken))
+			a.gcs = append(a.gcs, cr.gcs)
 			cs := run.Systems[s.Name()]
 			cs.Missing += cr.missing
 			cs.Duplicated += cr.dups
@@ -365,6 +386,7 @@ func (b *bench) concRun(n, rounds int, ramp, window time.Duration, h2c, skipBase
 		cs.LatencyP50Ms, cs.LatencyP99Ms, cs.LatencyMaxMs = newFigure(a.p50), newFigure(a.p99), newFigure(a.maxv)
 		cs.CPUSeconds, cs.CPUPerSecond, cs.PeakRSSMB, cs.TokensPerSec = newFigure(a.cpu), newFigure(a.cores), newFigure(a.rss), newFigure(a.tps)
 		cs.Delivered, cs.CPUUsPerToken = newFigure(a.del), newFigure(a.cpuTok)
+		cs.AllocBytesPerToken, cs.GCCycles = newFigure(a.allocTok), newFigure(a.gcs)
 		run.Systems[name] = cs
 	}
 	run.ArmisticeDelivered = run.Systems["armistice"].Delivered.Median
@@ -417,6 +439,7 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 	// Monitor: CPU at the window's edges, RSS every 100 ms.
 	var cpu0, cpu1 float64
 	var at0, at1 time.Time
+	var mem0, mem1 runtime.MemStats
 	var peak atomic.Int64
 	monDone := make(chan struct{})
 	monStop := make(chan struct{})
@@ -440,6 +463,7 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 				return
 			case <-startT.C:
 				cpu0, at0 = cpuSeconds(), time.Now()
+				runtime.ReadMemStats(&mem0)
 				stopTrace = b.startTrace(s, n)
 				if stopProf := b.startWindowProfile(s, n); stopProf != nil {
 					if stopTrace == nil {
@@ -451,6 +475,7 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 				}
 			case <-endT.C:
 				cpu1, at1 = cpuSeconds(), time.Now()
+				runtime.ReadMemStats(&mem1)
 				if stopTrace != nil {
 					stopTrace()
 					stopTrace = nil
@@ -534,7 +559,9 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 	out.delivered = float64(inWindow.Load()) / (float64(n) * rate * steady.Seconds())
 	if k := recvInWindow.Load(); k > 0 {
 		out.cpuPerToken = out.cpu * 1e6 / float64(k)
+		out.allocPerToken = float64(mem1.TotalAlloc-mem0.TotalAlloc) / float64(k)
 	}
+	out.gcs = float64(mem1.NumGC - mem0.NumGC)
 	return out, nil
 }
 

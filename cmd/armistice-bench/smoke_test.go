@@ -149,6 +149,14 @@ func TestSmoke(t *testing.T) {
 		if cs.Missing+cs.Duplicated+cs.FailedStreams != 0 {
 			t.Errorf("concurrent %s: %+v", name, cs)
 		}
+		// What each system allocates per delivered token is measured
+		// over the window (any stream allocates).
+		if cs.AllocBytesPerToken.Median <= 0 || len(cs.GCCycles.Rounds) == 0 {
+			t.Errorf("concurrent %s: allocated %v B per token, GC cycles %v", name, cs.AllocBytesPerToken, cs.GCCycles)
+		}
+	}
+	if c := s.Concurrent.Compare; c == nil || c.AllocBytesPerToken["armistice"] <= 0 || !strings.Contains(stdout.String(), "allocated per token") {
+		t.Errorf("the comparison has no allocation per token: %+v", c)
 	}
 	// The three systems side by side: CPU per delivered token for each,
 	// in the report and the relative targets.

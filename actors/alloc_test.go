@@ -2,6 +2,7 @@ package actors
 
 import (
 	"testing"
+	"time"
 
 	"github.com/armistice-go/armistice/llm/scripted"
 	"github.com/armistice-go/armistice/model"
@@ -26,5 +27,31 @@ func TestDeliveringToAChannelAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("a delivery to a channel allocates %.1f times, want 0", allocs)
+	}
+}
+
+// A token's step allocates what the step returns (its records and
+// effects) and nothing to carry the event there: with no step under way
+// the Tokens event is applied in place instead of being boxed to wait in
+// the step queue, which was 80 of a paced token's bytes
+// (BenchmarkPacedToken).
+func TestATokenIsNotBoxedToBeStepped(t *testing.T) {
+	cfg := DefaultConfig(scripted.New())
+	r := newRequestActor(&cfg, "r1", "o", Spec{})
+	// Streaming and past its first output: no timer to arm.
+	r.life = model.Lifecycle{State: model.StateStreaming, Outputs: 1, Tokens: 1, LastSeq: 1}
+	texts := []string{"a"}
+	at := time.Unix(1, 0)
+	var boxed model.Event = model.Tokens{Texts: texts, At: at}
+	life := r.life
+	stepOnly := testing.AllocsPerRun(100, func() { model.Step(life, boxed) })
+	allocs := testing.AllocsPerRun(100, func() {
+		r.stepTokens(nil, model.Tokens{Texts: texts, At: at})
+	})
+	if allocs > stepOnly {
+		t.Errorf("a token's step allocates %.0f times, the step alone %.0f", allocs, stepOnly)
+	}
+	if r.life.Tokens != 1+101 || r.log.len() != 101 {
+		t.Errorf("%d tokens, %d records in the log; want 102 and 101", r.life.Tokens, r.log.len())
 	}
 }

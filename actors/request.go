@@ -203,6 +203,20 @@ func (r *requestActor) step(c actor.Context, ev model.Event) {
 	r.flush(c)
 }
 
+// stepTokens is step for the producer's output, the path of every token:
+// with no step under way and nothing queued it applies ev in place, so
+// that the event is not boxed on the heap to wait in the queue.
+func (r *requestActor) stepTokens(c actor.Context, ev model.Tokens) {
+	if r.stepping || len(r.queue) > 0 {
+		r.step(c, ev)
+		return
+	}
+	r.stepping = true
+	r.apply(c, ev)
+	r.stepping = false
+	r.flush(c) // what its effects queued
+}
+
 func (r *requestActor) flush(c actor.Context) {
 	if r.stepping {
 		return
@@ -211,22 +225,7 @@ func (r *requestActor) flush(c actor.Context) {
 	for len(r.queue) > 0 {
 		ev := r.queue[0]
 		r.queue = r.queue[1:]
-		prev, prevTokens := r.life.State, r.life.Tokens
-		var effects []model.Effect
-		r.life, effects = model.Step(r.life, ev)
-		if r.life.State != prev {
-			r.cfg.Observer.StateChanged(prev, r.life.State)
-			r.event(zerolog.DebugLevel).Stringer("from", prev).Stringer("to", r.life.State).Msg("transition")
-		}
-		if prevTokens == 0 && r.life.Tokens > 0 {
-			r.cfg.Observer.FirstToken(r.life.LastTokenAt.Sub(r.life.CreatedAt))
-		}
-		if n := r.life.Tokens - prevTokens; n > 0 {
-			if to, ok := r.cfg.Observer.(TokenObserver); ok {
-				to.Tokens(n)
-			}
-		}
-		r.run(c, effects)
+		r.apply(c, ev)
 	}
 	r.queue = r.queue[:0]
 	r.stepping = false
@@ -235,6 +234,27 @@ func (r *requestActor) flush(c actor.Context) {
 		r.reportedPickup = true
 		c.Send(c.Parent(), &pickedUp{id: r.id})
 	}
+}
+
+// apply steps the lifecycle with ev and runs the effects. ev must not
+// escape: stepTokens counts on its box staying on the stack.
+func (r *requestActor) apply(c actor.Context, ev model.Event) {
+	prev, prevTokens := r.life.State, r.life.Tokens
+	var effects []model.Effect
+	r.life, effects = model.Step(r.life, ev)
+	if r.life.State != prev {
+		r.cfg.Observer.StateChanged(prev, r.life.State)
+		r.event(zerolog.DebugLevel).Stringer("from", prev).Stringer("to", r.life.State).Msg("transition")
+	}
+	if prevTokens == 0 && r.life.Tokens > 0 {
+		r.cfg.Observer.FirstToken(r.life.LastTokenAt.Sub(r.life.CreatedAt))
+	}
+	if n := r.life.Tokens - prevTokens; n > 0 {
+		if to, ok := r.cfg.Observer.(TokenObserver); ok {
+			to.Tokens(n)
+		}
+	}
+	r.run(c, effects)
 }
 
 // recordOverhead is what a record costs besides its text: the Record in
@@ -417,7 +437,7 @@ func (r *requestActor) drainInbox(c actor.Context) {
 	texts, parts, result := r.inbox.take(r.spare, r.spareParts)
 	at := now()
 	if len(texts) > 0 || len(parts) > 0 {
-		r.step(c, model.Tokens{Texts: texts, Parts: parts, At: at})
+		r.stepTokens(c, model.Tokens{Texts: texts, Parts: parts, At: at})
 	}
 	clear(texts) // drop references; the records keep what they need
 	clear(parts)

@@ -20,8 +20,9 @@ const proxyName = "proxy"
 // passing the Chat Completions stream through byte for byte (no
 // decoding, no state, no request of its own to build), flushing every
 // write; it reads the client's request whole before forwarding it, as
-// every relay must to parse it (newProxyHandler says why it must). It pays exactly the second HTTP exchange a relay puts on the
-// path: the client's connection to it, its connection to the upstream
+// every relay must to parse it (newProxyHandler says why it must). It
+// pays exactly the second HTTP exchange a relay puts on the path: the
+// client's connection to it, its connection to the upstream
 // (the baseline's transport, on the scenario's protocol), and a goroutine
 // copying one to the other. The ttft and idle scenarios measure it beside
 // the relays, so that a relay's added cost can be read against what the

@@ -36,6 +36,10 @@ type plan struct {
 	ConcLadder       []int
 	ConcLadderRamp   time.Duration
 	ConcLadderWindow time.Duration
+	// CompareRounds is how many rounds every stream count up to the
+	// comparison's (compareStreams, in the ladder or the main run) gets:
+	// one window decides too little on a shared machine.
+	CompareRounds int
 
 	IdleStreams int
 	IdleSteps   int
@@ -77,7 +81,7 @@ func quickPlan() plan {
 		TTFTTokens: 20, TTFTRequests: 200,
 		TTFT200Streams: 200, TTFT200Tokens: 100, TTFT200Rate: 100, TTFT200Duration: 2 * time.Second, TTFT200Rounds: 2,
 		ConcStreams: 1000, ConcRate: 50, ConcRamp: 2 * time.Second, ConcSteady: 3 * time.Second, ConcRounds: 1,
-		ConcLadder: []int{100, 300}, ConcLadderRamp: time.Second, ConcLadderWindow: 2 * time.Second,
+		ConcLadder: []int{100, 300}, ConcLadderRamp: time.Second, ConcLadderWindow: 2 * time.Second, CompareRounds: 3,
 		IdleStreams: 2000, IdleSteps: 4, IdleRounds: 1,
 		ChurnCycles: 4, ChurnStreams: 300, ChurnPickup: 3 * time.Second,
 		ResumeRecords: 4000, ResumeReconnects: 300,
@@ -94,7 +98,7 @@ func fullPlan() plan {
 		TTFTTokens: 20, TTFTRequests: 500,
 		TTFT200Streams: 200, TTFT200Tokens: 100, TTFT200Rate: 100, TTFT200Duration: 4 * time.Second, TTFT200Rounds: 3,
 		ConcStreams: 5000, ConcRate: 50, ConcRamp: 5 * time.Second, ConcSteady: 10 * time.Second, ConcRounds: 2,
-		ConcLadder: []int{100, 250, 500, 750, compareStreams}, ConcLadderRamp: time.Second, ConcLadderWindow: 3 * time.Second,
+		ConcLadder: []int{100, 250, 500, 750, compareStreams}, ConcLadderRamp: time.Second, ConcLadderWindow: 3 * time.Second, CompareRounds: 3,
 		ConcTryMax:  10000,
 		IdleStreams: 10000, IdleSteps: 5, IdleRounds: 3,
 		ChurnCycles: 20, ChurnStreams: 1000, ChurnPickup: 3 * time.Second,
@@ -102,6 +106,15 @@ func fullPlan() plan {
 		CancelCount:        200,
 		ClusterRelayTokens: 2000, ClusterRelayStreams: 20, ClusterTTFTRequests: 500, ClusterKills: 12, ClusterKillStreams: 3,
 	}
+}
+
+// roundsAt is how many rounds a concurrent run of n streams gets: rounds,
+// or CompareRounds up to the comparison's stream count if that is more.
+func (p plan) roundsAt(n, rounds int) int {
+	if n <= compareStreams {
+		return max(rounds, p.CompareRounds)
+	}
+	return rounds
 }
 
 // tinyPlan runs every scenario at a few streams and tokens (the smoke

@@ -81,6 +81,9 @@ type concRun struct {
 	// the same per delivered token.
 	CPURatio         figure `json:"cpu_ratio_vs_baseline"`
 	CPUPerTokenRatio figure `json:"cpu_per_token_ratio_vs_baseline"`
+	// P99Ratio is Armistice's p99 token latency over the baseline's, per
+	// round (the two measured in the same rotation).
+	P99Ratio figure `json:"p99_ratio_vs_baseline"`
 	// Lost is tokens missing or duplicated within the streams, all
 	// systems: must be 0. FailedStreams (all systems) ended otherwise
 	// than completed or late.
@@ -96,6 +99,11 @@ type ladderStep struct {
 	Streams      int                   `json:"streams"`
 	UpstreamHTTP string                `json:"upstream_http"`
 	Systems      map[string]ladderCell `json:"systems"`
+	// Rounds is 1 but at compareStreams (plan.CompareRounds); each cell is
+	// then the rounds' median, and P99Ratio has Armistice's p99 over the
+	// baseline's per round.
+	Rounds   int     `json:"rounds"`
+	P99Ratio *figure `json:"p99_ratio_vs_baseline,omitempty"`
 }
 
 type ladderCell struct {
@@ -130,6 +138,9 @@ type concurrentResult struct {
 	// the plan asks for it.
 	Max  *concRun `json:"max,omitempty"`
 	Note string   `json:"note,omitempty"`
+	// Procs is GOMAXPROCS, the processors a system can keep busy: the
+	// comparison's saturation is judged against it.
+	Procs int `json:"gomaxprocs"`
 	// Compare is the three systems side by side at compareStreams (the
 	// issue's relative targets), or at the main run's N when the plan
 	// runs no round of compareStreams.
@@ -159,6 +170,68 @@ type comparison struct {
 	P99Ratio         float64 `json:"p99_ratio_vs_baseline"`
 	CPUPerTokenRatio float64 `json:"cpu_per_token_ratio_vs_baseline"`
 	AddedCPURatio    float64 `json:"added_cpu_per_token_ratio_vs_baseline"`
+	// Rounds is how many rounds the figures are the median of;
+	// P99RatioRounds has the p99 ratio of each round, to show its spread.
+	Rounds         int     `json:"rounds"`
+	P99RatioRounds *figure `json:"p99_ratio_rounds,omitempty"`
+	// Saturated is set when a relay's process kept at least
+	// saturatedShare of the processors busy at Streams. CPU per delivered
+	// token is then the processors' capacity over the tokens delivered,
+	// the same for any system that delivers them all, and the p99 is a
+	// race between backlogs: neither ratio then measures a relay's work.
+	Saturated bool `json:"saturated"`
+	// Unsaturated compares CPU per delivered token at the largest ladder
+	// rung where neither relay's process kept more than unsaturatedShare
+	// of the processors busy, when Streams is saturated.
+	Unsaturated *cpuComparison `json:"unsaturated,omitempty"`
+}
+
+// saturatedShare and unsaturatedShare are the shares of the processors
+// busy (the whole process's CPU over GOMAXPROCS) at and above which a
+// round is saturated, and at and below which it is clearly not.
+const (
+	saturatedShare   = 0.9
+	unsaturatedShare = 0.75
+)
+
+// cpuComparison is CPU per delivered token at one stream count, per
+// system, and Armistice's ratios to the baseline (AddedRatio: of what each
+// relay adds over direct).
+type cpuComparison struct {
+	Streams       int                `json:"streams"`
+	CPUUsPerToken map[string]float64 `json:"cpu_us_per_token"`
+	Cores         map[string]float64 `json:"cpu_cores_busy"`
+	Ratio         float64            `json:"cpu_per_token_ratio_vs_baseline"`
+	AddedRatio    float64            `json:"added_cpu_per_token_ratio_vs_baseline"`
+}
+
+// belowSaturation is the CPU comparison at the largest rung under streams
+// where both relays kept up with at most unsaturatedShare of the
+// processors busy, nil if there is none.
+func (r *concurrentResult) belowSaturation(streams int) *cpuComparison {
+	for _, st := range slices.Backward(r.Ladder) {
+		b, okb := st.Systems["baseline"]
+		a, oka := st.Systems["armistice"]
+		d := st.Systems["direct"]
+		limit := unsaturatedShare * float64(r.Procs)
+		if st.Streams >= streams || !okb || !oka || !keptUp(b.Delivered, b.Lost) || !keptUp(a.Delivered, a.Lost) ||
+			b.Cores > limit || a.Cores > limit || b.CPUUsTok <= 0 {
+			continue
+		}
+		return &cpuComparison{Streams: st.Streams,
+			CPUUsPerToken: map[string]float64{"direct": d.CPUUsTok, "baseline": b.CPUUsTok, "armistice": a.CPUUsTok},
+			Cores:         map[string]float64{"direct": d.Cores, "baseline": b.Cores, "armistice": a.Cores},
+			Ratio:         ratio3(a.CPUUsTok, b.CPUUsTok), AddedRatio: ratio3(a.CPUUsTok-d.CPUUsTok, b.CPUUsTok-d.CPUUsTok)}
+	}
+	return nil
+}
+
+// ratio3 is a/b to 3 decimals, 0 when b is not positive.
+func ratio3(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return round3(a / b)
 }
 
 // compare builds the comparison at compareStreams from the main run or
@@ -167,7 +240,10 @@ func (r *concurrentResult) compare() *comparison {
 	c := &comparison{P99Ms: map[string]float64{}, CPUUsPerToken: map[string]float64{}, Cores: map[string]float64{}, Delivered: map[string]float64{},
 		AllocBytesPerToken: map[string]float64{}, GCCycles: map[string]float64{}}
 	fromMain := func() {
-		c.Streams, c.From = r.Main.Streams, "main"
+		c.Streams, c.From, c.Rounds = r.Main.Streams, "main", r.Main.Rounds
+		if len(r.Main.P99Ratio.Rounds) > 0 {
+			c.P99RatioRounds = new(r.Main.P99Ratio)
+		}
 		for name, cs := range r.Main.Systems {
 			c.P99Ms[name], c.CPUUsPerToken[name] = cs.LatencyP99Ms.Median, cs.CPUUsPerToken.Median
 			c.Cores[name], c.Delivered[name] = cs.CPUPerSecond.Median, cs.Delivered.Median
@@ -184,22 +260,20 @@ func (r *concurrentResult) compare() *comparison {
 			break
 		}
 		st := r.Ladder[i]
-		c.Streams, c.From = st.Streams, "ladder"
+		c.Streams, c.From, c.Rounds, c.P99RatioRounds = st.Streams, "ladder", st.Rounds, st.P99Ratio
 		for name, cell := range st.Systems {
 			c.P99Ms[name], c.CPUUsPerToken[name], c.Cores[name], c.Delivered[name] = cell.P99Ms, cell.CPUUsTok, cell.Cores, cell.Delivered
 			c.AllocBytesPerToken[name], c.GCCycles[name] = cell.AllocBTok, cell.GCCycles
 		}
 	}
-	ratio := func(a, b float64) float64 {
-		if b <= 0 {
-			return 0
-		}
-		return round3(a / b)
-	}
-	c.P99Ratio = ratio(c.P99Ms["armistice"], c.P99Ms["baseline"])
-	c.CPUPerTokenRatio = ratio(c.CPUUsPerToken["armistice"], c.CPUUsPerToken["baseline"])
+	c.P99Ratio = ratio3(c.P99Ms["armistice"], c.P99Ms["baseline"])
+	c.CPUPerTokenRatio = ratio3(c.CPUUsPerToken["armistice"], c.CPUUsPerToken["baseline"])
 	d := c.CPUUsPerToken["direct"]
-	c.AddedCPURatio = ratio(c.CPUUsPerToken["armistice"]-d, c.CPUUsPerToken["baseline"]-d)
+	c.AddedCPURatio = ratio3(c.CPUUsPerToken["armistice"]-d, c.CPUUsPerToken["baseline"]-d)
+	if r.Procs > 0 && max(c.Cores["baseline"], c.Cores["armistice"]) >= saturatedShare*float64(r.Procs) {
+		c.Saturated = true
+		c.Unsaturated = r.belowSaturation(c.Streams)
+	}
 	return c
 }
 
@@ -249,13 +323,16 @@ func (r *concurrentResult) note(name string, n int, p99, directP99, delivered fl
 
 func (b *bench) concurrent() (*concurrentResult, error) {
 	p := b.plan
-	res := &concurrentResult{Requested: p.ConcStreams, Sustained: map[string]int{}, Within5ms: map[string]int{}}
+	res := &concurrentResult{Requested: p.ConcStreams, Sustained: map[string]int{}, Within5ms: map[string]int{}, Procs: runtime.GOMAXPROCS(0)}
 	for _, n := range p.ConcLadder {
-		run, err := b.concRun(n, 1, p.ConcLadderRamp, p.ConcLadderWindow, b.wantH2C(n), false)
+		run, err := b.concRun(n, p.roundsAt(n, 1), p.ConcLadderRamp, p.ConcLadderWindow, b.wantH2C(n), false)
 		if err != nil {
 			return nil, err
 		}
-		step := ladderStep{Streams: n, UpstreamHTTP: run.UpstreamHTTP, Systems: map[string]ladderCell{}}
+		step := ladderStep{Streams: n, UpstreamHTTP: run.UpstreamHTTP, Systems: map[string]ladderCell{}, Rounds: run.Rounds}
+		if run.Rounds > 1 && len(run.P99Ratio.Rounds) > 0 {
+			step.P99Ratio = new(run.P99Ratio)
+		}
 		dp99 := run.Systems["direct"].LatencyP99Ms.Median
 		for name, cs := range run.Systems {
 			c := ladderCell{P99Ms: cs.LatencyP99Ms.Median, AddedMs: round2(cs.LatencyP99Ms.Median - dp99), Delivered: cs.Delivered.Median,
@@ -272,7 +349,7 @@ func (b *bench) concurrent() (*concurrentResult, error) {
 		res.Note = "streams capped by the open-file limit"
 		n = m
 	}
-	run, err := b.concRun(n, p.ConcRounds, p.ConcRamp, p.ConcSteady, h2c, false)
+	run, err := b.concRun(n, p.roundsAt(n, p.ConcRounds), p.ConcRamp, p.ConcSteady, h2c, false)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +407,7 @@ func (b *bench) concRun(n, rounds int, ramp, window time.Duration, h2c, skipBase
 		Rounds: rounds, UpstreamHTTP: sys.UpstreamHTTP, Systems: map[string]concSystem{}}
 	type acc struct{ p50, p99, maxv, cpu, cores, rss, tps, del, cpuTok, allocTok, gcs []float64 }
 	accs := map[string]*acc{}
-	var added, baseAdded, cpuRatio, cpuTokRatio []float64
+	var added, baseAdded, cpuRatio, cpuTokRatio, p99Ratio []float64
 	for r := range rounds {
 		got := map[string]concRound{}
 		for _, s := range rotate(all, r) {
@@ -376,6 +453,9 @@ func (b *bench) concRun(n, rounds int, ramp, window time.Duration, h2c, skipBase
 		if bl, ok := got["baseline"]; ok {
 			baseAdded = append(baseAdded, round2(bl.p99-got["direct"].p99))
 			cpuRatio = append(cpuRatio, round2(got["armistice"].cpu/bl.cpu))
+			if bl.p99 > 0 {
+				p99Ratio = append(p99Ratio, round3(got["armistice"].p99/bl.p99))
+			}
 			if bl.cpuPerToken > 0 {
 				cpuTokRatio = append(cpuTokRatio, round3(got["armistice"].cpuPerToken/bl.cpuPerToken))
 			}
@@ -391,7 +471,7 @@ func (b *bench) concRun(n, rounds int, ramp, window time.Duration, h2c, skipBase
 	}
 	run.ArmisticeDelivered = run.Systems["armistice"].Delivered.Median
 	run.AddedP99Ms, run.BaselineAddedP99Ms, run.CPURatio = newFigure(added), newFigure(baseAdded), newFigure(cpuRatio)
-	run.CPUPerTokenRatio = newFigure(cpuTokRatio)
+	run.CPUPerTokenRatio, run.P99Ratio = newFigure(cpuTokRatio), newFigure(p99Ratio)
 	return run, nil
 }
 

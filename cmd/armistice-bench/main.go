@@ -69,6 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	provider := fs.String("provider", "openai", "the relays' provider: openai (llm/openai, the real path) or lean (a hand-written Chat Completions reader, to separate the SDK's cost from the engine's)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	traceFile := fs.String("trace", "", "write a runtime/trace of the measured window of Armistice's concurrent rounds to PREFIX-N.trace for N streams (a later round of the same N overwrites it), for go tool trace")
+	memprofile := fs.String("memprofile", "", "write the whole run's allocation profile (go tool pprof -sample_index=alloc_space) to this file at the end")
 	windowProfile := fs.String("window-profile", "", "write a CPU profile of each system's measured window in the concurrent rounds to PREFIX-SYSTEM-N.pprof (not with -cpuprofile), to compare where each system's CPU per token goes")
 	idleGoroutines := fs.String("idle-goroutines", "", "write every goroutine's stack (PREFIX-SYSTEM.txt) and a heap profile (PREFIX-SYSTEM.heap) at the last point of each system's idle round, to see what an idle stream holds")
 	workers := fs.Int("workers", -1, "Armistice's actors.Config.Workers (default: the engine's default; 0: protoactor's goroutine per mailbox run), for A/B runs of the worker pool")
@@ -136,6 +137,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "armistice-bench: %v\n", err)
 		return 1
+	}
+	if *memprofile != "" {
+		if err := writeAllocs(*memprofile); err != nil {
+			fmt.Fprintf(stderr, "armistice-bench: %v\n", err)
+			return 1
+		}
 	}
 	fmt.Fprintln(stdout, rep.Summary)
 	return 0
@@ -218,4 +225,18 @@ func (b *bench) runScenario(name string, rep *report) error {
 		rep.Scenarios.Cluster, err = b.cluster()
 	}
 	return err
+}
+
+// writeAllocs writes the allocation profile of everything allocated since
+// the process started.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"math/bits"
+	"slices"
 
 	"github.com/armistice-go/armistice/model"
 )
@@ -56,7 +57,39 @@ func chunkSize(k int) int {
 
 func (l *recordLog) len() int { return l.n }
 
+// spare returns the free end of the last chunk, with room for at least
+// one record and length 0: a step builds a token's records there
+// (model.Tokens.Into) and append then only counts them. Past the end of
+// every view (views are capped), so nothing handed out sees it. Nil
+// before the first append.
+func (l *recordLog) spare() []model.Record {
+	last := len(l.chunks) - 1
+	if last < 0 {
+		return nil
+	}
+	c, size := l.chunks[last], chunkSize(last)
+	switch {
+	case len(c) == size: // full: the next chunk starts here
+		next := make([]model.Record, 0, chunkSize(last+1))
+		l.chunks = append(l.chunks, next)
+		return next
+	case len(c) == cap(c): // the first chunk, growing as append grows it
+		c = slices.Grow(c, min(len(c), size-len(c)))
+		l.chunks[last] = c
+	}
+	return c[len(c):len(c):min(cap(c), size)]
+}
+
 func (l *recordLog) append(recs []model.Record) {
+	if last := len(l.chunks) - 1; last >= 0 && len(recs) > 0 {
+		// Built in place (spare): count them.
+		c := l.chunks[last]
+		if n := len(c); len(recs) <= min(cap(c), chunkSize(last))-n && &c[:n+1][n] == &recs[0] {
+			l.chunks[last] = c[:n+len(recs)]
+			l.n += len(recs)
+			return
+		}
+	}
 	for len(recs) > 0 {
 		last := len(l.chunks) - 1
 		if last < 0 || len(l.chunks[last]) == chunkSize(last) {

@@ -437,7 +437,7 @@ func (r *requestActor) drainInbox(c actor.Context) {
 	texts, parts, result := r.inbox.take(r.spare, r.spareParts)
 	at := now()
 	if len(texts) > 0 || len(parts) > 0 {
-		r.stepTokens(c, model.Tokens{Texts: texts, Parts: parts, At: at})
+		r.stepTokens(c, model.Tokens{Texts: texts, Parts: parts, At: at, Into: r.log.spare()})
 	}
 	clear(texts) // drop references; the records keep what they need
 	clear(parts)

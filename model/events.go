@@ -22,6 +22,12 @@ type Tokens struct {
 	Texts []string
 	Parts []Part
 	At    time.Time
+	// Into, when it has room for every piece, is where the step builds the
+	// records it appends, as strconv.AppendInt builds in the slice it is
+	// given: the request's log lends the free end of its last chunk, so a
+	// token's record is written once, where it is kept. Only Into's spare
+	// capacity is written; its length is ignored.
+	Into []Record
 }
 
 // Part is one piece of output. Kind is KindToken, KindReasoning or

@@ -201,7 +201,10 @@ func (l Lifecycle) tokens(ev Tokens) (Lifecycle, []Effect) {
 	if l.State != StateStreaming && !(mutant("token-after-end") && l.State.Terminal()) {
 		return l, nil // late tokens after the end are normal; tokens before admission are not possible
 	}
-	records := make([]Record, 0, len(ev.Texts)+len(ev.Parts))
+	records := ev.Into[len(ev.Into):]
+	if n := len(ev.Texts) + len(ev.Parts); cap(records) < n {
+		records = make([]Record, 0, n)
+	}
 	var effects []Effect
 	for _, text := range ev.Texts {
 		if text == "" {

@@ -98,3 +98,41 @@ func TestStepFailKeepsUpstream(t *testing.T) {
 		t.Fatalf("a failure after the end changed Upstream to %+v", l2.Upstream)
 	}
 }
+
+// A Tokens event's Into, when it has room, is where the step builds the
+// records it appends (the request's log lends the free end of its last
+// chunk); without room the step makes its own, and Into's contents are
+// never read.
+func TestTokensBuildTheirRecordsInInto(t *testing.T) {
+	life := Lifecycle{State: StateStreaming, Outputs: 1, Tokens: 1, LastSeq: 4}
+	at := time.Unix(1, 0)
+	into := make([]Record, 1, 4)
+	into[0] = Record{Seq: 99, Text: "stale"}
+	_, effects := Step(life, Tokens{Texts: []string{"a", "b"}, At: at, Into: into[1:1]})
+	recs := appended(t, effects)
+	if len(recs) != 2 || recs[0].Seq != 5 || recs[1].Text != "b" {
+		t.Fatalf("records %+v", recs)
+	}
+	if &recs[0] != &into[:2][1] {
+		t.Errorf("the records were not built in Into")
+	}
+	_, effects = Step(life, Tokens{Texts: []string{"a", "b"}, At: at, Into: into[3:3]}) // room for one
+	if recs := appended(t, effects); len(recs) != 2 || recs[0].Seq != 5 || &recs[0] == &into[:4][3] {
+		t.Errorf("without room for both: records %+v, want them built elsewhere", recs)
+	}
+	if into[0].Seq != 99 {
+		t.Errorf("Into's contents before its length were touched: %+v", into[0])
+	}
+}
+
+// appended is the records of effects' Append.
+func appended(t *testing.T, effects []Effect) []Record {
+	t.Helper()
+	for _, e := range effects {
+		if a, ok := e.(Append); ok {
+			return a.Records
+		}
+	}
+	t.Fatalf("no Append in %v", effects)
+	return nil
+}

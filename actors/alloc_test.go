@@ -124,3 +124,29 @@ func TestTheLogCopiesWhatWasNotBuiltInItsSpareRoom(t *testing.T) {
 		t.Errorf("an earlier view changed: %+v (cap %d)", before, cap(before))
 	}
 }
+
+// A token event that has to wait for its turn (a step is under way) does
+// not build its records in the room the log lent it: by its turn other
+// records may have been appended there.
+func TestAQueuedTokenDoesNotBuildInTheLogsRoom(t *testing.T) {
+	cfg := DefaultConfig(scripted.New())
+	r := newRequestActor(&cfg, "r1", "o", Spec{})
+	r.life = model.Lifecycle{State: model.StateStreaming, Outputs: 1, Tokens: 1, LastSeq: 1}
+	r.log.append([]model.Record{{Seq: 1, Kind: model.KindState, State: model.StateStreaming}})
+	r.stepping = true // a step under way: the token waits in the queue
+	r.stepTokens(nil, model.Tokens{Texts: []string{"late"}, At: time.Unix(1, 0), Into: r.log.spare()})
+	// Meanwhile the step under way appends a record of its own.
+	r.log.append([]model.Record{{Seq: 2, Kind: model.KindToken, Text: "first"}})
+	r.life.LastSeq = 2
+	r.stepping = false
+	r.flush(nil)
+	if r.log.len() != 3 {
+		t.Fatalf("%d records, want 3", r.log.len())
+	}
+	if got := r.log.view(1, 2); len(got) != 1 || got[0].Text != "first" {
+		t.Errorf("record 2 is %+v: the queued token overwrote it", got)
+	}
+	if got := r.log.view(2, 3); len(got) != 1 || got[0].Text != "late" || got[0].Seq != 3 {
+		t.Errorf("record 3 is %+v, want the queued token", got)
+	}
+}

@@ -208,6 +208,9 @@ func (r *requestActor) step(c actor.Context, ev model.Event) {
 // that the event is not boxed on the heap to wait in the queue.
 func (r *requestActor) stepTokens(c actor.Context, ev model.Tokens) {
 	if r.stepping || len(r.queue) > 0 {
+		// The log's spare room may be filled before the event's turn
+		// comes: a queued step builds its records in a slice of its own.
+		ev.Into = nil
 		r.step(c, ev)
 		return
 	}

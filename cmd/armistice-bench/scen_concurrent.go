@@ -99,8 +99,8 @@ type ladderStep struct {
 	Streams      int                   `json:"streams"`
 	UpstreamHTTP string                `json:"upstream_http"`
 	Systems      map[string]ladderCell `json:"systems"`
-	// Rounds is 1 but at compareStreams (plan.CompareRounds); each cell is
-	// then the rounds' median, and P99Ratio has Armistice's p99 over the
+	// Rounds is plan.CompareRounds up to compareStreams, else 1; each cell
+	// is the rounds' median, and P99Ratio has Armistice's p99 over the
 	// baseline's per round.
 	Rounds   int     `json:"rounds"`
 	P99Ratio *figure `json:"p99_ratio_vs_baseline,omitempty"`
@@ -123,7 +123,7 @@ type ladderCell struct {
 }
 
 type concurrentResult struct {
-	// Ladder is one short round per N, smallest first. Sustained is the
+	// Ladder is short rounds per N (plan.roundsAt), smallest first. Sustained is the
 	// largest N (ladder or main run) at which each system kept up;
 	// Within5ms the largest at which it also stayed within 5 ms p99 of
 	// direct.

@@ -150,3 +150,24 @@ func TestAQueuedTokenDoesNotBuildInTheLogsRoom(t *testing.T) {
 		t.Errorf("record 3 is %+v, want the queued token", got)
 	}
 }
+
+// Tokens that arrive after the end are ignored by the step; the log does
+// not make room for them either (a full chunk would otherwise start the
+// next, up to 1,024 records, for nothing).
+func TestLateTokensDoNotGrowTheLog(t *testing.T) {
+	cfg := DefaultConfig(scripted.New())
+	r := newRequestActor(&cfg, "r1", "o", Spec{})
+	recs := make([]model.Record, firstChunk)
+	for i := range recs {
+		recs[i] = model.Record{Seq: uint64(i + 1), Kind: model.KindToken, Text: "a"}
+	}
+	r.log.append(recs) // the first chunk, full
+	r.life = model.Lifecycle{State: model.StateDone, Outputs: firstChunk, Tokens: firstChunk, LastSeq: firstChunk}
+	r.reportedPickup = true
+	r.inbox = &inbox{}
+	r.inbox.pushText("late")
+	r.drainInbox(nil)
+	if n, chunks := r.log.len(), len(r.log.chunks); n != firstChunk || chunks != 1 {
+		t.Errorf("after a late token: %d records in %d chunks, want %d in 1", n, chunks, firstChunk)
+	}
+}

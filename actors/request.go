@@ -440,7 +440,13 @@ func (r *requestActor) drainInbox(c actor.Context) {
 	texts, parts, result := r.inbox.take(r.spare, r.spareParts)
 	at := now()
 	if len(texts) > 0 || len(parts) > 0 {
-		r.stepTokens(c, model.Tokens{Texts: texts, Parts: parts, At: at, Into: r.log.spare()})
+		ev := model.Tokens{Texts: texts, Parts: parts, At: at}
+		if r.life.State == model.StateStreaming {
+			// Room in the log only for tokens the step will record:
+			// after the end they are ignored.
+			ev.Into = r.log.spare()
+		}
+		r.stepTokens(c, ev)
 	}
 	clear(texts) // drop references; the records keep what they need
 	clear(parts)

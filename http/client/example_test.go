@@ -76,7 +76,8 @@ func ExampleClient_Chat() {
 	// [completed/length, 8 tokens]
 }
 
-// Stream resumes from a cursor: the records after seq 5, then the end.
+// Stream resumes from a cursor: after a connection that read up to seq 5,
+// the records after it, then the end.
 func ExampleClient_Stream() {
 	url, stop := exampleServer()
 	defer stop()
@@ -91,7 +92,19 @@ func ExampleClient_Stream() {
 	if err != nil {
 		panic(err)
 	}
-	for ev, err := range c.Stream(ctx, snap.ID, 5) {
+	// A first connection reads up to seq 5 and drops: its cursor is then
+	// never ahead of the log (a cursor ahead of a running request's log is
+	// invalid_cursor, not a wait).
+	var cursor uint64
+	for ev, err := range c.Stream(ctx, snap.ID, 0) {
+		if err != nil {
+			panic(err)
+		}
+		if cursor = ev.Seq; cursor == 5 {
+			break
+		}
+	}
+	for ev, err := range c.Stream(ctx, snap.ID, cursor) {
 		if err != nil {
 			panic(err)
 		}

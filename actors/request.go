@@ -243,8 +243,14 @@ func (r *requestActor) flush(c actor.Context) {
 // escape: stepTokens counts on its box staying on the stack.
 func (r *requestActor) apply(c actor.Context, ev model.Event) {
 	prev, prevTokens := r.life.State, r.life.Tokens
+	var records []model.Record
 	var effects []model.Effect
-	r.life, effects = model.Step(r.life, ev)
+	if tokens, ok := ev.(model.Tokens); ok {
+		// The token path: records apart, so nothing is boxed (StepTokens).
+		r.life, records, effects = model.StepTokens(r.life, tokens)
+	} else {
+		r.life, effects = model.Step(r.life, ev)
+	}
 	if r.life.State != prev {
 		r.cfg.Observer.StateChanged(prev, r.life.State)
 		r.event(zerolog.DebugLevel).Stringer("from", prev).Stringer("to", r.life.State).Msg("transition")
@@ -257,7 +263,25 @@ func (r *requestActor) apply(c actor.Context, ev model.Event) {
 			to.Tokens(n)
 		}
 	}
+	if len(records) > 0 {
+		if len(effects) > 0 {
+			// Rare (a first token's timer, an output too large): run
+			// them in Step's order, the records first.
+			effects = append([]model.Effect{model.Append{Records: records}}, effects...)
+		} else {
+			r.appendRecords(c, records)
+		}
+	}
 	r.run(c, effects)
+}
+
+// appendRecords adds records to the log and wakes the subscribers they
+// satisfy: the Append effect.
+func (r *requestActor) appendRecords(c actor.Context, records []model.Record) {
+	r.log.append(records)
+	if !mutant("lost-wakeup") {
+		r.wake(c)
+	}
 }
 
 // recordOverhead is what a record costs besides its text: the Record in
@@ -324,10 +348,7 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 	for _, e := range effects {
 		switch e := e.(type) {
 		case model.Append:
-			r.log.append(e.Records)
-			if !mutant("lost-wakeup") {
-				r.wake(c)
-			}
+			r.appendRecords(c, e.Records)
 		case model.StartProducer:
 			r.startProducer(c)
 		case model.StopProducer:
@@ -439,15 +460,7 @@ func (r *requestActor) drainInbox(c actor.Context) {
 	}
 	texts, parts, result := r.inbox.take(r.spare, r.spareParts)
 	at := now()
-	if len(texts) > 0 || len(parts) > 0 {
-		ev := model.Tokens{Texts: texts, Parts: parts, At: at}
-		if r.life.State == model.StateStreaming {
-			// Room in the log only for tokens the step will record:
-			// after the end they are ignored.
-			ev.Into = r.log.spare()
-		}
-		r.stepTokens(c, ev)
-	}
+	r.stepOutput(c, texts, parts, at)
 	clear(texts) // drop references; the records keep what they need
 	clear(parts)
 	r.spare, r.spareParts = texts[:0], parts[:0]
@@ -467,6 +480,28 @@ func (r *requestActor) drainInbox(c actor.Context) {
 		r.step(c, model.Fail{Reason: model.ReasonUpstreamError, Message: msg, Upstream: upstream, Usage: usage, At: at})
 	default:
 		r.step(c, model.Finish{Reason: finishReason(result.finish), Usage: usage, At: at})
+	}
+}
+
+// stepOutput steps the producer's output. While the request streams and
+// nothing else is under way, the log lends the free end of its last chunk
+// (model.Tokens.Into), and a batch larger than that room is stepped in
+// pieces that each fit, texts before parts as one step would take them:
+// every record is built where the log keeps it. Otherwise (after the end,
+// or queued behind another step) the output is one step that builds its
+// own records.
+func (r *requestActor) stepOutput(c actor.Context, texts []string, parts []model.Part, at time.Time) {
+	for len(texts) > 0 || len(parts) > 0 {
+		ev := model.Tokens{Texts: texts, Parts: parts, At: at}
+		if r.life.State == model.StateStreaming && !r.stepping && len(r.queue) == 0 {
+			ev.Into = r.log.spare()
+			if room := cap(ev.Into); len(texts)+len(parts) > room {
+				ev.Texts = texts[:min(len(texts), room)]
+				ev.Parts = parts[:min(len(parts), room-len(ev.Texts))]
+			}
+		}
+		texts, parts = texts[len(ev.Texts):], parts[len(ev.Parts):]
+		r.stepTokens(c, ev)
 	}
 }
 

@@ -8,7 +8,9 @@
 // imports only the standard library (a test enforces it). Time enters as a
 // field of each Event (At), so every rule is deterministic and testable as a
 // table. The actor shell in package actors converts messages into events,
-// calls Step, and executes the returned effects in order.
+// calls Step, and executes the returned effects in order. For a Tokens
+// event it calls StepTokens, the same step with the appended records
+// returned apart, so that a paced token's step allocates nothing.
 //
 // # Rules
 //

@@ -120,7 +120,11 @@ func Step(l Lifecycle, ev Event) (Lifecycle, []Effect) {
 	case Admit:
 		return l.admit(ev)
 	case Tokens:
-		return l.tokens(ev)
+		l, records, effects := l.tokens(ev)
+		if len(records) > 0 {
+			effects = append([]Effect{Append{Records: records}}, effects...)
+		}
+		return l, effects
 	case Finish:
 		if l.State != StateStreaming && !(mutant("second-end") && l.State.Terminal()) {
 			return l, nil
@@ -197,9 +201,22 @@ func (l Lifecycle) admit(ev Admit) (Lifecycle, []Effect) {
 	return l, effects
 }
 
-func (l Lifecycle) tokens(ev Tokens) (Lifecycle, []Effect) {
+// StepTokens is Step for a Tokens event, with the records the step
+// appends returned apart from its other effects: Step(l, ev) returns the
+// same lifecycle and, when records is not empty, Append{Records: records}
+// followed by effects. A paced token's step so allocates nothing (its
+// record built in ev.Into, no effect to return), where boxing the Append
+// and the slice of effects were two of a paced token's four allocations.
+// The shell appends records before it executes effects, as it would the
+// Append first in Step's effects; effects may hold an Append of their own
+// (an output too large ends the request there).
+func StepTokens(l Lifecycle, ev Tokens) (Lifecycle, []Record, []Effect) {
+	return l.tokens(ev)
+}
+
+func (l Lifecycle) tokens(ev Tokens) (Lifecycle, []Record, []Effect) {
 	if l.State != StateStreaming && !(mutant("token-after-end") && l.State.Terminal()) {
-		return l, nil // late tokens after the end are normal; tokens before admission are not possible
+		return l, nil, nil // late tokens after the end are normal; tokens before admission are not possible
 	}
 	records := ev.Into[len(ev.Into):]
 	if n := len(ev.Texts) + len(ev.Parts); cap(records) < n {
@@ -211,7 +228,8 @@ func (l Lifecycle) tokens(ev Tokens) (Lifecycle, []Effect) {
 			continue
 		}
 		if !l.output(Part{Kind: KindToken, Text: text}, ev.At, &records, &effects) {
-			return l.tooLarge(ev.At, records)
+			l, effects := l.tooLarge(ev.At, records)
+			return l, nil, effects
 		}
 	}
 	for _, p := range ev.Parts {
@@ -219,14 +237,15 @@ func (l Lifecycle) tokens(ev Tokens) (Lifecycle, []Effect) {
 			continue
 		}
 		if !l.output(p, ev.At, &records, &effects) {
-			return l.tooLarge(ev.At, records)
+			l, effects := l.tooLarge(ev.At, records)
+			return l, nil, effects
 		}
 	}
 	if len(records) == 0 {
-		return l, nil
+		return l, nil, nil
 	}
 	l.LastTokenAt = ev.At
-	return l, append([]Effect{Append{Records: records}}, effects...)
+	return l, records, effects
 }
 
 // output appends one piece of output to records, or reports false when it

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"reflect"
 	"testing"
 	"time"
 )
@@ -135,4 +136,60 @@ func appended(t *testing.T, effects []Effect) []Record {
 	}
 	t.Fatalf("no Append in %v", effects)
 	return nil
+}
+
+// StepTokens is Step for a Tokens event with the appended records apart:
+// the same lifecycle, and Step's effects are Append{records} (when there
+// are records) followed by StepTokens's effects, in every case a token
+// step meets.
+func TestStepTokensIsStepWithTheRecordsApart(t *testing.T) {
+	capped := givenStreaming().with(func(l *Limits) { l.MaxOutputBytes = 3 })
+	cases := []struct {
+		name  string
+		given setup
+		ev    Tokens
+	}{
+		{"first token arms the idle timer", givenStreaming(), Tokens{Texts: []string{"a"}, At: at(2)}},
+		{"a later token", givenStreamingWithToken(), Tokens{Texts: []string{"b", "c"}, At: at(3)}},
+		{"parts", givenStreamingWithToken(), Tokens{Parts: []Part{{Kind: KindReasoning, Text: "r"}, {Kind: KindToolCall, ToolCall: tool(0, "id", "f", "{}")}}, At: at(3)}},
+		{"nothing but empty pieces", givenStreamingWithToken(), Tokens{Texts: []string{""}, Parts: []Part{{Kind: KindToken}}, At: at(3)}},
+		{"too large", capped, Tokens{Texts: []string{"ab", "cd"}, At: at(2)}},
+		{"late, after the end", givenDone(), Tokens{Texts: []string{"z"}, At: at(4)}},
+		{"before admission", givenPending(), Tokens{Texts: []string{"z"}, At: at(1)}},
+		{"built in Into", givenStreamingWithToken(), Tokens{Texts: []string{"b"}, At: at(3), Into: make([]Record, 0, 4)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			life := tc.given.build()
+			wantLife, wantEffects := Step(life, tc.ev)
+			gotLife, records, effects := StepTokens(life, tc.ev)
+			if len(records) > 0 {
+				effects = append([]Effect{Append{Records: records}}, effects...)
+			}
+			if !reflect.DeepEqual(gotLife, wantLife) {
+				t.Errorf("lifecycle\n got %+v\nwant %+v", gotLife, wantLife)
+			}
+			if !reflect.DeepEqual(effects, wantEffects) {
+				t.Errorf("effects\n got %v\nwant %v", effects, wantEffects)
+			}
+		})
+	}
+}
+
+// A paced token's step allocates nothing when the log lends it room: its
+// record is built in Into and it has no other effect. Returned as
+// Step's effects, the Append and its slice were two allocations a token.
+func TestAPacedTokensStepAllocatesNothing(t *testing.T) {
+	life := givenStreamingWithToken().build()
+	into := make([]Record, 0, 4)
+	texts := []string{"b"}
+	allocs := testing.AllocsPerRun(100, func() {
+		l, records, effects := StepTokens(life, Tokens{Texts: texts, At: at(3), Into: into})
+		if len(records) != 1 || len(effects) != 0 || l.LastSeq != life.LastSeq+1 {
+			t.Fatalf("records %v, effects %v", records, effects)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("a paced token's step allocates %.0f times, want 0", allocs)
+	}
 }

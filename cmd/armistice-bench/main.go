@@ -47,6 +47,13 @@ type bench struct {
 	// windowProfile, when set, is the file prefix where every system's
 	// concurrent rounds write a CPU profile of their measured window.
 	windowProfile string
+	// windowAllocs, when set, is the file prefix where every system's
+	// concurrent rounds write the allocation profile at each edge of
+	// their measured window, after a forced collection, so that the
+	// difference is what the window allocated, by site. The forced
+	// collections move the collector's phase: no latency figure of such
+	// a run means anything.
+	windowAllocs string
 	// idleGoroutines, when set, is the file prefix where each system's
 	// idle round writes every goroutine's stack at its last point.
 	idleGoroutines string
@@ -70,6 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	traceFile := fs.String("trace", "", "write a runtime/trace of the measured window of Armistice's concurrent rounds to PREFIX-N.trace for N streams (a later round of the same N overwrites it), for go tool trace")
 	memprofile := fs.String("memprofile", "", "write the whole run's allocation profile (go tool pprof -sample_index=alloc_space) to this file at the end")
+	windowAllocs := fs.String("window-allocs", "", "force a collection at each edge of each system's measured window in the concurrent rounds and write the allocation profile there, to PREFIX-SYSTEM-N-start.pprof and PREFIX-SYSTEM-N-end.pprof (go tool pprof -sample_index=alloc_space -base START END: what the window allocated); the run's latency figures then mean nothing")
 	windowProfile := fs.String("window-profile", "", "write a CPU profile of each system's measured window in the concurrent rounds to PREFIX-SYSTEM-N.pprof (not with -cpuprofile), to compare where each system's CPU per token goes")
 	idleGoroutines := fs.String("idle-goroutines", "", "write every goroutine's stack (PREFIX-SYSTEM.txt) and a heap profile (PREFIX-SYSTEM.heap) at the last point of each system's idle round, to see what an idle stream holds")
 	workers := fs.Int("workers", -1, "Armistice's actors.Config.Workers (default: the engine's default; 0: protoactor's goroutine per mailbox run), for A/B runs of the worker pool")
@@ -114,6 +122,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "armistice-bench: -cpuprofile and -window-profile cannot be used together (one CPU profile at a time)")
 		return 2
 	}
+	if *windowAllocs != "" {
+		// Sample finely: a 3 s window allocates tens of MB.
+		runtime.MemProfileRate = 4096
+	}
 	if *idleGoroutines != "" {
 		// Sample the heap finely, so that the idle profile's per-stream
 		// items are counted rather than estimated from a few samples.
@@ -133,7 +145,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	rep, err := execute(p, which, options{out: *out, upstreamHTTP: *up, provider: *provider, workers: *workers, trace: *traceFile, windowProfile: *windowProfile, idleGoroutines: *idleGoroutines, nofile: nofile}, stdout, stderr)
+	rep, err := execute(p, which, options{out: *out, upstreamHTTP: *up, provider: *provider, workers: *workers, trace: *traceFile, windowProfile: *windowProfile, windowAllocs: *windowAllocs, idleGoroutines: *idleGoroutines, nofile: nofile}, stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "armistice-bench: %v\n", err)
 		return 1
@@ -158,6 +170,7 @@ type options struct {
 	workers        int    // actors.Config.Workers, or -1 for the default
 	trace          string // see bench.trace
 	windowProfile  string // see bench.windowProfile
+	windowAllocs   string // see bench.windowAllocs
 	idleGoroutines string // see bench.idleGoroutines
 	nofile         uint64
 }
@@ -175,7 +188,7 @@ func execute(p plan, which []string, o options, stdout, progress io.Writer) (*re
 	}
 	defer e.close()
 	e.provider, e.noPrewarm, e.workers = o.provider, p.NoPrewarm, o.workers
-	b := &bench{plan: p, env: e, upstreamHTTP: o.upstreamHTTP, nofile: o.nofile, trace: o.trace, windowProfile: o.windowProfile, idleGoroutines: o.idleGoroutines}
+	b := &bench{plan: p, env: e, upstreamHTTP: o.upstreamHTTP, nofile: o.nofile, trace: o.trace, windowProfile: o.windowProfile, windowAllocs: o.windowAllocs, idleGoroutines: o.idleGoroutines}
 	rep := &report{Tool: "armistice-bench", Mode: p.Mode, Started: time.Now().UTC().Format(time.RFC3339),
 		Machine: machineInfo(), Settings: settingsOf(p, o)}
 	start := time.Now()

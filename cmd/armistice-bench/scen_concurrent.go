@@ -542,6 +542,7 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 			case <-monStop:
 				return
 			case <-startT.C:
+				b.writeWindowAllocs(s, n, "start")
 				cpu0, at0 = cpuSeconds(), time.Now()
 				runtime.ReadMemStats(&mem0)
 				stopTrace = b.startTrace(s, n)
@@ -560,6 +561,7 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 					stopTrace()
 					stopTrace = nil
 				}
+				b.writeWindowAllocs(s, n, "end")
 			case <-tick.C:
 				if v := procStatus("VmRSS"); v > peak.Load() {
 					peak.Store(v)
@@ -664,6 +666,24 @@ func (b *bench) startWindowProfile(s system, n int) func() {
 		pprof.StopCPUProfile()
 		f.Close()
 	}
+}
+
+// writeWindowAllocs writes the allocation profile at one edge of s's
+// window of n streams to "<b.windowAllocs>-<system>-<n>-<edge>.pprof",
+// after a collection (the profile counts an allocation once a collection
+// has run after it). A later round of the same n overwrites it; a failure
+// only costs the profile.
+func (b *bench) writeWindowAllocs(s system, n int, edge string) {
+	if b.windowAllocs == "" {
+		return
+	}
+	runtime.GC()
+	f, err := os.Create(fmt.Sprintf("%s-%s-%d-%s.pprof", b.windowAllocs, s.Name(), n, edge))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = pprof.Lookup("allocs").WriteTo(f, 0)
 }
 
 // startTrace starts a runtime/trace into "<b.trace>-<n>.trace" for

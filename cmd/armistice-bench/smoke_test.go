@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,7 +20,8 @@ func TestSmoke(t *testing.T) {
 	out := t.TempDir()
 	var stdout bytes.Buffer
 	traceFile := filepath.Join(out, "concurrent")
-	rep, err := execute(tinyPlan(), nil, options{out: out, upstreamHTTP: "auto", provider: "openai", workers: -1, trace: traceFile, nofile: raiseNoFile()}, &stdout, io.Discard)
+	allocsPrefix := filepath.Join(out, "window")
+	rep, err := execute(tinyPlan(), nil, options{out: out, upstreamHTTP: "auto", provider: "openai", workers: -1, trace: traceFile, windowAllocs: allocsPrefix, nofile: raiseNoFile()}, &stdout, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,6 +32,21 @@ func TestSmoke(t *testing.T) {
 	for _, f := range traces {
 		if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
 			t.Errorf("empty trace %s: %v", f, err)
+		}
+	}
+
+	// --window-allocs: both edges of every system's window.
+	for _, sys := range []string{"direct", "baseline", "armistice"} {
+		for _, edge := range []string{"start", "end"} {
+			files, _ := filepath.Glob(fmt.Sprintf("%s-%s-*-%s.pprof", allocsPrefix, sys, edge))
+			if len(files) == 0 {
+				t.Errorf("no allocation profile at the %s of %s's window", edge, sys)
+			}
+			for _, f := range files {
+				if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
+					t.Errorf("empty profile %s: %v", f, err)
+				}
+			}
 		}
 	}
 

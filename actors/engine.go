@@ -415,7 +415,10 @@ func (s *Subscription) Exhausted() bool { return s.exhausted }
 // with a gap: those already delivered, at most BatchSize. It blocks until
 // records exist or ctx is done. After
 // the batch holding the end record it returns io.EOF. If the request stops before
-// the end reaches the subscriber it returns ErrRequestGone.
+// the end reaches the subscriber it returns ErrRequestGone. Next merges
+// the deliveries already waiting into one slice, which copies them: a
+// reader that handles records as they come reads without copying with
+// NextBatch and TryNextBatch.
 func (s *Subscription) Next(ctx context.Context) ([]model.Record, error) {
 	if len(s.pending) > 0 {
 		// Already past the cursor (and possibly holding the end): hand
@@ -450,6 +453,67 @@ func (s *Subscription) Next(ctx context.Context) ([]model.Record, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// NextBatch is Next without the merging: it returns one delivery as the
+// request made it, at most BatchSize records and never past the end of
+// one of the log's chunks, a view of the log that is never copied. A
+// reader that encodes records as they come (an SSE loop) reads a fast
+// stream with NextBatch and TryNextBatch and so never copies it: Next
+// merges the deliveries already waiting into one new slice. Its
+// guarantees are Next's: seq order, never a record twice, never a gap,
+// io.EOF after the end, ErrRequestGone when the request stops before it.
+func (s *Subscription) NextBatch(ctx context.Context) ([]model.Record, error) {
+	if len(s.pending) > 0 {
+		recs := s.pending
+		s.pending = nil
+		return recs, nil
+	}
+	if s.done {
+		return nil, io.EOF
+	}
+	if s.detached {
+		return nil, ErrClosed
+	}
+	if !s.granted {
+		s.granted = true
+		s.root.Send(s.req, &Pull{Sub: s.id, Max: s.max, Credits: pullWindow})
+	}
+	for {
+		select {
+		case b, ok := <-s.ch:
+			s.took(b, ok)
+			recs, ret, err := s.accept(b, ok)
+			if ret {
+				return recs, err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// TryNextBatch is NextBatch when a delivery is already waiting; it never
+// blocks: ok is false when nothing new waits (a stop is then seen by the
+// next NextBatch).
+func (s *Subscription) TryNextBatch() (recs []model.Record, ok bool) {
+	if len(s.pending) > 0 {
+		recs, s.pending = s.pending, nil
+		return recs, true
+	}
+	if s.detached {
+		return nil, false
+	}
+	// Only this goroutine receives, so a non-empty channel has a value
+	// ready.
+	for !s.done && len(s.ch) > 0 {
+		b := <-s.ch
+		s.took(b, true)
+		if recs, ret, _ := s.accept(b, true); ret {
+			return recs, true
+		}
+	}
+	return nil, false
 }
 
 // took counts a batch read and grants the request credit back once half

@@ -503,11 +503,20 @@ func Pump(ctx context.Context, w *echo.Response, sub *actors.Subscription, heart
 			// can be said on this stream.
 			return StreamRequestGone
 		}
-		// Coalesce: everything that is ready goes out in one write. The
-		// buffer is borrowed only for the write, so an idle stream holds
-		// none.
+		// Coalesce: everything that is ready goes out in one write,
+		// encoded delivery after delivery (the records stay the log's,
+		// never copied into one slice). The buffer is borrowed only for
+		// the write, so an idle stream holds none.
 		buf := writeBuffers.Get().(*[]byte)
 		b := encode((*buf)[:0], records)
+		for len(b) < coalesceBytes && records[len(records)-1].Kind != model.KindEnd {
+			more, ok := sub.TryNextBatch()
+			if !ok {
+				break
+			}
+			records = more
+			b = encode(b, records)
+		}
 		if len(b) > 0 {
 			_, err = w.Write(b)
 		}
@@ -526,6 +535,12 @@ func Pump(ctx context.Context, w *echo.Response, sub *actors.Subscription, heart
 		}
 	}
 }
+
+// coalesceBytes is about how much one write of Pump holds before it
+// stops taking deliveries that are already waiting: a fast stream goes
+// out in writes of this size, and the buffer stays under the 64 KB the
+// pool keeps.
+const coalesceBytes = 32 << 10
 
 var writeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
@@ -569,11 +584,11 @@ func (h *heartbeat) stop() {
 // means the interval passed without any.
 func (h *heartbeat) next(sub *actors.Subscription) ([]model.Record, error) {
 	if h.every <= 0 {
-		return sub.Next(h.parent)
+		return sub.NextBatch(h.parent)
 	}
 	if h.ctx.Err() == nil {
 		h.timer.Reset(h.every)
-		recs, err := sub.Next(h.ctx)
+		recs, err := sub.NextBatch(h.ctx)
 		if err == nil || h.parent.Err() != nil || !errors.Is(context.Cause(h.ctx), errHeartbeat) {
 			return recs, err
 		}

@@ -7,7 +7,8 @@
 //
 //   - the engine: CountingProvider → producer goroutine → request actor
 //     (model.Step, log append) → one subscriber pulling batches through
-//     actors.Subscription.Next (RunEngine, on an engine from NewEngine);
+//     actors.Subscription.NextBatch and TryNextBatch, as the server's SSE
+//     loop does (RunEngine, on an engine from NewEngine);
 //   - the channel: CountingProvider → producer goroutine → buffered
 //     chan string (1024) → a consumer that numbers each token into a
 //     []model.Record log: the seed's design at its best (RunChannel).

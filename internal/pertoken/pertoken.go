@@ -70,18 +70,26 @@ func RunEngine(ctx context.Context, eng *actors.Engine, n int) error {
 	}
 	defer sub.Close()
 	tokens := 0
+	count := func(recs []model.Record) {
+		for i := range recs {
+			if recs[i].Kind == model.KindToken {
+				tokens++
+			}
+		}
+	}
 	for {
-		recs, err := sub.Next(ctx)
+		// As the server's SSE loop reads (http.Pump): one delivery, then
+		// those already waiting, each a view of the log, never copied.
+		recs, err := sub.NextBatch(ctx)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return err
 		}
-		for i := range recs {
-			if recs[i].Kind == model.KindToken {
-				tokens++
-			}
+		count(recs)
+		for more, ok := sub.TryNextBatch(); ok; more, ok = sub.TryNextBatch() {
+			count(more)
 		}
 	}
 	if tokens != n {

@@ -156,16 +156,9 @@ func TestAQueuedTokenDoesNotBuildInTheLogsRoom(t *testing.T) {
 
 // Tokens that arrive after the end are ignored by the step; the log does
 // not make room for them either (a full chunk would otherwise start the
-// next, up to 1,024 records, for nothing).
+// next, 8 KB, for nothing).
 func TestLateTokensDoNotGrowTheLog(t *testing.T) {
-	cfg := DefaultConfig(scripted.New())
-	r := newRequestActor(&cfg, "r1", "o", Spec{})
-	recs := make([]model.Record, firstChunk)
-	for i := range recs {
-		recs[i] = model.Record{Seq: uint64(i + 1), Kind: model.KindToken, Text: "a"}
-	}
-	r.log.append(recs) // the first chunk, full
-	r.life = model.Lifecycle{State: model.StateDone, Outputs: firstChunk, Tokens: firstChunk, LastSeq: firstChunk}
+	r := actorWithAFullFirstChunk(model.StateDone)
 	r.reportedPickup = true
 	r.inbox = &inbox{}
 	r.inbox.pushText("late")
@@ -206,14 +199,7 @@ func TestAPacedTokensStepInTheActorAllocatesNothing(t *testing.T) {
 // built them in a slice of its own made the log copy them (the records
 // allocated twice, BenchmarkPerToken).
 func TestABatchLargerThanTheLogsRoomIsBuiltInTheLog(t *testing.T) {
-	cfg := DefaultConfig(scripted.New())
-	r := newRequestActor(&cfg, "r1", "o", Spec{})
-	first := make([]model.Record, firstChunk)
-	for i := range first {
-		first[i] = model.Record{Seq: uint64(i + 1), Kind: model.KindToken, Text: "a"}
-	}
-	r.log.append(first) // the first chunk is full: the next comes from spare
-	r.life = model.Lifecycle{State: model.StateStreaming, Outputs: firstChunk, Tokens: firstChunk, LastSeq: firstChunk}
+	r := actorWithAFullFirstChunk(model.StateStreaming) // the next chunk comes from spare
 	texts := make([]string, 2*logChunk+10)
 	for i := range texts {
 		texts[i] = "b"
@@ -237,5 +223,31 @@ func TestABatchLargerThanTheLogsRoomIsBuiltInTheLog(t *testing.T) {
 	chunkBytes := uint64(logChunk * int(unsafe.Sizeof(model.Record{})))
 	if got := after.TotalAlloc - before.TotalAlloc; got > 3*chunkBytes+1024 {
 		t.Errorf("stepping %d pieces allocated %d bytes, want at most three chunks (%d)", len(texts)+len(parts), got, 3*chunkBytes)
+	}
+}
+
+// actorWithAFullFirstChunk is a request actor in state whose log holds
+// firstChunk tokens: its first chunk is full.
+func actorWithAFullFirstChunk(state model.State) *requestActor {
+	cfg := DefaultConfig(scripted.New())
+	r := newRequestActor(&cfg, "r1", "o", Spec{})
+	recs := make([]model.Record, firstChunk)
+	for i := range recs {
+		recs[i] = model.Record{Seq: uint64(i + 1), Kind: model.KindToken, Text: "a"}
+	}
+	r.log.append(recs)
+	r.life = model.Lifecycle{State: state, Outputs: firstChunk, Tokens: firstChunk, LastSeq: firstChunk}
+	return r
+}
+
+// An empty log lends no room; its output is then one step that builds
+// its own records, not a loop of steps that take nothing.
+func TestOutputIntoAnEmptyLogIsOneStep(t *testing.T) {
+	cfg := DefaultConfig(scripted.New())
+	r := newRequestActor(&cfg, "r1", "o", Spec{})
+	r.life = model.Lifecycle{State: model.StateStreaming}
+	r.stepOutput(nil, []string{"a", "b"}, nil, time.Unix(1, 0))
+	if r.log.len() != 2 || r.life.LastSeq != 2 {
+		t.Fatalf("%d records in the log, last seq %d; want 2 and 2", r.log.len(), r.life.LastSeq)
 	}
 }

@@ -420,39 +420,11 @@ func (s *Subscription) Exhausted() bool { return s.exhausted }
 // reader that handles records as they come reads without copying with
 // NextBatch and TryNextBatch.
 func (s *Subscription) Next(ctx context.Context) ([]model.Record, error) {
-	if len(s.pending) > 0 {
-		// Already past the cursor (and possibly holding the end): hand
-		// it over before anything else.
-		recs := s.pending
-		s.pending = nil
-		return s.coalesce(recs), nil
+	recs, err := s.NextBatch(ctx)
+	if err != nil {
+		return recs, err
 	}
-	if s.done {
-		return nil, io.EOF
-	}
-	if s.detached {
-		return nil, ErrClosed
-	}
-	if !s.granted {
-		s.granted = true
-		s.root.Send(s.req, &Pull{Sub: s.id, Max: s.max, Credits: pullWindow})
-	}
-	for {
-		select {
-		case b, ok := <-s.ch:
-			s.took(b, ok)
-			recs, ret, err := s.accept(b, ok)
-			if !ret {
-				continue
-			}
-			if err != nil {
-				return recs, err
-			}
-			return s.coalesce(recs), nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
+	return s.coalesce(recs), nil
 }
 
 // NextBatch is Next without the merging: it returns one delivery as the
@@ -465,6 +437,8 @@ func (s *Subscription) Next(ctx context.Context) ([]model.Record, error) {
 // io.EOF after the end, ErrRequestGone when the request stops before it.
 func (s *Subscription) NextBatch(ctx context.Context) ([]model.Record, error) {
 	if len(s.pending) > 0 {
+		// Already past the cursor (and possibly holding the end): hand
+		// it over before anything else.
 		recs := s.pending
 		s.pending = nil
 		return recs, nil

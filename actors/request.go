@@ -495,7 +495,9 @@ func (r *requestActor) stepOutput(c actor.Context, texts []string, parts []model
 		ev := model.Tokens{Texts: texts, Parts: parts, At: at}
 		if r.life.State == model.StateStreaming && !r.stepping && len(r.queue) == 0 {
 			ev.Into = r.log.spare()
-			if room := cap(ev.Into); len(texts)+len(parts) > room {
+			// spare has room for one record at least once the log holds
+			// its first (model.New appends it); an empty log lends none.
+			if room := cap(ev.Into); room > 0 && len(texts)+len(parts) > room {
 				ev.Texts = texts[:min(len(texts), room)]
 				ev.Parts = parts[:min(len(parts), room-len(ev.Texts))]
 			}

@@ -40,7 +40,7 @@ func supervisorProps(cfg Config) (*actor.Props, *dispatchPool, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = NopObserver{}
 	}
-	opts := []actor.PropsOption{actor.WithSupervisor(stopOnPanic)}
+	opts := []actor.PropsOption{actor.WithSupervisor(stopOnPanic), actor.WithMailbox(newMailbox)}
 	var pool *dispatchPool
 	if cfg.Workers > 0 {
 		pool = newDispatchPool()
@@ -312,7 +312,7 @@ func (s *supervisor) submit(c actor.Context, m *Submit) {
 		fail(fmt.Errorf("%w: id %q already in use", ErrInvalidRequest, id))
 		return
 	}
-	props := actor.PropsFromProducer(func() actor.Actor { return newRequestActor(s.cfg, id, m.Owner, m.Spec) })
+	props := actor.PropsFromProducer(func() actor.Actor { return newRequestActor(s.cfg, id, m.Owner, m.Spec) }, actor.WithMailbox(newMailbox))
 	if s.pool != nil {
 		props.Configure(actor.WithDispatcher(s.pool))
 	}

@@ -81,6 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	windowProfile := fs.String("window-profile", "", "write a CPU profile of each system's measured window in the concurrent rounds to PREFIX-SYSTEM-N.pprof (not with -cpuprofile), to compare where each system's CPU per token goes")
 	idleGoroutines := fs.String("idle-goroutines", "", "write every goroutine's stack (PREFIX-SYSTEM.txt) and a heap profile (PREFIX-SYSTEM.heap) at the last point of each system's idle round, to see what an idle stream holds")
 	workers := fs.Int("workers", -1, "Armistice's actors.Config.Workers (default: the engine's default; 0: protoactor's goroutine per mailbox run), for A/B runs of the worker pool")
+	compareWindow := fs.Duration("compare-window", 0, "the measured window of each round at the comparison's 1,000 streams (default: the plan's, 3 s): a window of 30s holds several collections for every system, where a 3 s window holds one or none")
 	up := fs.String("upstream-http", "auto", "the relays' upstream protocol: auto (HTTP/1.1 unless the streams would not fit the open-file limit), http1 or h2c")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -103,10 +104,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "armistice-bench: --provider must be openai or lean\n")
 		return 2
 	}
+	if *compareWindow < 0 {
+		fmt.Fprintf(stderr, "armistice-bench: --compare-window must not be negative\n")
+		return 2
+	}
 	p := fullPlan()
 	if *quick {
 		p = quickPlan()
 	}
+	p.CompareWindow = *compareWindow
 	var which []string
 	if *only != "" {
 		for _, s := range strings.Split(*only, ",") {

@@ -68,6 +68,11 @@ type plan struct {
 	ClusterKills        int
 	ClusterKillStreams  int
 
+	// CompareWindow, when set, is the measured window of every round at
+	// compareStreams, the ladder's rung or the main run
+	// (--compare-window).
+	CompareWindow time.Duration
+
 	// NoPrewarm skips warming protoactor's registry (registry.go) in each
 	// Armistice system: the smoke test's shortcut.
 	NoPrewarm bool
@@ -106,6 +111,15 @@ func fullPlan() plan {
 		CancelCount:        200,
 		ClusterRelayTokens: 2000, ClusterRelayStreams: 20, ClusterTTFTRequests: 500, ClusterKills: 12, ClusterKillStreams: 3,
 	}
+}
+
+// windowAt is the measured window of a concurrent run of n streams:
+// CompareWindow at compareStreams when it is set, else window.
+func (p plan) windowAt(n int, window time.Duration) time.Duration {
+	if n == compareStreams && p.CompareWindow > 0 {
+		return p.CompareWindow
+	}
+	return window
 }
 
 // roundsAt is how many rounds a concurrent run of n streams gets: rounds,

@@ -325,7 +325,7 @@ func (b *bench) concurrent() (*concurrentResult, error) {
 	p := b.plan
 	res := &concurrentResult{Requested: p.ConcStreams, Sustained: map[string]int{}, Within5ms: map[string]int{}, Procs: runtime.GOMAXPROCS(0)}
 	for _, n := range p.ConcLadder {
-		run, err := b.concRun(n, p.roundsAt(n, 1), p.ConcLadderRamp, p.ConcLadderWindow, b.wantH2C(n), false)
+		run, err := b.concRun(n, p.roundsAt(n, 1), p.ConcLadderRamp, p.windowAt(n, p.ConcLadderWindow), b.wantH2C(n), false)
 		if err != nil {
 			return nil, err
 		}
@@ -349,7 +349,7 @@ func (b *bench) concurrent() (*concurrentResult, error) {
 		res.Note = "streams capped by the open-file limit"
 		n = m
 	}
-	run, err := b.concRun(n, p.roundsAt(n, p.ConcRounds), p.ConcRamp, p.ConcSteady, h2c, false)
+	run, err := b.concRun(n, p.roundsAt(n, p.ConcRounds), p.ConcRamp, p.windowAt(n, p.ConcSteady), h2c, false)
 	if err != nil {
 		return nil, err
 	}

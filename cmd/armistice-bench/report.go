@@ -444,8 +444,9 @@ func (r *report) print(w io.Writer) {
 			fmt.Fprintf(w, "  side by side at %d streams (%s): p99 direct %.2f, baseline %.2f, armistice %.2f ms (armistice/baseline %.2f); CPU per token direct %.1f, baseline %.1f, armistice %.1f µs (armistice/baseline %.2f, over direct %.2f)\n",
 				c.Streams, c.roundsNote(), c.P99Ms["direct"], c.P99Ms["baseline"], c.P99Ms["armistice"], c.P99Ratio,
 				c.CPUUsPerToken["direct"], c.CPUUsPerToken["baseline"], c.CPUUsPerToken["armistice"], c.CPUPerTokenRatio, c.AddedCPURatio)
-			fmt.Fprintf(w, "  allocated per token (whole process, in the window) direct %.0f, baseline %.0f, armistice %.0f B; garbage collections in the window %.0f, %.0f, %.0f\n",
-				c.AllocBytesPerToken["direct"], c.AllocBytesPerToken["baseline"], c.AllocBytesPerToken["armistice"], c.GCCycles["direct"], c.GCCycles["baseline"], c.GCCycles["armistice"])
+			fmt.Fprintf(w, "  allocated per token (whole process, in the window) direct %.0f, baseline %.0f, armistice %.0f B; garbage collections in the window %.0f, %.0f, %.0f; context switches per token %.3f, %.3f, %.3f\n",
+				c.AllocBytesPerToken["direct"], c.AllocBytesPerToken["baseline"], c.AllocBytesPerToken["armistice"], c.GCCycles["direct"], c.GCCycles["baseline"], c.GCCycles["armistice"],
+				c.SwitchesPerToken["direct"], c.SwitchesPerToken["baseline"], c.SwitchesPerToken["armistice"])
 			if c.Saturated {
 				fmt.Fprintf(w, "  saturated at %d streams (processors busy: baseline %.2f, armistice %.2f of %d): CPU per token there is the capacity over the tokens\n",
 					c.Streams, c.Cores["baseline"], c.Cores["armistice"], p.Procs)

@@ -41,6 +41,11 @@ type concSystem struct {
 	// and its assists slow whoever allocates.
 	AllocBytesPerToken figure `json:"alloc_bytes_per_token"`
 	GCCycles           figure `json:"gc_cycles"`
+	// SwitchesPerToken is the whole process's context switches over the
+	// window (getrusage: voluntary and not) per token delivered in it: a
+	// thread that runs out of goroutines sleeps, and the next hand-off
+	// wakes it, so a path with more hand-offs per token shows here.
+	SwitchesPerToken figure `json:"context_switches_per_token"`
 	// PeakRSSMB is the process's highest RSS during the round.
 	PeakRSSMB figure `json:"peak_rss_mb"`
 	// TokensPerSec delivered to the clients in the window.
@@ -114,6 +119,7 @@ type ladderCell struct {
 	CPUUsTok  float64 `json:"cpu_us_per_token"`
 	AllocBTok float64 `json:"alloc_bytes_per_token"`
 	GCCycles  float64 `json:"gc_cycles"`
+	SwTok     float64 `json:"context_switches_per_token"`
 	Lost      int     `json:"lost"`
 	// KeptUp: every token of the window delivered (≥ 99.9 %) and none
 	// lost; Within5ms: also a p99 at most 5 ms above direct's (direct:
@@ -164,6 +170,7 @@ type comparison struct {
 	// AllocBytesPerToken and GCCycles are per system (see concSystem).
 	AllocBytesPerToken map[string]float64 `json:"alloc_bytes_per_token"`
 	GCCycles           map[string]float64 `json:"gc_cycles"`
+	SwitchesPerToken   map[string]float64 `json:"context_switches_per_token"`
 	// P99Ratio and CPUPerTokenRatio are Armistice's over the baseline's;
 	// AddedCPURatio is the same for the CPU per token over direct's (what
 	// each relay adds).
@@ -238,7 +245,7 @@ func ratio3(a, b float64) float64 {
 // the ladder, else at the main run's N.
 func (r *concurrentResult) compare() *comparison {
 	c := &comparison{P99Ms: map[string]float64{}, CPUUsPerToken: map[string]float64{}, Cores: map[string]float64{}, Delivered: map[string]float64{},
-		AllocBytesPerToken: map[string]float64{}, GCCycles: map[string]float64{}}
+		AllocBytesPerToken: map[string]float64{}, GCCycles: map[string]float64{}, SwitchesPerToken: map[string]float64{}}
 	fromMain := func() {
 		c.Streams, c.From, c.Rounds = r.Main.Streams, "main", r.Main.Rounds
 		if len(r.Main.P99Ratio.Rounds) > 0 {
@@ -248,6 +255,7 @@ func (r *concurrentResult) compare() *comparison {
 			c.P99Ms[name], c.CPUUsPerToken[name] = cs.LatencyP99Ms.Median, cs.CPUUsPerToken.Median
 			c.Cores[name], c.Delivered[name] = cs.CPUPerSecond.Median, cs.Delivered.Median
 			c.AllocBytesPerToken[name], c.GCCycles[name] = cs.AllocBytesPerToken.Median, cs.GCCycles.Median
+			c.SwitchesPerToken[name] = cs.SwitchesPerToken.Median
 		}
 	}
 	switch {
@@ -264,6 +272,7 @@ func (r *concurrentResult) compare() *comparison {
 		for name, cell := range st.Systems {
 			c.P99Ms[name], c.CPUUsPerToken[name], c.Cores[name], c.Delivered[name] = cell.P99Ms, cell.CPUUsTok, cell.Cores, cell.Delivered
 			c.AllocBytesPerToken[name], c.GCCycles[name] = cell.AllocBTok, cell.GCCycles
+			c.SwitchesPerToken[name] = cell.SwTok
 		}
 	}
 	c.P99Ratio = ratio3(c.P99Ms["armistice"], c.P99Ms["baseline"])
@@ -282,6 +291,7 @@ type concRound struct {
 	cpu, cores         float64
 	cpuPerToken        float64 // µs of the process's CPU per token delivered in the window
 	allocPerToken      float64 // bytes allocated in the window per token delivered in it
+	switchesPerToken   float64 // context switches in the window per token delivered in it
 	gcs                float64 // collections in the window
 	peakRSS            float64 // MB
 	tps, delivered     float64
@@ -337,7 +347,8 @@ func (b *bench) concurrent() (*concurrentResult, error) {
 		for name, cs := range run.Systems {
 			c := ladderCell{P99Ms: cs.LatencyP99Ms.Median, AddedMs: round2(cs.LatencyP99Ms.Median - dp99), Delivered: cs.Delivered.Median,
 				Cores: cs.CPUPerSecond.Median, CPUUsTok: cs.CPUUsPerToken.Median, AllocBTok: cs.AllocBytesPerToken.Median, GCCycles: cs.GCCycles.Median,
-				Lost: cs.Missing + cs.Duplicated + cs.FailedStreams}
+				SwTok: cs.SwitchesPerToken.Median,
+				Lost:  cs.Missing + cs.Duplicated + cs.FailedStreams}
 			c.KeptUp, c.Within5ms = res.note(name, n, c.P99Ms, dp99, c.Delivered, c.Lost)
 			step.Systems[name] = c
 		}
@@ -405,7 +416,7 @@ func (b *bench) concRun(n, rounds int, ramp, window time.Duration, h2c, skipBase
 	}
 	run := &concRun{Streams: n, Rate: p.ConcRate, RampS: ramp.Seconds(), WindowS: window.Seconds(),
 		Rounds: rounds, UpstreamHTTP: sys.UpstreamHTTP, Systems: map[string]concSystem{}}
-	type acc struct{ p50, p99, maxv, cpu, cores, rss, tps, del, cpuTok, allocTok, gcs []float64 }
+	type acc struct{ p50, p99, maxv, cpu, cores, rss, tps, del, cpuTok, allocTok, gcs, swTok []float64 }
 	accs := map[string]*acc{}
 	var added, baseAdded, cpuRatio, cpuTokRatio, p99Ratio []float64
 	for r := range rounds {
@@ -432,6 +443,7 @@ func (b *bench) concRun(n, rounds int, ramp, window time.Duration, h2c, skipBase
 			a.cpuTok = append(a.cpuTok, round2(cr.cpuPerToken))
 			a.allocTok = append(a.allocTok, math.Round(cr.allocPerToken))
 			a.gcs = append(a.gcs, cr.gcs)
+			a.swTok = append(a.swTok, round3(cr.switchesPerToken))
 			cs := run.Systems[s.Name()]
 			cs.Missing += cr.missing
 			cs.Duplicated += cr.dups
@@ -467,6 +479,7 @@ func (b *bench) concRun(n, rounds int, ramp, window time.Duration, h2c, skipBase
 		cs.CPUSeconds, cs.CPUPerSecond, cs.PeakRSSMB, cs.TokensPerSec = newFigure(a.cpu), newFigure(a.cores), newFigure(a.rss), newFigure(a.tps)
 		cs.Delivered, cs.CPUUsPerToken = newFigure(a.del), newFigure(a.cpuTok)
 		cs.AllocBytesPerToken, cs.GCCycles = newFigure(a.allocTok), newFigure(a.gcs)
+		cs.SwitchesPerToken = newFigure(a.swTok)
 		run.Systems[name] = cs
 	}
 	run.ArmisticeDelivered = run.Systems["armistice"].Delivered.Median
@@ -517,7 +530,7 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 	defer cancel()
 
 	// Monitor: CPU at the window's edges, RSS every 100 ms.
-	var cpu0, cpu1 float64
+	var cpu0, cpu1, sw0, sw1 float64
 	var at0, at1 time.Time
 	var mem0, mem1 runtime.MemStats
 	var peak atomic.Int64
@@ -543,7 +556,7 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 				return
 			case <-startT.C:
 				b.writeWindowAllocs(s, n, "start")
-				cpu0, at0 = cpuSeconds(), time.Now()
+				cpu0, sw0, at0 = cpuSeconds(), contextSwitches(), time.Now()
 				runtime.ReadMemStats(&mem0)
 				stopTrace = b.startTrace(s, n)
 				if stopProf := b.startWindowProfile(s, n); stopProf != nil {
@@ -555,7 +568,7 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 					}
 				}
 			case <-endT.C:
-				cpu1, at1 = cpuSeconds(), time.Now()
+				cpu1, sw1, at1 = cpuSeconds(), contextSwitches(), time.Now()
 				runtime.ReadMemStats(&mem1)
 				if stopTrace != nil {
 					stopTrace()
@@ -642,6 +655,7 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 	if k := recvInWindow.Load(); k > 0 {
 		out.cpuPerToken = out.cpu * 1e6 / float64(k)
 		out.allocPerToken = float64(mem1.TotalAlloc-mem0.TotalAlloc) / float64(k)
+		out.switchesPerToken = (sw1 - sw0) / float64(k)
 	}
 	out.gcs = float64(mem1.NumGC - mem0.NumGC)
 	return out, nil

@@ -171,8 +171,12 @@ func TestSmoke(t *testing.T) {
 		if cs.AllocBytesPerToken.Median <= 0 || len(cs.GCCycles.Rounds) == 0 {
 			t.Errorf("concurrent %s: allocated %v B per token, GC cycles %v", name, cs.AllocBytesPerToken, cs.GCCycles)
 		}
+		if len(cs.SwitchesPerToken.Rounds) == 0 {
+			t.Errorf("concurrent %s: no context switches per token", name)
+		}
 	}
-	if c := s.Concurrent.Compare; c == nil || c.AllocBytesPerToken["armistice"] <= 0 || !strings.Contains(stdout.String(), "allocated per token") {
+	if c := s.Concurrent.Compare; c == nil || c.AllocBytesPerToken["armistice"] <= 0 || !strings.Contains(stdout.String(), "allocated per token") ||
+		!strings.Contains(stdout.String(), "context switches per token") {
 		t.Errorf("the comparison has no allocation per token: %+v", c)
 	}
 	// The three systems side by side: CPU per delivered token for each,

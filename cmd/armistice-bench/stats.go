@@ -193,6 +193,17 @@ func cpuSeconds() float64 {
 	return tv(ru.Utime) + tv(ru.Stime)
 }
 
+// contextSwitches is how many times the process's threads gave up a core,
+// voluntarily (a futex or epoll wait: a goroutine hand-off that found no
+// work left to run) or not.
+func contextSwitches() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Nvcsw + ru.Nivcsw)
+}
+
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }

@@ -20,7 +20,9 @@ import (
 // a mutex for user messages: the engine's system messages are few (start,
 // stop, watch), and the mutex is held only to push or pop one message.
 //
-// It has no mailbox middlewares: the engine configures none.
+// It has no mailbox middlewares: the engine configures none. A nil
+// message is invoked like any other; the default takes it for an empty
+// queue while its count says one waits, and its run spins.
 type mailbox struct {
 	mu     sync.Mutex
 	user   ring
@@ -129,7 +131,8 @@ func (m *mailbox) drain() {
 			runtime.Gosched()
 		}
 		i++
-		if msg = m.pop(&m.system); msg != nil {
+		var ok bool
+		if msg, ok = m.pop(&m.system); ok {
 			m.sysMessages.Add(-1)
 			switch msg.(type) {
 			case *actor.SuspendMailbox:
@@ -144,7 +147,7 @@ func (m *mailbox) drain() {
 		if m.suspended.Load() {
 			return
 		}
-		if msg = m.pop(&m.user); msg == nil {
+		if msg, ok = m.pop(&m.user); !ok {
 			return
 		}
 		m.userMessages.Add(-1)
@@ -152,11 +155,11 @@ func (m *mailbox) drain() {
 	}
 }
 
-func (m *mailbox) pop(q *ring) any {
+func (m *mailbox) pop(q *ring) (any, bool) {
 	m.mu.Lock()
-	msg := q.pop()
+	msg, ok := q.pop()
 	m.mu.Unlock()
-	return msg
+	return msg, ok
 }
 
 // ring is a FIFO queue of messages in a power-of-two ring that grows as
@@ -179,14 +182,15 @@ func (q *ring) push(v any) {
 	q.n++
 }
 
-// pop returns the oldest message, or nil when the queue is empty.
-func (q *ring) pop() any {
+// pop returns the oldest message; ok is false when the queue is empty
+// (a message may be nil, so nil cannot say "empty").
+func (q *ring) pop() (v any, ok bool) {
 	if q.n == 0 {
-		return nil
+		return nil, false
 	}
-	v := q.buf[q.head]
+	v = q.buf[q.head]
 	q.buf[q.head] = nil // let the message go
 	q.head = (q.head + 1) & (len(q.buf) - 1)
 	q.n--
-	return v
+	return v, true
 }

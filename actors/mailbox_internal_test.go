@@ -17,20 +17,20 @@ func TestRingIsFIFOAcrossWrapsAndGrowth(t *testing.T) {
 			next++
 		}
 		for range round%5 + 1 {
-			if got := q.pop(); got != want {
-				t.Fatalf("pop = %v, want %d", got, want)
+			if got, ok := q.pop(); !ok || got != want {
+				t.Fatalf("pop = %v, %v, want %d", got, ok, want)
 			}
 			want++
 		}
 	}
 	for want < next {
-		if got := q.pop(); got != want {
-			t.Fatalf("pop = %v, want %d", got, want)
+		if got, ok := q.pop(); !ok || got != want {
+			t.Fatalf("pop = %v, %v, want %d", got, ok, want)
 		}
 		want++
 	}
-	if got := q.pop(); got != nil {
-		t.Fatalf("pop of an empty ring = %v, want nil", got)
+	if got, ok := q.pop(); ok {
+		t.Fatalf("pop of an empty ring = %v, want none", got)
 	}
 }
 
@@ -126,6 +126,29 @@ func TestAMailboxEscalatesAPanicAndRunsWhatFollows(t *testing.T) {
 		t.Fatalf("escalated %q, want %q", inv.escalated, want)
 	}
 	if want := []string{"user:next"}; !slices.Equal(inv.got, want) {
+		t.Fatalf("invoked %q, want %q", inv.got, want)
+	}
+}
+
+// A nil user message is a message like any other: the run invokes it and
+// goes on, instead of taking it for an empty queue while the count says
+// one is waiting (the run then spun forever, as proto.actor's default
+// mailbox does).
+func TestANilMessageDoesNotStallTheMailbox(t *testing.T) {
+	m, d, inv := newHeldMailbox()
+	m.PostUserMessage(nil)
+	m.PostUserMessage("a")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.runAll()
+	}()
+	select {
+	case <-done:
+	case <-t.Context().Done():
+		t.Fatal("the mailbox run did not end")
+	}
+	if want := []string{"user:<nil>", "user:a"}; !slices.Equal(inv.got, want) {
 		t.Fatalf("invoked %q, want %q", inv.got, want)
 	}
 }

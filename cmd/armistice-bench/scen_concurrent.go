@@ -556,7 +556,8 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 				return
 			case <-startT.C:
 				b.writeWindowAllocs(s, n, "start")
-				cpu0, sw0, at0 = cpuSeconds(), contextSwitches(), time.Now()
+				cpu0, sw0 = usage()
+				at0 = time.Now()
 				runtime.ReadMemStats(&mem0)
 				stopTrace = b.startTrace(s, n)
 				if stopProf := b.startWindowProfile(s, n); stopProf != nil {
@@ -568,7 +569,8 @@ func (b *bench) concRound(s system, n int, rate float64, ramp, steady time.Durat
 					}
 				}
 			case <-endT.C:
-				cpu1, sw1, at1 = cpuSeconds(), contextSwitches(), time.Now()
+				cpu1, sw1 = usage()
+				at1 = time.Now()
 				runtime.ReadMemStats(&mem1)
 				if stopTrace != nil {
 					stopTrace()

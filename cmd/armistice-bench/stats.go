@@ -186,22 +186,19 @@ func resetPeakRSS() bool {
 
 // cpuSeconds is the process's user+system CPU time.
 func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return tv(ru.Utime) + tv(ru.Stime)
+	cpu, _ := usage()
+	return cpu
 }
 
-// contextSwitches is how many times the process's threads gave up a core,
-// voluntarily (a futex or epoll wait: a goroutine hand-off that found no
-// work left to run) or not.
-func contextSwitches() float64 {
+// usage is the process's user+system CPU time and how many times its
+// threads gave up a core, voluntarily (a futex or epoll wait: a goroutine
+// hand-off that found no work left to run) or not, read together.
+func usage() (cpu, switches float64) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return 0, 0
 	}
-	return float64(ru.Nvcsw + ru.Nivcsw)
+	return tv(ru.Utime) + tv(ru.Stime), float64(ru.Nvcsw + ru.Nivcsw)
 }
 
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }

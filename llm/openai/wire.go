@@ -204,9 +204,14 @@ func (c *chunkReader) dispatch() bool {
 		return false
 	}
 	c.reset()
-	if err := json.Unmarshal(c.data, &c.cur); err != nil {
-		c.err = err
-		return false
+	if !decodeChunkFast(c.data, &c.cur) {
+		// Outside the fast decoder's shapes: encoding/json is the
+		// reference, its result or its error.
+		c.reset()
+		if err := json.Unmarshal(c.data, &c.cur); err != nil {
+			c.err = err
+			return false
+		}
 	}
 	if len(c.cur.Error) > 0 && !bytes.Equal(c.cur.Error, []byte("null")) {
 		c.err = &eventError{data: bytes.Clone(c.data)}

@@ -37,8 +37,19 @@ var fastCases = []struct {
 	{"empty object", `{}`, true},
 	{"invalid utf-8 in a skipped string", "{\"id\":\"\xff\",\"choices\":[]}", true},
 
-	{"tool calls", `{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]}}]}`, false},
-	{"function call", `{"choices":[{"delta":{"function_call":{"name":"f","arguments":"{}"}}}]}`, false},
+	{"tool call start", `{"choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"get_weather","arguments":""}}]},"logprobs":null,"finish_reason":null}]}`, true},
+	{"tool call arguments", `{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\": \"Par"}}]}}]}`, true},
+	{"parallel tool calls", `{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":"{}"}},{"index":1,"id":"b","function":{"name":"g","arguments":null}},null]}}]}`, true},
+	{"tool calls empty", `{"choices":[{"delta":{"tool_calls":[]}}]}`, true},
+	{"tool call nulls", `{"choices":[{"delta":{"tool_calls":[{"index":null,"id":null,"function":null}]}}]}`, true},
+	{"function call", `{"choices":[{"delta":{"function_call":{"name":"f","arguments":"{}"}}}]}`, true},
+	{"function call empty", `{"choices":[{"delta":{"function_call":{}}}]}`, true},
+	{"tool call key in another case", `{"choices":[{"delta":{"tool_calls":[{"ID":"a"}]}}]}`, false},
+	{"tool call function in another case", `{"choices":[{"delta":{"tool_calls":[{"Function":{"name":"f"}}]}}]}`, false},
+	{"function name given twice", `{"choices":[{"delta":{"function_call":{"name":"f","name":"g"}}}]}`, false},
+	{"tool call index a fraction", `{"choices":[{"delta":{"tool_calls":[{"index":0.5}]}}]}`, false},
+	{"tool calls an object", `{"choices":[{"delta":{"tool_calls":{}}}]}`, false},
+	{"arguments an object", `{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":{}}}]}}]}`, false},
 	{"logprobs", `{"choices":[{"delta":{"content":"a"},"logprobs":{"content":[{"token":"a","logprob":-0.1,"bytes":[97],"top_logprobs":[]}]}}]}`, false},
 	{"error object", `{"error":{"message":"boom","type":"server_error"}}`, false},
 	{"key in another case", `{"choices":[{"delta":{"Content":"a"}}]}`, false},
@@ -207,30 +218,37 @@ func TestAPlainTextChunkAllocatesOnlyItsText(t *testing.T) {
 	}
 }
 
-// BenchmarkDecodeChunk is one text chunk's decoding, fast and with
-// encoding/json.
+// BenchmarkDecodeChunk is one chunk's decoding, fast and with
+// encoding/json: a text chunk and a tool call's arguments.
 //
 //	go test -run '^$' -bench DecodeChunk -benchmem ./llm/openai
 func BenchmarkDecodeChunk(b *testing.B) {
-	data := []byte(fastCases[0].data)
-	b.Run("fast", func(b *testing.B) {
-		var c chunkReader
-		b.ReportAllocs()
-		for b.Loop() {
-			c.reset()
-			if !decodeChunkFast(data, &c.cur) {
-				b.Fatal("not handled")
+	for _, name := range []string{"token", "tool call arguments"} {
+		var data []byte
+		for _, tc := range fastCases {
+			if tc.name == name {
+				data = []byte(tc.data)
 			}
 		}
-	})
-	b.Run("encoding-json", func(b *testing.B) {
-		var c chunkReader
-		b.ReportAllocs()
-		for b.Loop() {
-			c.reset()
-			if err := json.Unmarshal(data, &c.cur); err != nil {
-				b.Fatal(err)
+		b.Run(strings.ReplaceAll(name, " ", "-")+"/fast", func(b *testing.B) {
+			var c chunkReader
+			b.ReportAllocs()
+			for b.Loop() {
+				c.reset()
+				if !decodeChunkFast(data, &c.cur) {
+					b.Fatal("not handled")
+				}
 			}
-		}
-	})
+		})
+		b.Run(strings.ReplaceAll(name, " ", "-")+"/encoding-json", func(b *testing.B) {
+			var c chunkReader
+			b.ReportAllocs()
+			for b.Loop() {
+				c.reset()
+				if err := json.Unmarshal(data, &c.cur); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

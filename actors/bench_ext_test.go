@@ -3,6 +3,7 @@ package actors_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -235,4 +236,50 @@ func BenchmarkPacedStreams(b *testing.B) {
 		b.Fatalf("read %d tokens, want %d", got, per*streams)
 	}
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(per*streams), "cpu-ns/token")
+}
+
+// BenchmarkEvictionAtTheRetentionBound is one request from submit to its
+// end (read or not) on an engine already past its retention bound, so
+// that each request evicts one: the cost of a request should not grow
+// with the bound (it did, by a scan of the retained requests per victim:
+// docs/architecture.md).
+//
+//	go test -run '^$' -bench EvictionAtTheRetentionBound -benchtime 5000x ./actors
+func BenchmarkEvictionAtTheRetentionBound(b *testing.B) {
+	for _, bound := range []int{100, 10_000, 50_000} {
+		for _, read := range []bool{true, false} {
+			b.Run(fmt.Sprintf("bound=%d/read=%v", bound, read), func(b *testing.B) {
+				cfg := actors.DefaultConfig(pertoken.CountingProvider{N: 1})
+				cfg.MaxRetained = bound
+				eng, err := actors.New(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer eng.Close()
+				ctx := context.Background()
+				one := func() {
+					snap, err := eng.Submit(ctx, "o", actors.Spec{Messages: []llm.Message{{Role: llm.RoleUser, Content: "hi"}}})
+					if err != nil {
+						b.Fatal(err)
+					}
+					s, err := eng.Subscribe(ctx, snap.ID, "o", 0)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if read {
+						for err == nil {
+							_, err = s.Next(ctx)
+						}
+					}
+					s.Close()
+				}
+				for range bound + bound/2 {
+					one()
+				}
+				for b.Loop() {
+					one()
+				}
+			})
+		}
+	}
 }

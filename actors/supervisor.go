@@ -75,6 +75,8 @@ type entry struct {
 	retained bool
 	bytes    int64
 	pickedUp bool
+	// finishSeq orders the retained requests by finish (retentionOrder).
+	finishSeq uint64
 	// keepsInput: it was submitted with KeepInput, so it keeps its input
 	// after its end. base is the retained request whose input texts its
 	// input shares (Spec.SharesInput) while that one is registered, and
@@ -120,10 +122,9 @@ type supervisor struct {
 	// lastServed is the owner QueueFair admitted last.
 	lastServed string
 
-	// finishedOrder holds the retained requests in the order they
-	// finished (forgotten ones are skipped and compacted away);
-	// retained and retainedBytes are their totals.
-	finishedOrder []*entry
+	// order holds the retained requests in the order they finished, for
+	// eviction; retained and retainedBytes are their totals.
+	order         retentionOrder
 	retained      int
 	retainedBytes int64
 	evictedRead   uint64
@@ -215,7 +216,7 @@ func (s *supervisor) Receive(c actor.Context) {
 		}
 	case *pickedUp:
 		if e := s.byID[m.id]; e != nil {
-			e.pickedUp = true
+			s.markPickedUp(e)
 		}
 	case *retire:
 		if e := s.byID[m.id]; e != nil {
@@ -391,6 +392,7 @@ func (s *supervisor) forget(e *entry) {
 	}
 	if e.retained {
 		e.retained = false
+		s.order.remove(e)
 		s.retained--
 		s.retainedBytes -= e.bytes
 		t := s.tenant(e.owner)
@@ -567,17 +569,18 @@ func (s *supervisor) retain(c actor.Context, e *entry, bytes int64) {
 	t := s.tenant(e.owner)
 	t.retained++
 	t.retainedBytes += bytes
-	s.finishedOrder = append(s.finishedOrder, e)
+	s.order.add(e)
 	s.evict(c, e.owner)
-	// Compact the order once forgotten entries dominate it.
-	if len(s.finishedOrder) > 64 && len(s.finishedOrder) > 2*s.retained {
-		live := make([]*entry, 0, s.retained)
-		for _, f := range s.finishedOrder {
-			if f.retained {
-				live = append(live, f)
-			}
-		}
-		s.finishedOrder = live
+}
+
+// markPickedUp records that e's end was read.
+func (s *supervisor) markPickedUp(e *entry) {
+	if e.pickedUp {
+		return
+	}
+	e.pickedUp = true
+	if e.retained {
+		s.order.pickedUp(e)
 	}
 }
 
@@ -593,15 +596,9 @@ func (s *supervisor) evict(c actor.Context, owner string) {
 		if !over && !tenantOver {
 			return
 		}
-		var victim *entry
-		for pass := 0; pass < 2 && victim == nil; pass++ {
-			for _, e := range s.finishedOrder {
-				if e.retained && (!tenantOver || over || e.owner == owner) && (pass == 1 || e.pickedUp) {
-					victim = e
-					break
-				}
-			}
-		}
+		// Engine-wide when the engine is over its bound, else among the
+		// owner's (only the owner is over).
+		victim := s.order.victim(owner, !over)
 		if victim == nil {
 			return
 		}

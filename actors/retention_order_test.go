@@ -3,6 +3,7 @@ package actors
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -221,4 +222,32 @@ func countRetained(order []*entry) int {
 		}
 	}
 	return n
+}
+
+// Past the bound of remembered expired ids, each unread eviction forgot
+// the oldest id by copying all the others into a new slice: 160 KB
+// allocated per request at the default bound.
+func TestRememberingAnExpiredIDCopiesNothing(t *testing.T) {
+	const bound = 1000
+	r := newRetentionRig(func(c *Config) { c.MaxRetained = bound })
+	for range 3 * bound { // past both bounds: retained and remembered
+		r.finish("o", 1)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const requests = 1000
+	for range requests {
+		r.finish("o", 1)
+	}
+	runtime.ReadMemStats(&after)
+	if len(r.c.poisoned) < 3*bound {
+		t.Fatalf("%d evictions, want at least %d", len(r.c.poisoned), 3*bound)
+	}
+	// A request's own entry, id and PID are about 500 bytes.
+	if per := (after.TotalAlloc - before.TotalAlloc) / requests; per > 2048 {
+		t.Errorf("%d bytes allocated per evicting request, want at most 2048", per)
+	}
+	if len(r.s.expired) != bound {
+		t.Errorf("%d expired ids remembered, want %d", len(r.s.expired), bound)
+	}
 }

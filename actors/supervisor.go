@@ -131,9 +131,10 @@ type supervisor struct {
 	evictedUnread uint64
 	// expired remembers the ids retention evicted unread, with their
 	// owners, so they answer ErrExpired instead of ErrNotFound; bounded
-	// by expiredOrder.
+	// by expiredOrder (oldest first, from expiredHead on).
 	expired      map[string]string
 	expiredOrder []string
+	expiredHead  int
 
 	// queue is FIFO; entries that left it (cancelled, timed out) stay as
 	// tombstones until promotion or compaction skips them.
@@ -619,11 +620,17 @@ func (s *supervisor) evict(c actor.Context, owner string) {
 func (s *supervisor) rememberExpired(e *entry) {
 	s.expired[e.id] = e.owner
 	s.expiredOrder = append(s.expiredOrder, e.id)
-	if over := len(s.expiredOrder) - s.cfg.MaxRetained; over > 0 {
-		for _, id := range s.expiredOrder[:over] {
-			delete(s.expired, id)
-		}
-		s.expiredOrder = append(s.expiredOrder[:0:0], s.expiredOrder[over:]...)
+	for len(s.expiredOrder)-s.expiredHead > s.cfg.MaxRetained {
+		delete(s.expired, s.expiredOrder[s.expiredHead])
+		s.expiredOrder[s.expiredHead] = ""
+		s.expiredHead++
+	}
+	// Drop the forgotten front once it is half the slice: amortized
+	// constant time, where copying the rest for each id forgotten cost a
+	// copy of MaxRetained ids per evicting request.
+	if s.expiredHead > 64 && 2*s.expiredHead > len(s.expiredOrder) {
+		s.expiredOrder = append(make([]string, 0, 2*(len(s.expiredOrder)-s.expiredHead)), s.expiredOrder[s.expiredHead:]...)
+		s.expiredHead = 0
 	}
 }
 

@@ -1009,10 +1009,18 @@ func TestChatCancellingNoteOnItsOwnLine(t *testing.T) {
 			code := make(chan int, 1)
 			ctx, cancel := context.WithTimeout(t.Context(), waitLimit)
 			defer cancel()
+			// The interrupt goes only once the session has finished the
+			// write (it flushes after updating its line state): a note
+			// racing a write may add a blank line, by design, and the
+			// MultiWriter's two writes could even let it land between
+			// stdout's copy and the terminal's. Waiting on stdout alone
+			// made this test fail about once in a few hundred runs.
+			flushed := newSyncBuffer()
+			out := &flushingWriter{Writer: io.MultiWriter(stdout, terminal), flushed: flushed}
 			go func() {
-				code <- runChatWith(ctx, cfg, []string{"--server", f.url(), "p"}, io.MultiWriter(stdout, terminal), terminal, signals)
+				code <- runChatWith(ctx, cfg, []string{"--server", f.url(), "p"}, out, terminal, signals)
 			}()
-			stdout.waitFor(t, tc.shown)
+			flushed.waitFor(t, tc.shown)
 			signals <- os.Interrupt
 			var got int
 			select {
@@ -1025,6 +1033,26 @@ func TestChatCancellingNoteOnItsOwnLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flushingWriter is stdout with a Flush, which the session calls once a
+// write is complete; flushed then gets what was written since the last.
+type flushingWriter struct {
+	io.Writer
+	pending []byte
+	flushed *syncBuffer
+}
+
+func (w *flushingWriter) Write(p []byte) (int, error) {
+	n, err := w.Writer.Write(p)
+	w.pending = append(w.pending, p[:n]...)
+	return n, err
+}
+
+func (w *flushingWriter) Flush() error {
+	_, _ = w.flushed.Write(w.pending)
+	w.pending = w.pending[:0]
+	return nil
 }
 
 func TestChatSecondSignalQuits(t *testing.T) {

@@ -283,3 +283,53 @@ func BenchmarkEvictionAtTheRetentionBound(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSubmitAndRead is one request from its submit to its end, read
+// whole, created either as Submit then Subscribe or with one
+// SubmitAndSubscribe (what POST /v1/chat/completions and
+// POST /v1/responses do); parallel, so that the supervisor, which every
+// submit and subscribe passes through, is what limits it.
+//
+//	go test -run '^$' -bench SubmitAndRead -benchmem -count 6 ./actors
+func BenchmarkSubmitAndRead(b *testing.B) {
+	for _, oneCall := range []bool{false, true} {
+		name := "two_calls"
+		if oneCall {
+			name = "one_call"
+		}
+		b.Run(name, func(b *testing.B) {
+			cfg := actors.DefaultConfig(pertoken.CountingProvider{N: 4})
+			cfg.MaxActive, cfg.MaxQueued = 10_000, 10_000
+			eng, err := actors.New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer eng.Close()
+			ctx := context.Background()
+			spec := actors.Spec{Messages: []llm.Message{{Role: llm.RoleUser, Content: "hi"}}}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					var s *actors.Subscription
+					var err error
+					if oneCall {
+						_, s, err = eng.SubmitAndSubscribe(ctx, "o", spec)
+					} else {
+						var snap actors.Snapshot
+						if snap, err = eng.Submit(ctx, "o", spec); err == nil {
+							s, err = eng.Subscribe(ctx, snap.ID, "o", 0)
+						}
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					for err == nil {
+						_, err = s.Next(ctx)
+					}
+					s.Close()
+				}
+			})
+		})
+	}
+}

@@ -13,9 +13,9 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// TestCallsThatGiveUpLeaveNothingBehind: submits and subscribes with
-// deadlines of 1–50 µs, on real time so that deadlines really race the
-// answers. Afterwards the engine holds exactly the requests whose submit
+// TestCallsThatGiveUpLeaveNothingBehind: submits, subscribes and
+// submits with a reader (SubmitAndSubscribe) with deadlines of 1–50 µs,
+// on real time so that deadlines really race the answers. Afterwards the engine holds exactly the requests whose submit
 // succeeded and exactly the subscribers whose subscribe succeeded: a
 // command that arrives late is dropped, one that was carried out while its
 // caller gave up is withdrawn.
@@ -37,11 +37,11 @@ func TestCallsThatGiveUpLeaveNothingBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	var submitted, subscribed int
+	var submitted, subscribed, both int
 	var subs []*Subscription
 	var wg sync.WaitGroup
 	for i := range 200 {
-		wg.Add(2)
+		wg.Add(3)
 		deadline := time.Duration(1+i%50) * time.Microsecond * time.Duration(1+(i%4)*(i%4)*100) // 1 µs to 45 ms
 		go func() {
 			defer wg.Done()
@@ -64,6 +64,17 @@ func TestCallsThatGiveUpLeaveNothingBehind(t *testing.T) {
 				mu.Unlock()
 			}
 		}()
+		go func() {
+			defer wg.Done()
+			c, cancel := context.WithTimeout(ctx, deadline)
+			defer cancel()
+			if _, sub, err := eng.SubmitAndSubscribe(c, owner, prompt(fmt.Sprint("both", i))); err == nil {
+				mu.Lock()
+				both++
+				subs = append(subs, sub)
+				mu.Unlock()
+			}
+		}()
 	}
 	wg.Wait()
 	// Withdrawals were sent before the calls returned, so they are in the
@@ -72,8 +83,8 @@ func TestCallsThatGiveUpLeaveNothingBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Registered != submitted+1 {
-		t.Errorf("registered %d requests; %d submits succeeded (+1 target)", st.Registered, submitted)
+	if st.Registered != submitted+both+1 {
+		t.Errorf("registered %d requests; %d submits and %d submits with a reader succeeded (+1 target)", st.Registered, submitted, both)
 	}
 	snap, err := eng.Status(ctx, target.ID, owner)
 	if err != nil {
@@ -82,7 +93,7 @@ func TestCallsThatGiveUpLeaveNothingBehind(t *testing.T) {
 	if snap.Subscribers != subscribed {
 		t.Errorf("%d subscribers attached; %d subscribes succeeded", snap.Subscribers, subscribed)
 	}
-	t.Logf("%d of 200 submits and %d of 200 subscribes succeeded", submitted, subscribed)
+	t.Logf("%d of 200 submits, %d of 200 subscribes and %d of 200 submits with a reader succeeded", submitted, subscribed, both)
 	for _, s := range subs {
 		s.Close()
 	}

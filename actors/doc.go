@@ -10,6 +10,7 @@
 //	eng, err := actors.New(actors.DefaultConfig(provider))
 //	snap, err := eng.Submit(ctx, owner, actors.Spec{Messages: ...})
 //	sub, err := eng.Subscribe(ctx, snap.ID, owner, 0)
+//	// or both in one call: snap, sub, err := eng.SubmitAndSubscribe(ctx, owner, spec)
 //	defer sub.Close()
 //	for {
 //		records, err := sub.Next(ctx) // io.EOF after the end record

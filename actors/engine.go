@@ -146,17 +146,9 @@ func (e *Engine) SubmitHere(ctx context.Context, owner string, spec Spec) (Snaps
 }
 
 func (e *Engine) submit(ctx context.Context, owner string, spec Spec, forward bool) (Snapshot, error) {
-	if err := spec.validate(); err != nil {
+	if err := e.admissible(&spec); err != nil {
 		return Snapshot{}, err
 	}
-	// A setting the provider cannot honour is refused here, before the
-	// request exists: nothing is silently dropped.
-	if err := llm.Check(e.cfg.Provider, spec.Request()); err != nil {
-		return Snapshot{}, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
-	}
-	spec.Messages = append(spec.Messages[:0:0], spec.Messages...)
-	spec.Metadata = maps.Clone(spec.Metadata)
-	spec.Settings = spec.Settings.Clone()
 	if b := e.peers.Load(); forward && spec.IdempotencyKey != "" && b != nil && b.p != nil && !b.p.KeyHome(owner, spec.IdempotencyKey) {
 		timeout, err := e.callTimeout(ctx, 0)
 		if err != nil {
@@ -166,6 +158,23 @@ func (e *Engine) submit(ctx context.Context, owner string, spec Spec, forward bo
 	}
 	m := &Submit{Owner: owner, Spec: spec}
 	return e.snapshot(e.ask(ctx, m, 0, func(ref uint64) any { return &Withdraw{Owner: owner, Ref: ref} }))
+}
+
+// admissible checks spec and makes it the request's own: the caller's
+// slices and maps are copied.
+func (e *Engine) admissible(spec *Spec) error {
+	if err := spec.validate(); err != nil {
+		return err
+	}
+	// A setting the provider cannot honour is refused here, before the
+	// request exists: nothing is silently dropped.
+	if err := llm.Check(e.cfg.Provider, spec.Request()); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	}
+	spec.Messages = append(spec.Messages[:0:0], spec.Messages...)
+	spec.Metadata = maps.Clone(spec.Metadata)
+	spec.Settings = spec.Settings.Clone()
+	return nil
 }
 
 // Status returns the request's current snapshot.
@@ -251,7 +260,7 @@ func (e *Engine) Subscribe(ctx context.Context, id, owner string, after uint64) 
 	// Room for every batch the subscription grants, plus the final batch
 	// a stopping request leaves; the actor never blocks.
 	ch := make(chan Batch, pullWindow+1)
-	res, err := e.ask(ctx, &Subscribe{ID: id, Owner: owner, After: after, ch: ch}, 0,
+	res, err := e.ask(ctx, &Subscribe{ID: id, Owner: owner, After: after, ch: ch, credits: pullWindow}, 0,
 		func(ref uint64) any { return &Withdraw{ID: id, Owner: owner, Ref: ref} })
 	if err != nil {
 		return nil, err
@@ -260,11 +269,57 @@ func (e *Engine) Subscribe(ctx context.Context, id, owner string, after uint64) 
 	if !ok {
 		return nil, fmt.Errorf("%w: unexpected answer %T", ErrNoAnswer, res)
 	}
-	s := &Subscription{root: e.system.Root, req: sub.Request, id: sub.Sub, ch: ch, cursor: after, snapshot: sub.Snapshot, max: e.cfg.BatchSize}
+	return e.subscription(sub, ch, after), nil
+}
+
+// subscription is the reading end of an in-process subscriber that
+// attached with the whole window granted.
+func (e *Engine) subscription(sub *Subscribed, ch chan Batch, after uint64) *Subscription {
+	s := &Subscription{root: e.system.Root, req: sub.Request, id: sub.Sub, ch: ch, cursor: after, snapshot: sub.Snapshot, max: e.cfg.BatchSize, granted: true}
 	if sub.Exhausted {
 		s.exhausted, s.done, s.detached = true, true, true
 	}
-	return s, nil
+	return s
+}
+
+// SubmitAndSubscribe is Submit, then Subscribe at cursor 0, in one call
+// to the supervisor: the new request attaches the subscriber as it
+// answers, before it starts, so the reader misses nothing. It is what a
+// single-request API such as POST /v1/chat/completions wants: one
+// command through the supervisor, which every command passes through,
+// instead of two. A
+// submit with an IdempotencyKey takes the two calls, as its retry may
+// find a request that exists already, possibly on another node; there,
+// if the request exists but the subscription fails, the snapshot comes
+// with the error.
+func (e *Engine) SubmitAndSubscribe(ctx context.Context, owner string, spec Spec) (Snapshot, *Subscription, error) {
+	if spec.IdempotencyKey != "" {
+		return e.submitThenSubscribe(ctx, owner, spec)
+	}
+	if err := e.admissible(&spec); err != nil {
+		return Snapshot{}, nil, err
+	}
+	ch := make(chan Batch, pullWindow+1)
+	m := &Submit{Owner: owner, Spec: spec, ch: ch}
+	res, err := e.ask(ctx, m, 0, func(ref uint64) any { return &Withdraw{Owner: owner, Ref: ref} })
+	if err != nil {
+		return Snapshot{}, nil, err
+	}
+	sub, ok := res.(*Subscribed)
+	if !ok {
+		return Snapshot{}, nil, fmt.Errorf("%w: unexpected answer %T", ErrNoAnswer, res)
+	}
+	s := e.subscription(sub, ch, 0)
+	return s.snapshot, s, nil
+}
+
+func (e *Engine) submitThenSubscribe(ctx context.Context, owner string, spec Spec) (Snapshot, *Subscription, error) {
+	snap, err := e.Submit(ctx, owner, spec)
+	if err != nil {
+		return snap, nil, err
+	}
+	sub, err := e.Subscribe(ctx, snap.ID, owner, 0)
+	return snap, sub, err
 }
 
 // Close stops every request (running ones end as failed/shutdown, and

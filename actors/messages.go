@@ -147,6 +147,10 @@ type Submit struct {
 	Spec     Spec
 	Ref      uint64
 	Deadline time.Time
+	// ch, set by Engine.SubmitAndSubscribe, attaches an in-process
+	// subscriber at cursor 0 as the request answers: the reply is then
+	// *Subscribed, its Snapshot the request as accepted.
+	ch chan Batch
 }
 
 // GetStatus asks for a snapshot. Reply: *Snapshot or *Error(ErrNotFound).
@@ -222,6 +226,9 @@ type Subscribe struct {
 	Deadline  time.Time
 	// ch is the in-process sink used by Engine.Subscribe instead of Sink.
 	ch chan Batch
+	// credits is the window an in-process subscriber grants as it
+	// attaches, so that its first read needs no Pull.
+	credits int
 }
 
 // Subscribed answers Subscribe. Send Pull and Unsubscribe to Request.
@@ -348,6 +355,9 @@ type (
 		position int
 		ref      uint64
 		replayed bool
+		// attach, for Engine.SubmitAndSubscribe, is the subscriber the
+		// new request attaches before it answers.
+		attach *Subscribe
 	}
 	// logQuery is GetLog forwarded with the queue position and Ref.
 	logQuery struct {

@@ -129,6 +129,10 @@ func (r *requestActor) Receive(c actor.Context) {
 	case *timerFired:
 		r.step(c, model.TimerFired{Timer: m.timer, Gen: m.gen, At: now()})
 	case *statusQuery:
+		if m.attach != nil {
+			r.attachAtSubmit(c, m)
+			return
+		}
 		snap := r.snapshot(m.position).withRef(m.ref)
 		snap.Replayed = m.replayed
 		c.Respond(snap)
@@ -339,16 +343,28 @@ func textBytes(m llm.Message) int64 {
 }
 
 func (r *requestActor) run(c actor.Context, effects []model.Effect) {
-	// Metrics count the end before any subscriber can see it.
+	// Metrics count the end before any subscriber can see it, and the
+	// supervisor learns of it before too (at the Append below): a client
+	// that read the end and submits again finds the slot free and this
+	// request retained.
+	var fin *model.Finished
 	for _, e := range effects {
 		if f, ok := e.(model.Finished); ok {
 			r.observeFinished(&f.End)
+			fin = &f
 		}
 	}
 	for _, e := range effects {
 		switch e := e.(type) {
 		case model.Append:
-			r.appendRecords(c, e.Records)
+			r.log.append(e.Records)
+			if fin != nil {
+				r.finished(c, fin)
+				fin = nil
+			}
+			if !mutant("lost-wakeup") {
+				r.wake(c)
+			}
 		case model.StartProducer:
 			r.startProducer(c)
 		case model.StopProducer:
@@ -356,34 +372,10 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 		case model.ArmTimer:
 			r.arm(c, e)
 		case model.Finished:
-			var ran time.Duration
-			if !r.life.StartedAt.IsZero() {
-				ran = r.life.FinishedAt.Sub(r.life.StartedAt)
+			if fin != nil {
+				r.finished(c, fin)
+				fin = nil
 			}
-			// The prompt and settings are not needed once the answer ended:
-			// drop them, so what stays retained is the log. A request kept
-			// on purpose (KeepInput: a stored Response, which a later turn may
-			// continue) keeps its input messages.
-			if !r.spec.KeepInput {
-				r.spec.Messages = nil
-			}
-			r.spec.Settings = llm.Settings{}
-			bytes, shared := r.retainedBytes()
-			c.Send(c.Parent(), &finished{id: r.id, ran: ran, bytes: bytes, shared: shared})
-			level := zerolog.InfoLevel
-			if e.End.Status == model.StatusFailed {
-				level = zerolog.WarnLevel
-			}
-			ev := r.event(level)
-			ev = ev.Stringer("status", e.End.Status).Stringer("reason", e.End.Reason).
-				Int("tokens", e.End.Tokens).Dur("ran_ms", ran)
-			if e.End.Message != "" {
-				ev = ev.Str("detail", e.End.Message)
-			}
-			if u := e.End.Upstream; u != nil && u.Status != 0 {
-				ev = ev.Int("upstream_status", u.Status)
-			}
-			ev.Msg("request finished")
 		case model.CancelReply:
 			var ref uint64
 			if m, ok := c.Message().(*Cancel); ok {
@@ -404,6 +396,40 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 			}
 		}
 	}
+}
+
+// finished tells the supervisor the request ended, so that it frees the
+// slot and retains the request, and logs the end. The end record is in
+// the log already: the retained size counts it.
+func (r *requestActor) finished(c actor.Context, f *model.Finished) {
+	var ran time.Duration
+	if !r.life.StartedAt.IsZero() {
+		ran = r.life.FinishedAt.Sub(r.life.StartedAt)
+	}
+	// The prompt and settings are not needed once the answer ended:
+	// drop them, so what stays retained is the log. A request kept
+	// on purpose (KeepInput: a stored Response, which a later turn may
+	// continue) keeps its input messages.
+	if !r.spec.KeepInput {
+		r.spec.Messages = nil
+	}
+	r.spec.Settings = llm.Settings{}
+	bytes, shared := r.retainedBytes()
+	c.Send(c.Parent(), &finished{id: r.id, ran: ran, bytes: bytes, shared: shared})
+	level := zerolog.InfoLevel
+	if f.End.Status == model.StatusFailed {
+		level = zerolog.WarnLevel
+	}
+	ev := r.event(level)
+	ev = ev.Stringer("status", f.End.Status).Stringer("reason", f.End.Reason).
+		Int("tokens", f.End.Tokens).Dur("ran_ms", ran)
+	if f.End.Message != "" {
+		ev = ev.Str("detail", f.End.Message)
+	}
+	if u := f.End.Upstream; u != nil && u.Status != 0 {
+		ev = ev.Int("upstream_status", u.Status)
+	}
+	ev.Msg("request finished")
 }
 
 func (r *requestActor) observeFinished(end *model.End) {
@@ -540,6 +566,13 @@ func (r *requestActor) subscribe(c actor.Context, m *Subscribe) {
 		fail(fmt.Errorf("%w: subscribe without a sink", ErrInvalidRequest))
 		return
 	}
+	s := r.attach(c, m)
+	c.Respond(&Subscribed{Sub: s.id, Request: c.Self(), Snapshot: r.snapshotValue(0), Ref: m.Ref})
+}
+
+// attach adds m's subscriber, which the caller checked, and hands it
+// what its first credits can take.
+func (r *requestActor) attach(c actor.Context, m *Subscribe) *subscriber {
 	s := &subscriber{id: lastSubID.Add(1), cursor: m.After, pid: m.Sink, ch: m.ch, ref: m.Ref}
 	if s.pid != nil {
 		c.Watch(s.pid)
@@ -547,7 +580,23 @@ func (r *requestActor) subscribe(c actor.Context, m *Subscribe) {
 	r.subs = append(r.subs, s)
 	r.cfg.Observer.SubscribersChanged(1)
 	r.step(c, model.Attach{At: now()})
-	c.Respond(&Subscribed{Sub: s.id, Request: c.Self(), Snapshot: r.snapshotValue(0), Ref: m.Ref})
+	if m.credits > 0 {
+		s.credits, s.max = m.credits, r.cfg.BatchSize
+		r.deliver(c, s)
+		r.flush(c)
+	}
+	return s
+}
+
+// attachAtSubmit answers a new request's submit with its subscriber
+// attached (Engine.SubmitAndSubscribe). It is the request's first
+// message after Started, so the request is pending with no subscriber
+// yet, and MaxSubscribers is at least 1: nothing can refuse it.
+func (r *requestActor) attachAtSubmit(c actor.Context, m *statusQuery) {
+	s := r.attach(c, m.attach)
+	snap := r.snapshotValue(m.position)
+	snap.Ref = m.ref
+	c.Respond(&Subscribed{Sub: s.id, Request: c.Self(), Snapshot: snap, Ref: m.ref})
 }
 
 // lastSubID numbers subscribers across every request and supervisor of

@@ -351,7 +351,13 @@ func (s *supervisor) submit(c actor.Context, m *Submit) {
 	// The answer comes from the request itself (its snapshot as
 	// accepted, state pending), and only after the id is registered,
 	// so a status right after submit never says not found.
-	c.RequestWithCustomSender(pid, &statusQuery{position: s.position(e), ref: m.Ref}, c.Sender())
+	q := &statusQuery{position: s.position(e), ref: m.Ref}
+	if m.ch != nil {
+		// Attached before admit is queued behind it: the subscriber is
+		// there before the first record.
+		q.attach = &Subscribe{ID: id, Owner: m.Owner, Ref: m.Ref, ch: m.ch, credits: pullWindow}
+	}
+	c.RequestWithCustomSender(pid, q, c.Sender())
 	if admitNow {
 		c.Send(pid, &admit{})
 	}

@@ -324,7 +324,8 @@ func (a *api) chatCompletions(c echo.Context) (streamer, error) {
 	}
 	ctx := c.Request().Context()
 	owner := tenantOf(c)
-	snap, err := a.eng.Submit(ctx, owner, actors.Spec{
+	// One call to the engine creates the request and attaches the reader.
+	snap, sub, err := a.eng.SubmitAndSubscribe(ctx, owner, actors.Spec{
 		Model:        req.model,
 		Messages:     req.messages,
 		MaxTokens:    req.maxTokens,
@@ -333,11 +334,10 @@ func (a *api) chatCompletions(c echo.Context) (streamer, error) {
 		Metadata:     map[string]string{metaObject: objectChat},
 		TraceID:      armhttp.TraceID(c),
 	})
-	if err != nil {
+	if err != nil && snap.ID == "" {
 		return nil, submitError(err, "chat completion", req.name)
 	}
 	armhttp.MarkSubmitted(c, snap.ID, false)
-	sub, err := a.eng.Subscribe(ctx, snap.ID, owner, 0)
 	if err != nil {
 		a.abandon(ctx, snap.ID, owner)
 		return nil, engineError(err, "chat completion", prefixChat+snap.ID)

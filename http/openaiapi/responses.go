@@ -89,13 +89,22 @@ func (a *api) createResponse(c echo.Context) (streamer, error) {
 	}
 	ctx := c.Request().Context()
 	owner := tenantOf(c)
-	snap, err := a.eng.Submit(ctx, owner, spec)
-	if err != nil {
+	// A response that is read as it runs is created with its reader
+	// attached, in one call to the engine.
+	reads := !req.background || req.stream
+	var snap actors.Snapshot
+	var sub *actors.Subscription
+	if reads {
+		snap, sub, err = a.eng.SubmitAndSubscribe(ctx, owner, spec)
+	} else {
+		snap, err = a.eng.Submit(ctx, owner, spec)
+	}
+	if err != nil && snap.ID == "" {
 		return nil, submitError(err, "response", req.name)
 	}
 	armhttp.MarkSubmitted(c, snap.ID, snap.Replayed)
 	meta, _ := a.metaOf(snap)
-	if req.background && !req.stream {
+	if !reads {
 		// Background without a stream: the response as it is now
 		// (queued or in progress); the client polls or streams it.
 		conv, err := a.load(ctx, snap.ID, owner)
@@ -104,7 +113,6 @@ func (a *api) createResponse(c echo.Context) (streamer, error) {
 		}
 		return nil, writeJSON(c, stdhttp.StatusOK, conv.response())
 	}
-	sub, err := a.eng.Subscribe(ctx, snap.ID, owner, 0)
 	if err != nil {
 		if !req.background {
 			a.abandon(ctx, snap.ID, owner)

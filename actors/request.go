@@ -344,9 +344,9 @@ func textBytes(m llm.Message) int64 {
 
 func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 	// Metrics count the end before any subscriber can see it, and the
-	// supervisor learns of it before too (at the Append below): a client
-	// that read the end and submits again finds the slot free and this
-	// request retained.
+	// supervisor learns of it before too (at the Append of the end
+	// record, below): a client that read the end and submits again finds
+	// the slot free and this request retained.
 	var fin *model.Finished
 	for _, e := range effects {
 		if f, ok := e.(model.Finished); ok {
@@ -358,7 +358,7 @@ func (r *requestActor) run(c actor.Context, effects []model.Effect) {
 		switch e := e.(type) {
 		case model.Append:
 			r.log.append(e.Records)
-			if fin != nil {
+			if n := len(e.Records); fin != nil && n > 0 && e.Records[n-1].Kind == model.KindEnd {
 				r.finished(c, fin)
 				fin = nil
 			}

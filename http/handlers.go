@@ -35,19 +35,38 @@ const (
 	maxIDBytes          = 128
 )
 
+// submit serves POST /v1/requests: the snapshot (202), or, for a client
+// that accepts text/event-stream, the request's event stream from its
+// first event in the same round trip. The stream parks under this frame,
+// which holds little: the parsing and the submit are in functions of
+// their own.
 func (s *Server) submit(c echo.Context) error {
-	if s.draining.Load() {
-		return apiError(stdhttp.StatusServiceUnavailable, CodeShuttingDown, "the server is shutting down")
+	if !acceptsEventStream(c.Request()) {
+		return s.submitSnapshot(c)
 	}
-	spec, err := s.readSubmit(c.Request())
+	sub, err := s.openSubmitted(c)
 	if err != nil {
 		return err
 	}
-	key, ok := IdempotencyKey(c.Request())
-	if !ok {
-		return apiError(stdhttp.StatusBadRequest, CodeInvalidRequest, "the Idempotency-Key header must be at most %d printable ASCII characters", maxIdempotencyKeyBytes)
+	defer sub.Close()
+	if s.streamDone != nil {
+		defer s.streamDone()
 	}
-	spec.IdempotencyKey, spec.TraceID = key, TraceID(c)
+	s.metrics.streams.Inc()
+	defer s.metrics.streams.Dec()
+	startStream(c.Response())
+	s.stream(c.Request().Context(), c.Response(), sub)
+	return nil
+}
+
+// submitSnapshot creates the request and answers its snapshot.
+//
+//go:noinline
+func (s *Server) submitSnapshot(c echo.Context) error {
+	spec, err := s.submitSpec(c)
+	if err != nil {
+		return err
+	}
 	snap, err := s.eng.Submit(c.Request().Context(), tenant(c), spec)
 	if err != nil {
 		return s.submitError(err, snap)
@@ -55,6 +74,61 @@ func (s *Server) submit(c echo.Context) error {
 	MarkSubmitted(c, snap.ID, snap.Replayed)
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/requests/"+snap.ID)
 	return c.JSON(stdhttp.StatusAccepted, s.snapshotJSON(snap))
+}
+
+// submitSpec reads and checks a submit.
+func (s *Server) submitSpec(c echo.Context) (actors.Spec, error) {
+	if s.draining.Load() {
+		return actors.Spec{}, apiError(stdhttp.StatusServiceUnavailable, CodeShuttingDown, "the server is shutting down")
+	}
+	spec, err := s.readSubmit(c.Request())
+	if err != nil {
+		return actors.Spec{}, err
+	}
+	key, ok := IdempotencyKey(c.Request())
+	if !ok {
+		return actors.Spec{}, apiError(stdhttp.StatusBadRequest, CodeInvalidRequest, "the Idempotency-Key header must be at most %d printable ASCII characters", maxIdempotencyKeyBytes)
+	}
+	spec.IdempotencyKey, spec.TraceID = key, TraceID(c)
+	return spec, nil
+}
+
+// acceptsEventStream reports whether a submit asks for the request's
+// event stream as its answer: an Accept header that names
+// text/event-stream (a client that accepts anything gets the snapshot).
+func acceptsEventStream(r *stdhttp.Request) bool {
+	for _, v := range r.Header.Values(echo.HeaderAccept) {
+		for part := range strings.SplitSeq(v, ",") {
+			media, _, _ := strings.Cut(part, ";")
+			if strings.EqualFold(strings.TrimSpace(media), "text/event-stream") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// openSubmitted creates the request with its reader attached, in one
+// command to the engine, and names it in Location before the first event.
+// A client that loses the stream resumes it with GET
+// /v1/requests/{id}/events and Last-Event-ID, as with any stream.
+//
+//go:noinline
+func (s *Server) openSubmitted(c echo.Context) (*actors.Subscription, error) {
+	spec, err := s.submitSpec(c)
+	if err != nil {
+		return nil, err
+	}
+	snap, sub, err := s.eng.SubmitAndSubscribe(c.Request().Context(), tenant(c), spec)
+	if err != nil && snap.ID == "" {
+		return nil, s.submitError(err, snap)
+	}
+	MarkSubmitted(c, snap.ID, snap.Replayed)
+	if err != nil {
+		return nil, s.engineError(err, snap)
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/requests/"+snap.ID)
+	return sub, nil
 }
 
 // submitError names the setting the provider cannot honour, or maps the

@@ -238,6 +238,21 @@ func (e *env) open(id, query string, headers ...string) (*stream, *stdhttp.Respo
 		path += "?" + query
 	}
 	req, _ := stdhttp.NewRequestWithContext(ctx, "GET", path, nil)
+	return e.openRequest(req, cancel, headers...)
+}
+
+// openSubmit posts body to /v1/requests asking for the event stream as
+// the answer; like open, it returns the response of a non-200 answer.
+func (e *env) openSubmit(body string, headers ...string) (*stream, *stdhttp.Response, []byte) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := stdhttp.NewRequestWithContext(ctx, "POST", e.url+"/v1/requests", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	return e.openRequest(req, cancel, headers...)
+}
+
+func (e *env) openRequest(req *stdhttp.Request, cancel context.CancelFunc, headers ...string) (*stream, *stdhttp.Response, []byte) {
+	e.t.Helper()
 	req.Header.Set("Accept", "text/event-stream")
 	if e.key != "" {
 		req.Header.Set("Authorization", "Bearer "+e.key)
@@ -248,7 +263,7 @@ func (e *env) open(id, query string, headers ...string) (*stream, *stdhttp.Respo
 	resp, err := e.client.Do(req)
 	if err != nil {
 		cancel()
-		e.t.Fatalf("GET events: %v", err)
+		e.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	if resp.StatusCode != stdhttp.StatusOK {
 		data, _ := io.ReadAll(resp.Body)

@@ -48,15 +48,7 @@ func (s *Server) submit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	defer sub.Close()
-	if s.streamDone != nil {
-		defer s.streamDone()
-	}
-	s.metrics.streams.Inc()
-	defer s.metrics.streams.Dec()
-	startStream(c.Response())
-	s.stream(c.Request().Context(), c.Response(), sub)
-	return nil
+	return s.serveStream(c, sub)
 }
 
 // submitSnapshot creates the request and answers its snapshot.
@@ -478,18 +470,7 @@ func (s *Server) events(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	defer sub.Close()
-	if s.streamDone != nil {
-		defer s.streamDone()
-	}
-	if sub.Exhausted() {
-		return c.NoContent(stdhttp.StatusNoContent)
-	}
-	s.metrics.streams.Inc()
-	defer s.metrics.streams.Dec()
-	startStream(c.Response())
-	s.stream(c.Request().Context(), c.Response(), sub)
-	return nil
+	return s.serveStream(c, sub)
 }
 
 // subscribe reads the cursor and attaches to the request.
@@ -523,12 +504,24 @@ func startStream(w *echo.Response) {
 	w.Flush()
 }
 
-// stream writes records as they come until the end record, the client
-// leaves, or the request stops without an end for this subscriber.
+// serveStream answers with sub's event stream, records as they come
+// until the end record, the client leaves, or the request stops without
+// an end for this subscriber (204 when sub is exhausted), and closes sub.
 //
 //go:noinline
-func (s *Server) stream(ctx context.Context, w *echo.Response, sub *actors.Subscription) {
-	Pump(ctx, w, sub, s.cfg.Heartbeat, appendEvents)
+func (s *Server) serveStream(c echo.Context, sub *actors.Subscription) error {
+	defer sub.Close()
+	if s.streamDone != nil {
+		defer s.streamDone()
+	}
+	if sub.Exhausted() {
+		return c.NoContent(stdhttp.StatusNoContent)
+	}
+	s.metrics.streams.Inc()
+	defer s.metrics.streams.Dec()
+	startStream(c.Response())
+	Pump(c.Request().Context(), c.Response(), sub, s.cfg.Heartbeat, appendEvents)
+	return nil
 }
 
 func appendEvents(b []byte, records []model.Record) []byte {

@@ -285,13 +285,12 @@ func (e *Engine) subscription(sub *Subscribed, ch chan Batch, after uint64) *Sub
 // SubmitAndSubscribe is Submit, then Subscribe at cursor 0, in one call
 // to the supervisor: the new request attaches the subscriber as it
 // answers, before it starts, so the reader misses nothing. It is what a
-// single-request API such as POST /v1/chat/completions wants: one
-// command through the supervisor, which every command passes through,
-// instead of two. A
-// submit with an IdempotencyKey takes the two calls, as its retry may
-// find a request that exists already, possibly on another node; there,
-// if the request exists but the subscription fails, the snapshot comes
-// with the error.
+// single-request API such as POST /v1/chat/completions wants: one command
+// through the supervisor, which every command passes through, instead of
+// two. A submit with an IdempotencyKey takes the two calls, as its retry
+// may find a request that exists already, possibly on another node;
+// there, if the request exists but the subscription fails, the snapshot
+// comes with the error.
 func (e *Engine) SubmitAndSubscribe(ctx context.Context, owner string, spec Spec) (Snapshot, *Subscription, error) {
 	if spec.IdempotencyKey != "" {
 		return e.submitThenSubscribe(ctx, owner, spec)

@@ -353,8 +353,9 @@ func (s *supervisor) submit(c actor.Context, m *Submit) {
 	// so a status right after submit never says not found.
 	q := &statusQuery{position: s.position(e), ref: m.Ref}
 	if m.ch != nil {
-		// Attached before admit is queued behind it: the subscriber is
-		// there before the first record.
+		// The request attaches the subscriber as it answers, and admit
+		// comes after the answer: the subscriber is there before the
+		// first record.
 		q.attach = &Subscribe{ID: id, Owner: m.Owner, Ref: m.Ref, ch: m.ch, credits: pullWindow}
 	}
 	c.RequestWithCustomSender(pid, q, c.Sender())

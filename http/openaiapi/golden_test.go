@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/armistice-go/armistice/llm"
 	"github.com/armistice-go/armistice/llm/scripted"
@@ -73,6 +75,25 @@ const (
 	responsesBgBody   = `{"model":"scripted","input":"Tell me about the rabbit.","stream":true,"background":true}`
 )
 
+// waitTokens waits until request id has logged n tokens.
+func (e *env) waitTokens(id string, n int) {
+	e.t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		snap, err := e.eng.Status(e.ctx(), id, "tenant-a")
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if snap.Tokens >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s logged %d tokens within %s, want %d", id, snap.Tokens, waitLimit, n)
+		}
+		runtime.Gosched()
+	}
+}
+
 func tokens(s *scripted.Script, texts ...string) {
 	for _, t := range texts {
 		s.Token(t)
@@ -130,6 +151,10 @@ func TestGoldenStreams(t *testing.T) {
 		{"responses_background_cancelled", func(t *testing.T, e *env) []byte {
 			return e.stream("/v1/responses", responsesBgBody, func(s *scripted.Script) {
 				tokens(s, "Alice", " ran")
+				// The script hands a token to the producer; wait until the
+				// request has logged both, or the cancel may overtake the
+				// second on a loaded machine (failed once in a full run).
+				e.waitTokens(fixedID(1), 2)
 				resp, data := e.do("POST", "/v1/responses/resp_"+fixedID(1)+"/cancel", "", keyA)
 				if resp.StatusCode != 200 {
 					t.Fatalf("cancel: %d %s", resp.StatusCode, data)

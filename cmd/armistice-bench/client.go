@@ -338,6 +338,48 @@ func (a *chatAPI) Cancel(_ context.Context, st *stream) error {
 	return nil
 }
 
+// oneTripName is the system name of Armistice's native API in one round
+// trip.
+const oneTripName = "armistice_1rt"
+
+// oneTripAPI is Armistice's native submit asked for its event stream
+// (POST /v1/requests with Accept: text/event-stream): one round trip like
+// direct, answered with the request's events from its first, and the
+// request named in Location.
+type oneTripAPI struct {
+	*relay
+}
+
+func (a *oneTripAPI) Name() string { return oneTripName }
+
+func (a *oneTripAPI) Open(ctx context.Context, sc script) (*stream, error) {
+	body, err := json.Marshal(client.Request{Prompt: "hi", Model: sc.model(), OnDisconnect: a.onDisconnect})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/v1/requests", bytes.NewReader(body))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := a.c.Do(req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	id := strings.TrimPrefix(res.Header.Get("Location"), "/v1/requests/")
+	if res.StatusCode != http.StatusOK || id == "" {
+		data, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		res.Body.Close()
+		cancel()
+		return nil, fmt.Errorf("%s: status %d, Location %q: %s", oneTripName, res.StatusCode, id, bytes.TrimSpace(data))
+	}
+	return &stream{id: id, cancel: cancel, body: res.Body, r: bufio.NewReader(res.Body), format: fmtNative, clock: a.clock}, nil
+}
+
 // relay is a system with the native API shape: POST /v1/requests, GET
 // .../events, POST .../cancel; Armistice and the baseline serve the same
 // paths. Submit and cancel go through package http/client, without

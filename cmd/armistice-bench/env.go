@@ -88,11 +88,14 @@ type relayOptions struct {
 type armSystem struct {
 	*relay
 	chat *chatAPI
-	eng  *actors.Engine
-	srv  *armhttp.Server
-	ln   net.Listener
-	up   *upstreamhttp.Client // its upstream client
-	done sync.WaitGroup
+	// oneTrip is the native API in one round trip (a submit that asks
+	// for its event stream).
+	oneTrip *oneTripAPI
+	eng     *actors.Engine
+	srv     *armhttp.Server
+	ln      net.Listener
+	up      *upstreamhttp.Client // its upstream client
+	done    sync.WaitGroup
 	// registryWarm is the heap pre-warming the registry took (bytes).
 	registryWarm int64
 }
@@ -179,9 +182,10 @@ func (e *env) newArmistice(o relayOptions) (*armSystem, error) {
 		return nil, err
 	}
 	a := &armSystem{
-		relay: rel,
-		chat:  &chatAPI{c: e.client, url: "http://" + ln.Addr().String(), clock: e.clock},
-		eng:   eng, srv: srv, ln: ln, up: up, registryWarm: warm,
+		relay:   rel,
+		chat:    &chatAPI{c: e.client, url: "http://" + ln.Addr().String(), clock: e.clock},
+		oneTrip: &oneTripAPI{relay: rel},
+		eng:     eng, srv: srv, ln: ln, up: up, registryWarm: warm,
 	}
 	a.done.Add(1)
 	go func() {

@@ -8,7 +8,9 @@
 //   - armistice: the real server (package http) and engine (package
 //     actors), with the llm/openai provider pointed at the local upstream;
 //     the ttft scenario also reaches it through its OpenAI-compatible
-//     POST /v1/chat/completions (armistice_chat, one round trip).
+//     POST /v1/chat/completions (armistice_chat, one round trip) and
+//     its native submit asked for its event stream (armistice_1rt, one
+//     round trip).
 //
 // Scenarios: per_token, relay, ttft, concurrent, idle, churn, resume,
 // cancel, cluster (three Armistice nodes as processes: the cross-node

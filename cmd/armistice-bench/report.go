@@ -87,6 +87,7 @@ var summaryKeys = []string{
 	"cluster_relay_ratio", "cluster_ttft_added_p50_us", "cluster_ttft_added_p99_us", "cluster_loss_p50_ms", "cluster_loss_p99_ms",
 	"ttft_proxy_added_p50_us", "ttft_proxy_added_p99_us", "idle_kb_per_stream_proxy",
 	"cpu_ratio_unsaturated", "cpu_ratio_unsaturated_streams",
+	"ttft_1rt_added_p50_us", "ttft_1rt_added_p99_us",
 }
 
 // finish computes the targets and the summary line.
@@ -121,6 +122,15 @@ func (r *report) finish() {
 			const note = "extra row: Armistice through POST /v1/chat/completions (stream), one round trip like direct"
 			t50 := le("ttft", "added TTFT p50, sequential, single round trip", c50.Median, 150, "µs")
 			t99 := le("ttft", "added TTFT p99, sequential, single round trip", c99.Median, 500, "µs")
+			t50.Note, t99.Note = note, note
+			t = append(t, t50, t99)
+		}
+		if o50, o99 := p.Sequential.OneTripAddedP50, p.Sequential.OneTripAddedP99; o50 != nil && o99 != nil {
+			set("ttft_1rt_added_p50_us", o50.Median)
+			set("ttft_1rt_added_p99_us", o99.Median)
+			const note = "extra row: Armistice's native API in one round trip, POST /v1/requests with Accept: text/event-stream"
+			t50 := le("ttft", "added TTFT p50, sequential, native single round trip", o50.Median, 150, "µs")
+			t99 := le("ttft", "added TTFT p99, sequential, native single round trip", o99.Median, 500, "µs")
 			t50.Note, t99.Note = note, note
 			t = append(t, t50, t99)
 		}
@@ -309,6 +319,9 @@ func (r *report) brief(name string) string {
 			if c50, c99 := p.Sequential.ChatAddedP50, p.Sequential.ChatAddedP99; c50 != nil && c99 != nil {
 				b += fmt.Sprintf("; %s sequential %.0f/%.0f µs", chatName, c50.Median, c99.Median)
 			}
+			if o50, o99 := p.Sequential.OneTripAddedP50, p.Sequential.OneTripAddedP99; o50 != nil && o99 != nil {
+				b += fmt.Sprintf("; %s sequential %.0f/%.0f µs", oneTripName, o50.Median, o99.Median)
+			}
 			return b
 		}
 	case "concurrent":
@@ -373,7 +386,7 @@ func (r *report) print(w io.Writer) {
 			{fmt.Sprintf("%d concurrent paced streams, %d measured per round", p.Concurrent.Streams, p.Concurrent.Requests), &p.Concurrent.ttftPart}} {
 			fmt.Fprintf(w, "\nttft (%s, %d rounds)\n", part.name, part.t.Rounds)
 			names := []string{"direct", "baseline", "armistice"}
-			for _, n := range []string{chatName, proxyName} {
+			for _, n := range []string{chatName, oneTripName, proxyName} {
 				if _, ok := part.t.Systems[n]; ok {
 					names = append(names, n)
 				}
@@ -386,6 +399,9 @@ func (r *report) print(w io.Writer) {
 				fig(part.t.AddedP50, "µs", 0), fig(part.t.AddedP99, "µs", 0), part.t.BaselineAddedP50.Median, part.t.BaselineAddedP99.Median)
 			if c50, c99 := part.t.ChatAddedP50, part.t.ChatAddedP99; c50 != nil && c99 != nil {
 				fmt.Fprintf(w, "  %s added (one round trip, POST /v1/chat/completions): p50 %s, p99 %s\n", chatName, fig(*c50, "µs", 0), fig(*c99, "µs", 0))
+			}
+			if o50, o99 := part.t.OneTripAddedP50, part.t.OneTripAddedP99; o50 != nil && o99 != nil {
+				fmt.Fprintf(w, "  %s added (one round trip, POST /v1/requests asking for text/event-stream): p50 %s, p99 %s\n", oneTripName, fig(*o50, "µs", 0), fig(*o99, "µs", 0))
 			}
 			if x50, x99 := part.t.ProxyAddedP50, part.t.ProxyAddedP99; x50 != nil && x99 != nil {
 				fmt.Fprintf(w, "  %s added (the floor: a bare reverse proxy, one round trip): p50 %s, p99 %s\n", proxyName, fig(*x50, "µs", 0), fig(*x99, "µs", 0))

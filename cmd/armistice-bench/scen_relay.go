@@ -210,6 +210,11 @@ type ttftPart struct {
 	// direct) minus direct, per round (µs). Sequential only.
 	ChatAddedP50 *figure `json:"chat_added_p50_us,omitempty"`
 	ChatAddedP99 *figure `json:"chat_added_p99_us,omitempty"`
+	// OneTripAddedP50/OneTripAddedP99: Armistice's native API in one
+	// round trip (armistice_1rt: POST /v1/requests with Accept:
+	// text/event-stream) minus direct, per round (µs). Sequential only.
+	OneTripAddedP50 *figure `json:"one_trip_added_p50_us,omitempty"`
+	OneTripAddedP99 *figure `json:"one_trip_added_p99_us,omitempty"`
 	// ProxyAddedP50/ProxyAddedP99: the bare reverse proxy (proxy.go, one
 	// round trip like direct) minus direct, per round (µs): the floor
 	// under any relay's added TTFT. Sequential only.
@@ -247,11 +252,11 @@ func (b *bench) ttft() (*ttftResult, error) {
 
 	// Sequential: one request at a time, the systems interleaved request
 	// by request; Armistice also through its single-request
-	// OpenAI-compatible route.
+	// OpenAI-compatible route and its native API in one round trip.
 	seq := &res.Sequential
 	seq.Rounds, seq.Requests, seq.Tokens = p.Rounds, p.TTFTRequests, p.TTFTTokens
 	sc := script{Tokens: p.TTFTTokens}
-	seqAll := append(slices.Clone(sys.all), sys.arm.chat, sys.proxy)
+	seqAll := append(slices.Clone(sys.all), sys.arm.chat, sys.arm.oneTrip, sys.proxy)
 	for _, s := range seqAll {
 		for range 5 { // warm-up
 			if _, _, err := b.ttftOne(ctx, s, sc); err != nil {
@@ -308,7 +313,7 @@ func (b *bench) ttft() (*ttftResult, error) {
 func (t *ttftPart) summarize(rounds []map[string][]float64) {
 	t.Systems = map[string]ttftSystem{}
 	p50s, p99s := map[string][]float64{}, map[string][]float64{}
-	var a50, a99, b50, b99, r99, c50, c99, x50, x99 []float64
+	var a50, a99, b50, b99, r99, c50, c99, o50, o99, x50, x99 []float64
 	for _, r := range rounds {
 		q50, q99 := map[string]float64{}, map[string]float64{}
 		for name, v := range r {
@@ -326,6 +331,10 @@ func (t *ttftPart) summarize(rounds []map[string][]float64) {
 			c50 = append(c50, round1(q50[chatName]-q50["direct"]))
 			c99 = append(c99, round1(q99[chatName]-q99["direct"]))
 		}
+		if _, ok := r[oneTripName]; ok {
+			o50 = append(o50, round1(q50[oneTripName]-q50["direct"]))
+			o99 = append(o99, round1(q99[oneTripName]-q99["direct"]))
+		}
 		if _, ok := r[proxyName]; ok {
 			x50 = append(x50, round1(q50[proxyName]-q50["direct"]))
 			x99 = append(x99, round1(q99[proxyName]-q99["direct"]))
@@ -340,6 +349,10 @@ func (t *ttftPart) summarize(rounds []map[string][]float64) {
 	if len(c50) > 0 {
 		f50, f99 := newFigure(c50), newFigure(c99)
 		t.ChatAddedP50, t.ChatAddedP99 = &f50, &f99
+	}
+	if len(o50) > 0 {
+		f50, f99 := newFigure(o50), newFigure(o99)
+		t.OneTripAddedP50, t.OneTripAddedP99 = &f50, &f99
 	}
 	if len(x50) > 0 {
 		f50, f99 := newFigure(x50), newFigure(x99)

@@ -126,14 +126,25 @@ func TestSmoke(t *testing.T) {
 	if _, ok := doc.Scenarios["ttft"]["sequential"].(map[string]any)["chat_added_p50_us"]; !ok {
 		t.Errorf("report's ttft.sequential has no chat_added_p50_us")
 	}
-	chatTargets := 0
+	// So did the native API in one round trip (a submit asking for its
+	// event stream).
+	if ts, ok := seq.Systems[oneTripName]; !ok || ts.P50.Median <= 0 || len(seq.samples[oneTripName]) != tinyPlan().TTFTRequests {
+		t.Errorf("ttft sequential %s: %+v, %d samples", oneTripName, ts, len(seq.samples[oneTripName]))
+	}
+	if seq.OneTripAddedP50 == nil || seq.OneTripAddedP99 == nil || len(seq.OneTripAddedP50.Rounds) != tinyPlan().Rounds {
+		t.Errorf("ttft sequential one-trip added: %v, %v", seq.OneTripAddedP50, seq.OneTripAddedP99)
+	}
+	if _, ok := s.TTFT.Concurrent.Systems[oneTripName]; ok {
+		t.Errorf("ttft concurrent has %s", oneTripName)
+	}
+	singleTripTargets := 0
 	for _, tr := range rep.Targets {
 		if strings.Contains(tr.Name, "single round trip") {
-			chatTargets++
+			singleTripTargets++
 		}
 	}
-	if chatTargets != 2 || !strings.Contains(stdout.String(), chatName+" added") {
-		t.Errorf("%d single-round-trip targets; summary:\n%s", chatTargets, stdout.String())
+	if singleTripTargets != 4 || !strings.Contains(stdout.String(), chatName+" added") || !strings.Contains(stdout.String(), oneTripName+" added") {
+		t.Errorf("%d single-round-trip targets; summary:\n%s", singleTripTargets, stdout.String())
 	}
 	// The floor (a bare reverse proxy) ran with the sequential TTFT and
 	// the idle rounds, and its figures reach the report, the summary line
@@ -156,8 +167,8 @@ func TestSmoke(t *testing.T) {
 			floorNotes++
 		}
 	}
-	if floorNotes != 5 || !strings.Contains(stdout.String(), proxyName+" added") {
-		t.Errorf("%d targets note the floor, want 5 (four sequential TTFT, idle); summary:\n%s", floorNotes, stdout.String())
+	if floorNotes != 7 || !strings.Contains(stdout.String(), proxyName+" added") {
+		t.Errorf("%d targets note the floor, want 7 (six sequential TTFT, idle); summary:\n%s", floorNotes, stdout.String())
 	}
 	if s.Concurrent.Main.Lost+s.Concurrent.Main.FailedStreams != 0 {
 		t.Errorf("concurrent lost %d, failed streams %d", s.Concurrent.Main.Lost, s.Concurrent.Main.FailedStreams)

@@ -13,7 +13,7 @@ import (
 // Hand-written SVG line charts: axes, ticks, a legend, lines or CDF
 // steps. No dependency.
 
-var systemColor = map[string]string{"direct": "#1f77b4", "baseline": "#ff7f0e", "armistice": "#2ca02c", queuedName: "#2ca02c", chatName: "#d62728", proxyName: "#7f7f7f"}
+var systemColor = map[string]string{"direct": "#1f77b4", "baseline": "#ff7f0e", "armistice": "#2ca02c", queuedName: "#2ca02c", chatName: "#d62728", oneTripName: "#9467bd", proxyName: "#7f7f7f"}
 
 type series struct {
 	name   string
@@ -254,6 +254,10 @@ func writePlots(dir string, r *report) ([]string, error) {
 				c.series = append(c.series, cdf(chatName, part.p.samples[chatName]))
 				c.note = fmt.Sprintf("Added over direct, p50 / p99 (medians of %d rounds): armistice %.0f / %.0f µs, %s %.0f / %.0f µs",
 					part.p.Rounds, part.p.AddedP50.Median, part.p.AddedP99.Median, chatName, c50.Median, c99.Median)
+			}
+			if o50, o99 := part.p.OneTripAddedP50, part.p.OneTripAddedP99; o50 != nil && o99 != nil {
+				c.series = append(c.series, cdf(oneTripName, part.p.samples[oneTripName]))
+				c.note += fmt.Sprintf(", %s %.0f / %.0f µs", oneTripName, o50.Median, o99.Median)
 			}
 			if x50, x99 := part.p.ProxyAddedP50, part.p.ProxyAddedP99; x50 != nil && x99 != nil {
 				floor := cdf(proxyName, part.p.samples[proxyName])

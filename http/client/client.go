@@ -72,7 +72,8 @@ type RetryPolicy struct {
 	// Default 10; 1 means no retries.
 	MaxAttempts int
 	// SubmitRetries is how many times a submit answered 429, or 503 with
-	// a Retry-After, is tried again. Default 3; negative: never.
+	// a Retry-After, or whose connection failed before the answer, is
+	// tried again. Default 3; negative: never.
 	SubmitRetries int
 	// BaseBackoff and MaxBackoff shape the backoff between attempts when
 	// the server gave no Retry-After: BaseBackoff doubling up to
@@ -262,41 +263,77 @@ type Usage struct {
 }
 
 // Submit creates a request. A 429 answer, or a 503 with a Retry-After, is
-// retried after its Retry-After (see RetryPolicy.SubmitRetries), with the same
-// Idempotency-Key on every attempt.
+// retried after its Retry-After, and a connection that failed before the
+// answer after a backoff (see RetryPolicy.SubmitRetries), with the same
+// Idempotency-Key on every attempt, so the server creates the request once.
 func (c *Client) Submit(ctx context.Context, r Request) (Snapshot, error) {
-	body, err := json.Marshal(r)
+	resp, err := c.submit(ctx, r, "application/json")
 	if err != nil {
 		return Snapshot{}, err
+	}
+	defer drain(resp)
+	return decodeSubmitted(resp)
+}
+
+// decodeSubmitted reads the snapshot a submit answered with.
+func decodeSubmitted(resp *http.Response) (Snapshot, error) {
+	var snap Snapshot
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBodyBytes)).Decode(&snap); err != nil {
+		return Snapshot{}, fmt.Errorf("%w: the submit answered %s with a body that is not JSON: %v", ErrProtocol, resp.Status, err)
+	}
+	if snap.ID == "" {
+		return Snapshot{}, fmt.Errorf("%w: submit answered without an id", ErrProtocol)
+	}
+	return snap, nil
+}
+
+// submit posts r, asking for accept, until an attempt is answered 2xx,
+// which it returns with its body unread; the retries are Submit's. The
+// answer's body reads under ctx.
+func (c *Client) submit(ctx context.Context, r Request, accept string) (*http.Response, error) {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
 	}
 	key := idempotencyKey()
 	for attempt := 1; ; attempt++ {
 		req, err := c.newRequest(ctx, http.MethodPost, "/v1/requests", body)
 		if err != nil {
-			return Snapshot{}, err
+			return nil, err
 		}
 		req.Header.Set("Idempotency-Key", key)
-		var snap Snapshot
-		err = c.doJSON(req, &snap)
-		if err == nil {
-			if snap.ID == "" {
-				return Snapshot{}, fmt.Errorf("%w: submit answered without an id", ErrProtocol)
-			}
-			return snap, nil
+		req.Header.Set("Accept", accept)
+		resp, err := c.hc.Do(req)
+		if err == nil && resp.StatusCode/100 == 2 {
+			return resp, nil
 		}
-		var e *Error
-		if !errors.As(err, &e) || !submitRetryable(e) || attempt > c.retry.SubmitRetries {
-			return Snapshot{}, err
+		if err == nil {
+			e := c.apiError(resp)
+			drain(resp)
+			err = e
+		}
+		if !c.submitRetryable(ctx, err) || attempt > c.retry.SubmitRetries {
+			return nil, err
 		}
 		if err := c.wait(ctx, "submit", attempt, err); err != nil {
-			return Snapshot{}, err
+			return nil, err
 		}
 	}
 }
 
 // submitRetryable: a 429, or a 503 that says when to come back (the
 // engine was slow); a 503 without Retry-After is a server shutting down.
-func submitRetryable(e *Error) bool {
+// A connection that failed is tried again too: the Idempotency-Key makes
+// the server answer a retry with the request the first attempt created,
+// if it did.
+func (c *Client) submitRetryable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		return true
+	}
 	return e.Status == http.StatusTooManyRequests || (e.Status == http.StatusServiceUnavailable && e.RetryAfter > 0)
 }
 

@@ -14,9 +14,13 @@
 //		}
 //	}
 //
+// SubmitAndStream does the same in one HTTP exchange (the submit is
+// answered with the event stream) and returns the request's id where Chat
+// returns the submit's snapshot.
+//
 // # Streams resume by themselves
 //
-// Stream (and Chat) read a request's event log as Server-Sent Events. When
+// Stream (and Chat and SubmitAndStream) read a request's event log as Server-Sent Events. When
 // the connection drops, stays silent past RetryPolicy.IdleTimeout, or the
 // server answers 429 or 5xx, the stream reconnects with Last-Event-ID set
 // to the last seq received, after a jittered exponential backoff
@@ -38,12 +42,11 @@
 //
 // A submit refused with 429 (queue_full), or 503 with a Retry-After
 // (the engine did not answer in time), is retried up to
-// RetryPolicy.SubmitRetries times after the server's Retry-After. Every
-// attempt of one Submit carries the same Idempotency-Key header, so a
-// server that deduplicates on it creates the request once. Armistice's
-// server does not read the header yet; for that reason a submit whose
-// connection failed (the server may have created the request) is not
-// retried.
+// RetryPolicy.SubmitRetries times after the server's Retry-After, and a
+// submit whose connection failed before the answer after a backoff. Every
+// attempt of one submit carries the same Idempotency-Key header, and the
+// server answers a retry with the request the first attempt created
+// (docs/api.md, "Idempotent submits"), so the request is created once.
 //
 // # Delete
 //

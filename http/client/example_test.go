@@ -76,6 +76,45 @@ func ExampleClient_Chat() {
 	// [completed/length, 8 tokens]
 }
 
+// SubmitAndStream does what Chat does in one HTTP exchange: the submit is
+// answered with the request's event stream, and the id names the request
+// for Cancel or Status.
+func ExampleClient_SubmitAndStream() {
+	url, stop := exampleServer()
+	defer stop()
+	ctx := context.Background()
+
+	c, err := client.New(url)
+	if err != nil {
+		panic(err)
+	}
+	defer c.CloseIdleConnections()
+	id, events, err := c.SubmitAndStream(ctx, client.Request{Prompt: "Tell me a story", MaxTokens: 8})
+	if err != nil {
+		panic(err)
+	}
+	for ev, err := range events {
+		if err != nil {
+			panic(err) // the stream could not be resumed
+		}
+		switch ev.Name {
+		case "token":
+			fmt.Print(ev.Text)
+		case "end":
+			fmt.Printf("\n[%s/%s, %d tokens]\n", ev.End.Status, ev.End.Reason, ev.End.Tokens)
+		}
+	}
+	snap, err := c.Status(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(snap.State, snap.Tokens)
+	// Output:
+	// I'll try if I like being that person,
+	// [completed/length, 8 tokens]
+	// done 8
+}
+
 // Stream resumes from a cursor: after a connection that read up to seq 5,
 // the records after it, then the end.
 func ExampleClient_Stream() {

@@ -204,7 +204,7 @@ func newClientWith(t *testing.T, url string, hc *stdhttp.Client, sl *sleeps, opt
 }
 
 // cutter is a transport that cuts the body of the first n event streams
-// after `after` bytes, as a dropped connection would.
+// (a submit's included) after `after` bytes, as a dropped connection would.
 type cutter struct {
 	next  stdhttp.RoundTripper
 	after int
@@ -214,7 +214,8 @@ type cutter struct {
 
 func (c *cutter) RoundTrip(req *stdhttp.Request) (*stdhttp.Response, error) {
 	resp, err := c.next.RoundTrip(req)
-	if err != nil || !strings.HasSuffix(req.URL.Path, "/events") || resp.StatusCode != stdhttp.StatusOK {
+	streams := strings.HasSuffix(req.URL.Path, "/events") || req.Method == stdhttp.MethodPost && req.URL.Path == "/v1/requests"
+	if err != nil || !streams || resp.StatusCode != stdhttp.StatusOK {
 		return resp, err
 	}
 	c.mu.Lock()

@@ -9,7 +9,9 @@ import (
 	"iter"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	sse "github.com/tmaxmax/go-sse"
@@ -72,8 +74,65 @@ type record struct {
 // the server has nothing left to send (204); Stream then yields one end
 // event built from the request's snapshot (its Data is re-encoded).
 func (c *Client) Stream(ctx context.Context, id string, after uint64) iter.Seq2[Event, error] {
+	return c.stream(ctx, id, after, nil)
+}
+
+// SubmitAndStream submits r and streams the new request from its first
+// event in one HTTP exchange, where Chat takes two: the submit asks for
+// the event stream (Accept: text/event-stream) and the server answers
+// with it, naming the request in Location (docs/api.md, "Answer as a
+// stream, in the same round trip"). It returns once the server has
+// answered, with the request's id (for Cancel or Status) and its events,
+// which behave as Stream's: a dropped stream resumes from the last seq
+// received. The submit is retried as Submit's is, with one
+// Idempotency-Key. A server that answers the submit with its snapshot
+// (202) instead is streamed with a second call, as Chat does.
+//
+// The answer's connection stays open until events has been ranged over to
+// its end or the loop breaks; a caller that drops events without ranging
+// over it must cancel ctx to close it.
+func (c *Client) SubmitAndStream(ctx context.Context, r Request) (string, iter.Seq2[Event, error], error) {
+	answerCtx, cancel := context.WithCancel(ctx)
+	resp, err := c.submit(answerCtx, r, "text/event-stream")
+	if err != nil {
+		cancel()
+		return "", nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer cancel()
+		defer drain(resp)
+		snap, err := decodeSubmitted(resp)
+		if err != nil {
+			return "", nil, err
+		}
+		return snap.ID, c.Stream(ctx, snap.ID, 0), nil
+	}
+	id, ok := strings.CutPrefix(resp.Header.Get("Location"), "/v1/requests/")
+	if id, _ = url.PathUnescape(id); !ok || id == "" {
+		resp.Body.Close()
+		cancel()
+		return "", nil, fmt.Errorf("%w: the submit answered with its event stream but Location %q names no request", ErrProtocol, resp.Header.Get("Location"))
+	}
+	return id, c.stream(ctx, id, 0, &answer{resp: resp, cancel: cancel}), nil
+}
+
+// answer is an event stream the server has already answered with (a
+// submit's), read by a stream's first attempt; cancel ends its exchange.
+type answer struct {
+	resp   *http.Response
+	cancel context.CancelFunc
+}
+
+// stream reads the request's log after the cursor, starting with first
+// when it is set.
+func (c *Client) stream(ctx context.Context, id string, after uint64, first *answer) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
-		s := &streamer{c: c, id: id, last: after, yield: yield}
+		answered := first
+		first = nil // a second range over the events reads them anew
+		if answered != nil {
+			defer answered.cancel()
+		}
+		s := &streamer{c: c, id: id, last: after, yield: yield, first: answered}
 		for failures := 0; ; {
 			err := s.attempt(ctx)
 			if s.done {
@@ -117,24 +176,35 @@ type streamer struct {
 	yield      func(Event, error) bool
 	progressed bool // a record arrived since the last failure
 	done       bool // the end was yielded, or the consumer stopped
+	first      *answer
 }
 
-// attempt makes one events request and yields what it reads.
+// attempt makes one events request, or takes the answer the stream
+// started with, and yields what it reads.
 func (s *streamer) attempt(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+	var resp *http.Response
+	var cancel context.CancelFunc
+	if s.first != nil {
+		resp, cancel = s.first.resp, s.first.cancel
+		s.first = nil
+	} else {
+		var err error
+		ctx, cancel = context.WithCancel(ctx)
+		req, err := s.c.newRequest(ctx, http.MethodGet, requestPath(s.id, "/events"), nil)
+		if err != nil {
+			cancel()
+			return err
+		}
+		req.Header.Set("Accept", "text/event-stream")
+		if s.last > 0 {
+			req.Header.Set("Last-Event-ID", strconv.FormatUint(s.last, 10))
+		}
+		if resp, err = s.c.hc.Do(req); err != nil {
+			cancel()
+			return &transient{err}
+		}
+	}
 	defer cancel()
-	req, err := s.c.newRequest(ctx, http.MethodGet, requestPath(s.id, "/events"), nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	if s.last > 0 {
-		req.Header.Set("Last-Event-ID", strconv.FormatUint(s.last, 10))
-	}
-	resp, err := s.c.hc.Do(req)
-	if err != nil {
-		return &transient{err}
-	}
 	switch resp.StatusCode {
 	case http.StatusOK:
 		defer resp.Body.Close()

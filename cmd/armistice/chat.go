@@ -33,7 +33,10 @@ Flags:
   --max-tokens N    the answer's max_tokens (default 0: the server's limit)
 
 Retries: a submit answered 429 is retried up to 3 times, after the server's
-Retry-After (at most 60s; without one, the reconnect backoff). A dropped
+Retry-After (at most 60s; without one, the reconnect backoff), and so is a
+submit whose connection failed before the answer, after the backoff; every
+attempt carries the same Idempotency-Key, so the server starts one answer.
+A dropped
 stream, or one silent for 60s (the server pings every 15s), is resumed from
 the last event received (Last-Event-ID) with exponential backoff (100ms
 doubling up to 5s, jittered); after 10 failed attempts in a row chat gives
@@ -61,7 +64,8 @@ type chatConfig struct {
 	// new record between them, before chat gives up. The same bound applies
 	// to the cancel call.
 	maxAttempts int
-	// submitRetries is how many times a submit answered 429 is retried.
+	// submitRetries is how many times a submit answered 429, or whose
+	// connection failed, is retried.
 	submitRetries int
 	// retryAfterMax caps the wait a 429's Retry-After asks for.
 	retryAfterMax time.Duration

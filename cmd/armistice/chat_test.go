@@ -856,13 +856,15 @@ func TestChatSubmitConnectionFails(t *testing.T) {
 	t.Cleanup(ts.Close)
 	cfg, _ := testChatConfig()
 	res := startChat(t, cfg, nil, "--server", ts.URL, "p").wait(t)
-	if res.code != 1 || !strings.HasPrefix(res.stderr, "armistice: submit: ") {
+	// The submit is retried (its Idempotency-Key makes that safe), with a
+	// note for each wait, then given up with the connection's error.
+	if res.code != 1 || strings.Count(res.stderr, "retrying in") != cfg.submitRetries || !strings.Contains(res.stderr, "\narmistice: submit: ") {
 		t.Fatalf("got %+v", res)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if posts != 1 {
-		t.Errorf("%d submits, want 1 (a POST is not retried)", posts)
+	if posts != 1+cfg.submitRetries {
+		t.Errorf("%d submits, want %d (the first and its retries)", posts, 1+cfg.submitRetries)
 	}
 }
 

@@ -188,7 +188,6 @@ func (s *streamer) attempt(ctx context.Context) error {
 		resp, cancel = s.first.resp, s.first.cancel
 		s.first = nil
 	} else {
-		var err error
 		ctx, cancel = context.WithCancel(ctx)
 		req, err := s.c.newRequest(ctx, http.MethodGet, requestPath(s.id, "/events"), nil)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -392,7 +393,23 @@ func TestStreamBreakEarly(t *testing.T) {
 
 // Which submit answers are retried: 429 always, 503 only when it says
 // when to come back (shutting_down does not), nothing else.
+// A submit (plain, or asking for its event stream) is retried only when
+// the answer says a retry may pass, with one Idempotency-Key; the error
+// answer comes back typed, before any stream.
 func TestSubmitRetriesOnlyWhatMayPass(t *testing.T) {
+	submits := map[string]func(*client.Client) error{
+		"Submit": func(c *client.Client) error {
+			_, err := c.Submit(t.Context(), client.Request{Prompt: "p"})
+			return err
+		},
+		"SubmitAndStream": func(c *client.Client) error {
+			_, events, err := c.SubmitAndStream(t.Context(), client.Request{Prompt: "p"})
+			if events != nil {
+				t.Error("SubmitAndStream returned events with its error")
+			}
+			return err
+		},
+	}
 	for _, tc := range []struct {
 		status     int
 		retryAfter string
@@ -405,21 +422,30 @@ func TestSubmitRetriesOnlyWhatMayPass(t *testing.T) {
 		{500, "1", 1},
 		{400, "", 1},
 	} {
-		posts := 0
-		srv := httptest.NewServer(stdhttp.HandlerFunc(func(w stdhttp.ResponseWriter, r *stdhttp.Request) {
-			posts++
-			if tc.retryAfter != "" {
-				w.Header().Set("Retry-After", tc.retryAfter)
+		for name, submit := range submits {
+			var mu sync.Mutex
+			var keys []string
+			srv := httptest.NewServer(stdhttp.HandlerFunc(func(w stdhttp.ResponseWriter, r *stdhttp.Request) {
+				mu.Lock()
+				keys = append(keys, r.Header.Get("Idempotency-Key"))
+				mu.Unlock()
+				if tc.retryAfter != "" {
+					w.Header().Set("Retry-After", tc.retryAfter)
+				}
+				w.WriteHeader(tc.status)
+				io.WriteString(w, `{"error":{"code":"x","message":"y"}}`)
+			}))
+			err := submit(newClient(t, srv.URL, &sleeps{}))
+			srv.Close()
+			var e *client.Error
+			if !errors.As(err, &e) || e.Status != tc.status || len(keys) != tc.posts {
+				t.Errorf("%s, %d with Retry-After %q: %d posts, err %v; want %d posts", name, tc.status, tc.retryAfter, len(keys), err, tc.posts)
 			}
-			w.WriteHeader(tc.status)
-			io.WriteString(w, `{"error":{"code":"x","message":"y"}}`)
-		}))
-		c := newClient(t, srv.URL, &sleeps{})
-		_, err := c.Submit(t.Context(), client.Request{Prompt: "p"})
-		srv.Close()
-		var e *client.Error
-		if !errors.As(err, &e) || e.Status != tc.status || posts != tc.posts {
-			t.Errorf("%d with Retry-After %q: %d posts, err %v; want %d posts", tc.status, tc.retryAfter, posts, err, tc.posts)
+			for _, k := range keys {
+				if k == "" || k != keys[0] {
+					t.Errorf("%s, %d: Idempotency-Keys %q, want one key", name, tc.status, keys)
+				}
+			}
 		}
 	}
 }

@@ -78,46 +78,6 @@ func TestSubmitAndStreamResumesAfterADrop(t *testing.T) {
 	}
 }
 
-// The submit of SubmitAndStream retries what Submit retries, with one key;
-// an error answer comes back typed, before any stream.
-func TestSubmitAndStreamRetriesLikeASubmit(t *testing.T) {
-	for _, tc := range []struct {
-		status     int
-		retryAfter string
-		posts      int
-	}{
-		{429, "1", 4},
-		{503, "1", 4},
-		{503, "", 1},
-		{400, "", 1},
-	} {
-		var mu sync.Mutex
-		var keys []string
-		srv := httptest.NewServer(stdhttp.HandlerFunc(func(w stdhttp.ResponseWriter, r *stdhttp.Request) {
-			mu.Lock()
-			keys = append(keys, r.Header.Get("Idempotency-Key"))
-			mu.Unlock()
-			if tc.retryAfter != "" {
-				w.Header().Set("Retry-After", tc.retryAfter)
-			}
-			w.WriteHeader(tc.status)
-			io.WriteString(w, `{"error":{"code":"x","message":"y"}}`)
-		}))
-		c := newClient(t, srv.URL, &sleeps{})
-		_, events, err := c.SubmitAndStream(t.Context(), client.Request{Prompt: "p"})
-		srv.Close()
-		var e *client.Error
-		if !errors.As(err, &e) || e.Status != tc.status || len(keys) != tc.posts || events != nil {
-			t.Errorf("%d with Retry-After %q: %d posts, err %v; want %d posts", tc.status, tc.retryAfter, len(keys), err, tc.posts)
-		}
-		for _, k := range keys {
-			if k == "" || k != keys[0] {
-				t.Errorf("%d: Idempotency-Keys %q, want one key", tc.status, keys)
-			}
-		}
-	}
-}
-
 // A submit whose connection fails before the answer is sent again with
 // the same Idempotency-Key (the server answers a retry with the request
 // the first attempt created, if it did), by Submit and SubmitAndStream.
